@@ -1,0 +1,63 @@
+# OpenGuichet: `make up` runs the whole platform, `make test` runs every test against real servers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+export GUICHET_TOOLS_DIR ?= $(HOME)/.cache/openguichet
+UV_HOME := $(GUICHET_TOOLS_DIR)/uv
+UV_VERSION := 0.13.8
+UV := $(UV_HOME)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(ROOT)/.venv
+export UV_CACHE_DIR ?= $(GUICHET_TOOLS_DIR)/uv-cache
+PY := $(ROOT)/.venv/bin/python
+INFRA_ENV := $(ROOT)/.data/infra.env
+
+.PHONY: help up test infra down migrate proto lint bench venv unit
+
+help:
+	@echo "make up      install what is missing, start the infrastructure and every service"
+	@echo "make test    install what is missing, start the infrastructure, run every test"
+	@echo "make infra   install and start PostgreSQL, NATS, MinIO, Keycloak, mail and SMS sinks"
+	@echo "make down    stop everything started by make infra / make up"
+	@echo "make migrate apply every service's Alembic migrations"
+	@echo "make proto   regenerate libs/contracts from proto/"
+	@echo "make lint    ruff, mypy, buf lint, stale-stub check"
+	@echo "make bench   run the benchmarks in bench/"
+
+$(UV):
+	@echo "==> installing uv $(UV_VERSION) into $(UV_HOME)"
+	python3 -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml */*/pyproject.toml)
+	$(UV) sync --frozen
+	@touch $@
+
+venv: .venv/.synced
+
+infra: venv
+	@deploy/local/infra/up.sh
+
+down:
+	@deploy/local/infra/down.sh
+
+migrate: infra
+	@deploy/local/migrate.sh
+
+proto: venv
+	@scripts/proto.sh
+
+lint: venv
+	@scripts/lint.sh
+
+unit: venv
+	$(PY) -m pytest -q -m "not integration" services/*/tests/unit libs/kit/tests/unit
+
+test: infra
+	@scripts/test.sh
+
+up: migrate
+	@deploy/local/run.sh
+
+bench: migrate
+	@scripts/bench.sh
