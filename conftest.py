@@ -1,0 +1,1 @@
+pytest_plugins = ["guichet_kit.testing"]

@@ -1,0 +1,117 @@
+"""Errors a service raises on purpose: a gRPC status code plus a machine-readable reason.
+
+The reason travels as `google.rpc.ErrorInfo` and field errors as `google.rpc.BadRequest` in the
+rich status, so the gateway can build an RFC 9457 problem without parsing messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+ERROR_DOMAIN = "openguichet"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+    message: str
+
+
+@dataclass
+class ServiceError(Exception):
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    field_errors: list[FieldError] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+    def to_status(self) -> grpc.Status:
+        info = any_pb2.Any()
+        info.Pack(
+            error_details_pb2.ErrorInfo(
+                reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata
+            )
+        )
+        details = [info]
+        if self.field_errors:
+            bad_request = any_pb2.Any()
+            bad_request.Pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field=error.field, reason=error.reason, description=error.message
+                        )
+                        for error in self.field_errors
+                    ]
+                )
+            )
+            details.append(bad_request)
+        code_value: int = self.code.value[0]
+        status: grpc.Status = rpc_status.to_status(
+            status_pb2.Status(code=code_value, message=self.message, details=details)
+        )
+        return status
+
+
+def invalid_argument(
+    reason: str, message: str, field_errors: list[FieldError] | None = None
+) -> ServiceError:
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, field_errors or [])
+
+
+def not_found(reason: str, message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.NOT_FOUND, reason, message)
+
+
+def permission_denied(reason: str, message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, reason, message)
+
+
+def unauthenticated(reason: str, message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message)
+
+
+def failed_precondition(reason: str, message: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message)
+
+
+@dataclass(frozen=True)
+class RpcFailure:
+    """What a caller learns from a failed call: code, reason, message and field errors."""
+
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    field_errors: list[FieldError]
+
+
+def read_rpc_failure(error: grpc.aio.AioRpcError) -> RpcFailure:
+    reason = ""
+    fields: list[FieldError] = []
+    for key, value in error.trailing_metadata() or ():
+        if key != "grpc-status-details-bin" or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                reason = info.reason
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                fields.extend(
+                    FieldError(v.field, v.reason or "invalid", v.description)
+                    for v in bad.field_violations
+                )
+    code = error.code()
+    return RpcFailure(code, reason or code.name, error.details() or "", fields)

@@ -1,0 +1,204 @@
+"""JetStream: one stream per producing service, durable pull consumers, idempotent handling.
+
+A consumed event is applied in one database transaction together with a `processed_events` row,
+so a redelivered event is recognised and acknowledged without being applied twice. A transient
+failure is `nak`ed with back-off; a poison message (undecodable, or failing every delivery) is
+copied to the dead-letter subject and `term`inated so it stops blocking the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+import nats
+import structlog
+from google.protobuf.message import DecodeError, Message
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from sqlalchemy import DateTime, String, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from guichet_kit import correlation
+from guichet_kit.db import Base, transaction
+from guichet_kit.metrics import EVENTS_CONSUMED
+from guichet_kit.outbox import MSG_ID_HEADER
+
+log = structlog.get_logger(__name__)
+
+DEAD_LETTER_STREAM = "DEADLETTER"
+DEAD_LETTER_PREFIX = "deadletter"
+# Long enough to cover a relay restart; consumers are idempotent beyond it anyway.
+DUPLICATE_WINDOW = timedelta(hours=1)
+
+E = TypeVar("E", bound=Message)
+
+
+class ProcessedEvent(Base):
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class PoisonMessage(Exception):
+    """The event can never be applied (bad content): dead-letter it instead of retrying."""
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    return await nats.connect(url, name=name, max_reconnect_attempts=-1, connect_timeout=5)
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
+    """Create or update a file-backed stream; the producing service owns it."""
+    config = StreamConfig(
+        name=name,
+        subjects=list(subjects),
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+    )
+    try:
+        await js.stream_info(name)
+    except NotFoundError:
+        await js.add_stream(config)
+    else:
+        await js.update_stream(config)
+
+
+def dead_letter_subject(consumer: str, subject: str) -> str:
+    return f"{DEAD_LETTER_PREFIX}.{consumer}.{subject}"
+
+
+@dataclass
+class EventSubscription(Generic[E]):
+    """A durable consumer `<consumer-service>-<purpose>` applying one kind of event."""
+
+    stream: str
+    durable: str
+    subject: str
+    event_type: type[E]
+    handler: Callable[[AsyncSession, E], Awaitable[None]]
+    max_deliver: int = 5
+    backoff: tuple[float, ...] = field(default=(1.0, 5.0, 30.0))
+    ack_wait: float = 30.0
+
+    def delay_after(self, deliveries: int) -> float:
+        return self.backoff[min(deliveries, len(self.backoff)) - 1]
+
+
+class EventConsumer(Generic[E]):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        sessions: async_sessionmaker[AsyncSession],
+        subscription: EventSubscription[E],
+        *,
+        batch_size: int = 20,
+    ) -> None:
+        self._js = js
+        self._sessions = sessions
+        self._sub = subscription
+        self._batch_size = batch_size
+
+    async def run(self, stop: asyncio.Event) -> None:
+        sub = self._sub
+        await ensure_stream(self._js, DEAD_LETTER_STREAM, [f"{DEAD_LETTER_PREFIX}.>"])
+        pull = await self._js.pull_subscribe(
+            sub.subject,
+            durable=sub.durable,
+            stream=sub.stream,
+            config=ConsumerConfig(
+                durable_name=sub.durable,
+                ack_policy=AckPolicy.EXPLICIT,
+                max_deliver=sub.max_deliver,
+                ack_wait=sub.ack_wait,
+                filter_subject=sub.subject,
+            ),
+        )
+        log.info("events.consumer_started", consumer=sub.durable, subject=sub.subject)
+        try:
+            while not stop.is_set():
+                try:
+                    messages = await pull.fetch(self._batch_size, timeout=1.0)
+                except (NatsTimeoutError, TimeoutError):
+                    continue
+                for message in messages:
+                    await self.handle(message)
+        finally:
+            await pull.unsubscribe()
+            log.info("events.consumer_stopped", consumer=sub.durable)
+
+    async def handle(self, message: Msg) -> None:
+        sub = self._sub
+        headers = message.headers or {}
+        correlation.ensure(headers.get(correlation.EVENT_HEADER))
+        deliveries = message.metadata.num_delivered or 1
+        try:
+            event_id = uuid.UUID(headers[MSG_ID_HEADER])
+            event = sub.event_type.FromString(message.data)
+        except (KeyError, ValueError, DecodeError) as exc:
+            await self._dead_letter(message, f"undecodable: {exc!r}")
+            return
+        try:
+            async with transaction(self._sessions) as session:
+                first_time = await session.scalar(
+                    insert(ProcessedEvent)
+                    .values(consumer=sub.durable, event_id=event_id)
+                    .on_conflict_do_nothing()
+                    .returning(ProcessedEvent.event_id)
+                )
+                if first_time is not None:
+                    await sub.handler(session, event)
+        except PoisonMessage as exc:
+            await self._dead_letter(message, f"poison: {exc}")
+            return
+        except Exception as exc:
+            if deliveries >= sub.max_deliver:
+                await self._dead_letter(message, f"failed {deliveries} times: {exc!r}")
+                return
+            delay = sub.delay_after(deliveries)
+            log.warning(
+                "events.retry",
+                consumer=sub.durable,
+                event_id=str(event_id),
+                delay=delay,
+                error=repr(exc),
+            )
+            EVENTS_CONSUMED.labels(sub.durable, "retried").inc()
+            await message.nak(delay=delay)
+            return
+        await message.ack()
+        EVENTS_CONSUMED.labels(sub.durable, "applied" if first_time else "duplicate").inc()
+
+    async def _dead_letter(self, message: Msg, why: str) -> None:
+        sub = self._sub
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "Dead-Letter-Reason": why[:500],
+                "Dead-Letter-Consumer": sub.durable,
+                "Original-Subject": message.subject,
+                "Dead-Lettered-At": datetime.now(UTC).isoformat(),
+            }
+        )
+        # A fresh message id: the original id was already used on the producer's stream.
+        headers.pop(MSG_ID_HEADER, None)
+        await self._js.publish(
+            dead_letter_subject(sub.durable, message.subject), message.data, headers=headers
+        )
+        await message.term()
+        EVENTS_CONSUMED.labels(sub.durable, "dead_lettered").inc()
+        log.error("events.dead_lettered", consumer=sub.durable, subject=message.subject, why=why)

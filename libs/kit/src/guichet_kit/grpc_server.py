@@ -1,0 +1,171 @@
+"""The `grpc.aio` server every service runs: health, reflection, interceptors, TLS, SIGTERM.
+
+On SIGTERM the health status turns NOT_SERVING first (so load balancers stop sending), then
+in-flight calls get `grace` seconds, then the registered shutdown callbacks run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from guichet_kit import correlation
+from guichet_kit.errors import ServiceError
+from guichet_kit.metrics import GRPC_HANDLED, GRPC_SECONDS
+from guichet_kit.settings import TlsFiles
+
+log = structlog.get_logger(__name__)
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+class KitInterceptor(grpc.aio.ServerInterceptor):
+    """Correlation id in, ServiceError → status with details, one log line and metrics per call."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(details)
+        if handler is None or not handler.unary_unary:
+            return handler  # streaming RPCs are wrapped when a service first needs them
+        method: str = details.method
+        inner = handler.unary_unary
+
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
+            incoming = metadata.get(correlation.GRPC_METADATA_KEY)
+            correlation.ensure(incoming if isinstance(incoming, str) else None)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                return await inner(request, context)  # type: ignore[arg-type]
+            except ServiceError as error:
+                code = error.code
+                log.info("grpc.refused", method=method, reason=error.reason, code=code.name)
+                await context.abort_with_status(error.to_status())
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as error:
+                if isinstance(error, grpc.aio.AbortError):
+                    code = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                log.exception("grpc.failed", method=method)
+                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                GRPC_HANDLED.labels(method, code.name).inc()
+                GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def client_certificate_name(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+    """The common name of the verified client certificate, or None on a call without one."""
+    names = list(context.auth_context().get("x509_common_name") or [])
+    return names[0].decode() if names else None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A listening address; with `tls` set it is TLS, and mutual TLS when tls.client_ca is set."""
+
+    address: str
+    tls: TlsFiles | None = None
+
+
+def _add_port(server: grpc.aio.Server, endpoint: Endpoint) -> int:
+    if endpoint.tls is None:
+        return server.add_insecure_port(endpoint.address)
+    certificate, key, client_ca = endpoint.tls.read()
+    credentials = grpc.ssl_server_credentials(
+        [(key, certificate)],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server.add_secure_port(endpoint.address, credentials)
+
+
+@dataclass
+class GrpcService:
+    """What a service hands to the runner: how to register its servicers, and its checks."""
+
+    name: str
+    register: Callable[[grpc.aio.Server], Sequence[str]]
+    endpoints: Sequence[Endpoint]
+    # Returns False while a dependency (database, NATS) is down: health says NOT_SERVING.
+    readiness: Callable[[], Awaitable[bool]] | None = None
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    grace_seconds: float = 10.0
+    readiness_interval: float = 5.0
+
+
+async def serve(service: GrpcService, stop: asyncio.Event) -> None:
+    """Run until `stop` is set (the caller wires SIGTERM to it with `stop_on_signals`)."""
+    server = grpc.aio.server(interceptors=[KitInterceptor()])
+    names = list(service.register(server))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([*names, HEALTH_SERVICE, reflection.SERVICE_NAME], server)
+    for endpoint in service.endpoints:
+        port = _add_port(server, endpoint)
+        log.info(
+            "grpc.listening",
+            address=endpoint.address,
+            port=port,
+            tls="mutual" if endpoint.tls and endpoint.tls.client_ca else bool(endpoint.tls),
+        )
+    await server.start()
+
+    async def set_status(serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ["", *names]:
+            await health_servicer.set(name, status)
+
+    async def watch_readiness() -> None:
+        while True:
+            ready = True
+            if service.readiness is not None:
+                try:
+                    ready = await asyncio.wait_for(service.readiness(), timeout=3)
+                except Exception:
+                    ready = False
+            await set_status(ready)
+            await asyncio.sleep(service.readiness_interval)
+
+    watcher = asyncio.create_task(watch_readiness())
+    await stop.wait()
+    log.info("grpc.stopping", grace=service.grace_seconds)
+    watcher.cancel()
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(service.grace_seconds)
+    for callback in service.on_shutdown:
+        await callback()
+    log.info("grpc.stopped")
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)

@@ -1,0 +1,61 @@
+"""Settings shared by every service: one prefix per service, read from the environment only."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A default secret carries this marker so that it is refused outside development.
+DEVELOPMENT_SECRET_PREFIX = "development-only-"  # noqa: S105 (a marker, not a secret)
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class DefaultSecretInProduction(ValueError):
+    """A secret still has its development default outside development."""
+
+
+class KitSettings(BaseSettings):
+    """Base of every service's settings; subclasses set `env_prefix` (e.g. `ETRACKING_`)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: Environment = Environment.development
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> KitSettings:
+        if self.environment is Environment.development:
+            return self
+        for name in type(self).model_fields:
+            value: Any = getattr(self, name)
+            if isinstance(value, SecretStr) and value.get_secret_value().startswith(
+                DEVELOPMENT_SECRET_PREFIX
+            ):
+                raise DefaultSecretInProduction(
+                    f"{name} still has its development default; set it for {self.environment}"
+                )
+        return self
+
+
+class TlsFiles(BaseSettings):
+    """PEM files for a TLS endpoint; `client_ca` set means client certificates are required."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    certificate: Path
+    private_key: Path
+    client_ca: Path | None = None
+
+    def read(self) -> tuple[bytes, bytes, bytes | None]:
+        ca = self.client_ca.read_bytes() if self.client_ca else None
+        return self.certificate.read_bytes(), self.private_key.read_bytes(), ca
