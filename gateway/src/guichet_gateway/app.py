@@ -1,0 +1,92 @@
+"""The gateway application: `create_app()` wires stubs and clients in its lifespan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.routing import APIRoute
+from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
+from guichet_kit import correlation
+from guichet_kit.grpc_client import insecure_channel
+from guichet_kit.logs import configure_logging
+from guichet_kit.problems import install_problem_handlers
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from guichet_gateway import etracking, health
+from guichet_gateway.deps import ServiceStubs
+from guichet_gateway.ratelimit import RateLimiter
+from guichet_gateway.settings import GatewaySettings
+from guichet_gateway.titles import PROBLEM_TITLES
+
+log = structlog.get_logger(__name__)
+
+HTTP_REQUESTS = Counter(
+    "guichet_http_requests_total", "Gateway requests", ["route", "method", "status"]
+)
+HTTP_SECONDS = Histogram("guichet_http_request_seconds", "Gateway request duration", ["route"])
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable ids for generated clients: "<tag>-<function name>".
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging("gateway", settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        etracking_channel = insecure_channel(
+            settings.etracking_address, timeout=settings.call_timeout_seconds
+        )
+        app.state.channels = {"etracking": etracking_channel}
+        app.state.stubs = ServiceStubs(
+            etracking=etracking_grpc.TrackingServiceStub(etracking_channel)
+        )
+        app.state.http = httpx.AsyncClient(timeout=2.0)
+        app.state.lookup_limiter = RateLimiter(
+            settings.lookup_rate_per_minute, settings.lookup_burst
+        )
+        app.state.health_urls = settings.health_urls
+        log.info("gateway.started", etracking=settings.etracking_address)
+        yield
+        await app.state.http.aclose()
+        await etracking_channel.close()
+        log.info("gateway.stopped")
+
+    app = FastAPI(
+        title="OpenGuichet API",
+        version="1.0.0",
+        description="The public API of OpenGuichet for the web client and the mobile apps.",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    install_problem_handlers(app, PROBLEM_TITLES)
+    app.include_router(etracking.router)
+    app.include_router(health.router)
+
+    @app.middleware("http")
+    async def correlate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        cid = correlation.ensure(request.headers.get(correlation.HTTP_HEADER))
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = route.path if isinstance(route, APIRoute) else "unmatched"
+        HTTP_REQUESTS.labels(path, request.method, str(response.status_code)).inc()
+        HTTP_SECONDS.labels(path).observe(time.perf_counter() - started)
+        response.headers[correlation.HTTP_HEADER] = cid
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

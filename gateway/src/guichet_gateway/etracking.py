@@ -1,0 +1,144 @@
+"""/api/v1/etracking: choose a paper form, opt in to tracking, look it up, print its sheet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from google.protobuf.json_format import MessageToDict
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet_kit.i18n import Language
+from pydantic import BaseModel, Field
+
+from guichet_gateway.deps import Calls, LanguageDep, limit_lookups
+
+router = APIRouter(prefix="/api/v1/etracking", tags=["etracking"])
+
+
+class PaperFormOut(BaseModel):
+    code: str
+    administration: str
+    title: str
+
+
+class StatusChangeOut(BaseModel):
+    status: str
+    status_label: str
+    occurred_at: datetime
+
+
+class TrackingOut(BaseModel):
+    number: str = Field(examples=["ET-7K3M-9QX2-P"])
+    paper_form: PaperFormOut
+    status: str
+    status_label: str
+    history: list[StatusChangeOut]
+    created_at: datetime
+    sheet_url: str
+
+
+class CreateTrackingIn(BaseModel):
+    paper_form_code: str = Field(max_length=40, examples=["ACD-IR-100"])
+    notify_by_email: bool = False
+    email: str | None = Field(default=None, max_length=320)
+    notify_by_sms: bool = False
+    phone: str | None = Field(default=None, max_length=32)
+    language: Literal["fr", "de", "en"] = "fr"
+
+
+def _status_name(value: pb.TrackingStatus.ValueType) -> str:
+    return pb.TrackingStatus.Name(value).removeprefix("TRACKING_STATUS_").lower()
+
+
+def _tracking_out(tracking: pb.Tracking, request: Request) -> TrackingOut:
+    compact = tracking.number.replace("-", "")
+    return TrackingOut(
+        number=tracking.number,
+        paper_form=PaperFormOut(
+            **MessageToDict(tracking.paper_form, preserving_proto_field_name=True)
+        ),
+        status=_status_name(tracking.status),
+        status_label=tracking.status_label,
+        history=[
+            StatusChangeOut(
+                status=_status_name(change.status),
+                status_label=change.status_label,
+                occurred_at=change.occurred_at.ToDatetime(tzinfo=UTC),
+            )
+            for change in tracking.history
+        ],
+        created_at=tracking.created_at.ToDatetime(tzinfo=UTC),
+        sheet_url=str(request.url_for("etracking-get_tracking_sheet", number=compact)),
+    )
+
+
+@router.get("/paper-forms", response_model=list[PaperFormOut])
+async def list_paper_forms(calls: Calls, language: LanguageDep) -> list[PaperFormOut]:
+    """The paper forms that can be tracked, titled in the caller's language."""
+    reply = await calls.etracking.ListPaperForms(pb.ListPaperFormsRequest(language=language))
+    return [
+        PaperFormOut(code=f.code, administration=f.administration, title=f.title)
+        for f in reply.paper_forms
+    ]
+
+
+@router.post("/trackings", status_code=201, response_model=TrackingOut)
+async def create_tracking(
+    body: CreateTrackingIn, calls: Calls, request: Request, response: Response
+) -> TrackingOut:
+    """Opt a paper form in to tracking, by e-mail and/or SMS; returns its eTracking number."""
+    reply = await calls.etracking.CreateTracking(
+        pb.CreateTrackingRequest(
+            paper_form_code=body.paper_form_code,
+            notify_by_email=body.notify_by_email,
+            email=body.email or "",
+            notify_by_sms=body.notify_by_sms,
+            phone=body.phone or "",
+            language=body.language,
+        )
+    )
+    out = _tracking_out(reply.tracking, request)
+    response.headers["Location"] = str(
+        request.url_for("etracking-lookup_tracking", number=out.number.replace("-", ""))
+    )
+    return out
+
+
+@router.get("/trackings/{number}", response_model=TrackingOut)
+async def lookup_tracking(
+    number: str,
+    calls: Calls,
+    language: LanguageDep,
+    request: Request,
+    _: Annotated[None, limit_lookups],
+) -> TrackingOut:
+    """Public lookup by eTracking number: the form, its status and history, nothing personal."""
+    reply = await calls.etracking.LookupTracking(
+        pb.LookupTrackingRequest(number=number, language=language)
+    )
+    return _tracking_out(reply.tracking, request)
+
+
+@router.get(
+    "/trackings/{number}/sheet",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The printable sheet"}},
+)
+async def get_tracking_sheet(
+    number: str,
+    calls: Calls,
+    _: Annotated[None, limit_lookups],
+    lang: Annotated[
+        Language | None, Query(description="Sheet language; default: the tracking's")
+    ] = None,
+) -> Response:
+    """The printable eTracking sheet (PDF) to join to the paper form."""
+    reply = await calls.etracking.GetTrackingSheet(
+        pb.GetTrackingSheetRequest(number=number, language=lang or "")
+    )
+    return Response(
+        reply.pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{reply.filename}"'},
+    )

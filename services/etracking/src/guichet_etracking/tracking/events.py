@@ -1,0 +1,47 @@
+"""What eTracking publishes: its stream, its subjects, and the event payloads it builds."""
+
+from __future__ import annotations
+
+from guichet.events.v1 import etracking_pb2 as events_pb2
+
+from guichet_etracking.tracking.models import Tracking
+from guichet_etracking.tracking.status import TrackingStatus
+from guichet_etracking.tracking.wire import status_to_proto
+
+STREAM = "ETRACKING"
+STREAM_SUBJECTS = ("etracking.>",)
+TRACKING_CREATED = "etracking.tracking.created.v1"
+TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"
+
+
+def _contact(tracking: Tracking) -> events_pb2.TrackingContact:
+    return events_pb2.TrackingContact(
+        email=tracking.email or "", phone=tracking.phone or "", language=tracking.language
+    )
+
+
+def tracking_created(tracking: Tracking) -> events_pb2.TrackingCreated:
+    event = events_pb2.TrackingCreated(
+        number=tracking.number,
+        paper_form_code=tracking.paper_form_code,
+        administration=tracking.administration,
+        contact=_contact(tracking),
+    )
+    event.occurred_at.FromDatetime(tracking.created_at)
+    return event
+
+
+def tracking_status_changed(
+    tracking: Tracking, previous: TrackingStatus, comment: str
+) -> events_pb2.TrackingStatusChanged:
+    event = events_pb2.TrackingStatusChanged(
+        number=tracking.number,
+        paper_form_code=tracking.paper_form_code,
+        administration=tracking.administration,
+        previous_status=status_to_proto(previous),
+        status=status_to_proto(TrackingStatus(tracking.status)),
+        comment=comment,
+        contact=_contact(tracking),
+    )
+    event.occurred_at.FromDatetime(tracking.updated_at)
+    return event

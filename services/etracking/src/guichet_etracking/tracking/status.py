@@ -1,0 +1,101 @@
+"""Where a tracked paper form stands, and which moves an administration may make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+from guichet_etracking.tracking.contact import Language
+
+
+class TrackingStatus(StrEnum):
+    AWAITING_PAPER_FORM = "awaiting_paper_form"  # sheet printed, form not yet received
+    RECEIVED = "received"
+    IN_PROCESSING = "in_processing"
+    AWAITING_DOCUMENTS = "awaiting_documents"  # the administration asked for more
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+_S = TrackingStatus
+ALLOWED_TRANSITIONS: Mapping[TrackingStatus, frozenset[TrackingStatus]] = MappingProxyType(
+    {
+        _S.AWAITING_PAPER_FORM: frozenset({_S.RECEIVED, _S.WITHDRAWN}),
+        _S.RECEIVED: frozenset({_S.IN_PROCESSING, _S.REJECTED, _S.AWAITING_DOCUMENTS}),
+        _S.IN_PROCESSING: frozenset({_S.AWAITING_DOCUMENTS, _S.COMPLETED, _S.REJECTED}),
+        _S.AWAITING_DOCUMENTS: frozenset({_S.IN_PROCESSING, _S.REJECTED, _S.WITHDRAWN}),
+        _S.COMPLETED: frozenset(),
+        _S.REJECTED: frozenset(),
+        _S.WITHDRAWN: frozenset(),
+    }
+)
+
+_LABELS: Mapping[TrackingStatus, Mapping[Language, str]] = MappingProxyType(
+    {
+        _S.AWAITING_PAPER_FORM: {
+            Language.FR: "En attente de votre formulaire papier",
+            Language.DE: "Warten auf Ihr Papierformular",
+            Language.EN: "Waiting for your paper form",
+        },
+        _S.RECEIVED: {
+            Language.FR: "Reçu par l'administration",
+            Language.DE: "Bei der Verwaltung eingegangen",
+            Language.EN: "Received by the administration",
+        },
+        _S.IN_PROCESSING: {
+            Language.FR: "En cours de traitement",
+            Language.DE: "In Bearbeitung",
+            Language.EN: "Being processed",
+        },
+        _S.AWAITING_DOCUMENTS: {
+            Language.FR: "En attente de pièces complémentaires",
+            Language.DE: "Warten auf zusätzliche Unterlagen",
+            Language.EN: "Waiting for additional documents",
+        },
+        _S.COMPLETED: {
+            Language.FR: "Traitement terminé",
+            Language.DE: "Bearbeitung abgeschlossen",
+            Language.EN: "Processing completed",
+        },
+        _S.REJECTED: {
+            Language.FR: "Demande refusée",
+            Language.DE: "Antrag abgelehnt",
+            Language.EN: "Request rejected",
+        },
+        _S.WITHDRAWN: {
+            Language.FR: "Démarche retirée",
+            Language.DE: "Vorgang zurückgezogen",
+            Language.EN: "Withdrawn",
+        },
+    }
+)
+
+
+class TransitionNotAllowed(ValueError):
+    """An administration tried a status change the life cycle does not allow."""
+
+    def __init__(self, current: TrackingStatus, target: TrackingStatus) -> None:
+        allowed = sorted(ALLOWED_TRANSITIONS[current])
+        if not allowed:
+            detail = f"'{current}' is final"
+        else:
+            detail = "from there only " + ", ".join(f"'{s}'" for s in allowed) + " can follow"
+        super().__init__(f"An eTracking cannot move from '{current}' to '{target}': {detail}.")
+        self.current = current
+        self.target = target
+
+
+def is_final(status: TrackingStatus) -> bool:
+    return not ALLOWED_TRANSITIONS[status]
+
+
+def check_transition(current: TrackingStatus, target: TrackingStatus) -> None:
+    if target not in ALLOWED_TRANSITIONS[current]:
+        raise TransitionNotAllowed(current, target)
+
+
+def status_label(status: TrackingStatus, language: Language) -> str:
+    """The wording shown on the public lookup page and in notifications."""
+    return _LABELS[status][language]
