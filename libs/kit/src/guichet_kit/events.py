@@ -147,9 +147,10 @@ class EventConsumer(Generic[E]):
         correlation.ensure(headers.get(correlation.EVENT_HEADER))
         deliveries = message.metadata.num_delivered or 1
         try:
-            event_id = uuid.UUID(headers[MSG_ID_HEADER])
             event = sub.event_type.FromString(message.data)
-        except (KeyError, ValueError, DecodeError) as exc:
+            # The id inside the payload, not the header: a republished copy is the same event.
+            event_id = uuid.UUID(getattr(event, "event_id", ""))
+        except (ValueError, DecodeError) as exc:
             await self._dead_letter(message, f"undecodable: {exc!r}")
             return
         try:

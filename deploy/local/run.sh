@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make up`: every process of the platform in the foreground (honcho); Ctrl-C stops them.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+# shellcheck source=deploy/local/env.sh
+. "$ROOT/deploy/local/env.sh"
+cat <<MSG
+
+  OpenGuichet is starting.
+    gateway (public API):   $GATEWAY_URL        (OpenAPI: $GATEWAY_URL/docs, health: $GATEWAY_URL/healthz)
+    etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
+    Keycloak:               $GUICHET_KEYCLOAK_URL
+    mail sink:              $GUICHET_MAIL_DIR
+  Ctrl-C stops the services; 'make down' stops the infrastructure too.
+
+MSG
+exec "$ROOT/.venv/bin/honcho" -d "$ROOT" -f "$ROOT/deploy/local/Procfile" start
