@@ -69,7 +69,7 @@ def _tracking_out(tracking: pb.Tracking, request: Request) -> TrackingOut:
             for change in tracking.history
         ],
         created_at=tracking.created_at.ToDatetime(tzinfo=UTC),
-        sheet_url=str(request.url_for("etracking-get_tracking_sheet", number=compact)),
+        sheet_url=str(request.url_for("get_tracking_sheet", number=compact)),
     )
 
 
@@ -100,7 +100,7 @@ async def create_tracking(
     )
     out = _tracking_out(reply.tracking, request)
     response.headers["Location"] = str(
-        request.url_for("etracking-lookup_tracking", number=out.number.replace("-", ""))
+        request.url_for("lookup_tracking", number=out.number.replace("-", ""))
     )
     return out
 

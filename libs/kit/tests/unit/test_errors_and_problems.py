@@ -1,0 +1,71 @@
+"""A ServiceError survives the trip through gRPC trailers and becomes an RFC 9457 problem."""
+
+import grpc
+import pytest
+from guichet_kit.errors import FieldError, invalid_argument, not_found, read_rpc_failure
+from guichet_kit.problems import GENERIC_TITLES, problem_from_rpc_error, problem_type
+
+
+def as_received(error: Exception) -> grpc.aio.AioRpcError:
+    """What a caller gets: the status and the trailing metadata the server sent."""
+    status = error.to_status()  # type: ignore[attr-defined]
+    return grpc.aio.AioRpcError(
+        status.code,
+        grpc.aio.Metadata(),
+        grpc.aio.Metadata(*status.trailing_metadata),
+        details=status.details,
+    )
+
+
+def test_reason_and_field_errors_are_read_back_by_the_caller() -> None:
+    error = invalid_argument(
+        "INVALID_TRACKING_REQUEST",
+        "the tracking request is invalid",
+        [FieldError("email", "invalid", "Not an e-mail address."), FieldError("phone", "x", "y")],
+    )
+    failure = read_rpc_failure(as_received(error))
+    assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert failure.reason == "INVALID_TRACKING_REQUEST"
+    assert failure.message == "the tracking request is invalid"
+    assert failure.field_errors == [
+        FieldError("email", "invalid", "Not an e-mail address."),
+        FieldError("phone", "x", "y"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (invalid_argument("BAD", "bad"), 422),
+        (not_found("TRACKING_NOT_FOUND", "none"), 404),
+    ],
+)
+def test_status_codes_map_to_http_statuses(error: Exception, status: int) -> None:
+    assert problem_from_rpc_error(as_received(error)).status == status
+
+
+def test_problem_body_is_localised_and_has_a_stable_type() -> None:
+    problem = problem_from_rpc_error(as_received(not_found("TRACKING_NOT_FOUND", "none")))
+    titles = {"TRACKING_NOT_FOUND": {"fr": "Introuvable!", "de": "Weg!", "en": "Gone!"}}
+    body = problem.body("de", titles, "/api/v1/x")
+    assert body == {
+        "type": "urn:openguichet:problem:tracking-not-found",
+        "title": "Weg!",
+        "status": 404,
+        "reason": "TRACKING_NOT_FOUND",
+        "instance": "/api/v1/x",
+        "detail": "none",
+    }
+    assert problem_type("TRACKING_NOT_FOUND") == body["type"]
+
+
+def test_a_plain_failure_without_details_falls_back_to_generic_titles() -> None:
+    bare = grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details="down"
+    )
+    problem = problem_from_rpc_error(bare)
+    assert problem.status == 503
+    assert problem.reason == "UNAVAILABLE"
+    body = problem.body("en", {}, "/x")
+    assert body["title"] == GENERIC_TITLES[503]["en"]
+    assert "detail" not in body, "upstream messages of 5xx failures are not shown to users"

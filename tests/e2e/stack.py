@@ -1,0 +1,56 @@
+"""Helpers shared by the journeys: the stack's addresses, row counts, events on the stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from guichet.events.v1 import etracking_pb2 as events_pb2
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ETRACKING_STREAM = "ETRACKING"
+
+
+@dataclass(frozen=True)
+class Stack:
+    gateway_url: str
+    etracking_address: str
+    admin_address: str
+    pki: Path
+    database_url: str
+
+
+class Counts:
+    """Rows that a refused request must not have added."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def snapshot(self) -> dict[str, int]:
+        async with self._engine.connect() as connection:
+            return {
+                table: int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
+                for table in ("trackings", "tracking_status_changes", "outbox")
+            }
+
+
+async def stream_position(js: JetStreamContext) -> int:
+    return (await js.stream_info(ETRACKING_STREAM)).state.last_seq
+
+
+async def events_since(js: JetStreamContext, position: int, number: str) -> list[tuple[str, bytes]]:
+    """(subject, payload) of the events about `number` published after `position`."""
+    last = (await js.stream_info(ETRACKING_STREAM)).state.last_seq
+    found = []
+    for sequence in range(position + 1, last + 1):
+        message = await js.get_msg(ETRACKING_STREAM, sequence)
+        event_type = (
+            events_pb2.TrackingCreated
+            if message.subject.endswith("created.v1")
+            else events_pb2.TrackingStatusChanged
+        )
+        if event_type.FromString(message.data).number == number:
+            found.append((message.subject, message.data))
+    return found
