@@ -146,6 +146,10 @@ class ServiceProcess:
         self._process = None
         return code
 
+    def send(self, sig: signal.Signals) -> None:
+        if self._process is not None:
+            self._process.send_signal(sig)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown hook runs, as when a node dies."""
         self.stop(signal.SIGKILL)

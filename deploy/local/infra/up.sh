@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make infra`: install what is missing into the tools cache ($GUICHET_TOOLS_DIR, default ~/.cache/openguichet)
+# and start the development infrastructure of OpenGuichet with its data under .data/:
+# dev PKI, PostgreSQL, NATS JetStream, MinIO, Keycloak, SMTP and SMS sinks. Idempotent: a second run only
+# starts what is down. Writes .data/infra.env for the services and tests.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+T0=$(now)
+declare -A SECS=()
+MINIO_BUILD_PID=""
+trap '[[ -n "$MINIO_BUILD_PID" ]] && kill "$MINIO_BUILD_PID" 2>/dev/null; true' EXIT
+
+for tool in openssl curl setsid flock unzip python3; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+[[ -x "$PY" ]] || die "$PY is missing: run 'make venv' first"
+
+# step NAME CMD...: run one component, record its duration
+step() {
+    local name="$1" t; shift
+    t=$(now)
+    "$@" || die "$name: failed"
+    SECS[$name]=$(( $(now) - t ))
+}
+
+step pki bash "$ROOT/deploy/pki/dev-pki.sh" "$DATA/pki"
+
+# generate the development secrets once, before anything runs in parallel
+secret pg_password >/dev/null
+secret minio_access_key devminio >/dev/null
+secret minio_secret_key >/dev/null
+secret keycloak_admin_password >/dev/null
+
+# MinIO's first build takes minutes: run it in the background while the rest starts.
+MINIO_BUILD_T=""
+if ! bash "$INFRA_DIR/minio.sh" installed; then
+    MINIO_BUILD_T=$(now)
+    bash "$INFRA_DIR/minio.sh" build &
+    MINIO_BUILD_PID=$!
+fi
+
+step postgres bash "$INFRA_DIR/postgres.sh" start
+step nats bash "$INFRA_DIR/nats.sh" start
+step sinks bash "$INFRA_DIR/sinks.sh" start
+step keycloak bash "$INFRA_DIR/keycloak.sh" start
+
+if [[ -n "$MINIO_BUILD_PID" ]]; then
+    is_done() { ! kill -0 "$MINIO_BUILD_PID" 2>/dev/null; }
+    is_done || say "minio: waiting for the build to finish (log: $LOGS/minio-build.log)"
+    wait "$MINIO_BUILD_PID" || die "minio: build failed (log: $LOGS/minio-build.log)"
+    MINIO_BUILD_PID=""
+fi
+step minio bash "$INFRA_DIR/minio.sh" start
+[[ -z "$MINIO_BUILD_T" ]] || SECS[minio]=$(( $(now) - MINIO_BUILD_T ))   # includes the build
+
+# .data/infra.env: KEY=VALUE, no quotes, sourceable by bash and readable by simple parsers
+cat >"$DATA/infra.env.tmp" <<ENV
+GUICHET_ENV=development
+GUICHET_ROOT=$ROOT
+GUICHET_DATA_DIR=$DATA
+GUICHET_TOOLS_DIR=$TOOLS
+GUICHET_PG_HOST=127.0.0.1
+GUICHET_PG_PORT=$PG_PORT
+GUICHET_PG_USER=guichet
+GUICHET_PG_PASSWORD=$(secret pg_password)
+GUICHET_NATS_URL=nats://127.0.0.1:$NATS_PORT
+GUICHET_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MONITOR_PORT
+GUICHET_MINIO_ENDPOINT=127.0.0.1:$MINIO_PORT
+GUICHET_MINIO_ACCESS_KEY=$(secret minio_access_key devminio)
+GUICHET_MINIO_SECRET_KEY=$(secret minio_secret_key)
+GUICHET_KEYCLOAK_URL=http://127.0.0.1:$KC_HTTP_PORT
+GUICHET_KEYCLOAK_MANAGEMENT_URL=http://127.0.0.1:$KC_MGMT_PORT
+GUICHET_KEYCLOAK_ADMIN=admin
+GUICHET_KEYCLOAK_ADMIN_PASSWORD=$(secret keycloak_admin_password)
+GUICHET_SMTP_HOST=127.0.0.1
+GUICHET_SMTP_PORT=$SMTP_PORT
+GUICHET_MAIL_DIR=$DATA/mail
+GUICHET_SMS_URL=http://127.0.0.1:$SMS_PORT
+GUICHET_SMS_DIR=$DATA/sms
+GUICHET_PKI_DIR=$DATA/pki
+ENV
+chmod 600 "$DATA/infra.env.tmp"
+mv "$DATA/infra.env.tmp" "$DATA/infra.env"
+
+row() { printf '  %-10s %-52s %-7s %s\n' "$@"; }
+echo
+echo "OpenGuichet development infrastructure (data: $DATA, tools: $TOOLS)"
+row component address pid seconds
+row pki "$DATA/pki" - "${SECS[pki]}"
+row postgres "127.0.0.1:$PG_PORT (dbs: etracking identity ...)" "$(pid_of postgres)" "${SECS[postgres]}"
+row nats "nats://127.0.0.1:$NATS_PORT, monitor :$NATS_MONITOR_PORT" "$(pid_of nats)" "${SECS[nats]}"
+row minio "http://127.0.0.1:$MINIO_PORT, console :$MINIO_CONSOLE_PORT" "$(pid_of minio)" "${SECS[minio]}"
+row keycloak "http://127.0.0.1:$KC_HTTP_PORT, https :$KC_HTTPS_PORT, mgmt :$KC_MGMT_PORT" "$(pid_of keycloak)" "${SECS[keycloak]}"
+row smtp-sink "127.0.0.1:$SMTP_PORT -> .data/mail" "$(pid_of smtp-sink)" "${SECS[sinks]}"
+row sms-sink "http://127.0.0.1:$SMS_PORT -> .data/sms" "$(pid_of sms-sink)" "${SECS[sinks]}"
+echo "  settings: $DATA/infra.env   logs: $LOGS   stop: make down"
+echo "==> infrastructure ready in $(( $(now) - T0 ))s"
