@@ -22,7 +22,7 @@ echo "==> buf lint"
 echo "==> generated stubs are fresh"
 before=$(mktemp -d)
 cp -r libs/contracts/src "$before/"
-scripts/proto.sh >/dev/null
+scripts/proto.sh >/dev/null 2>&1
 if ! diff -r "$before/src" libs/contracts/src >/dev/null; then
   diff -r "$before/src" libs/contracts/src | head -20
   echo "libs/contracts is stale: run 'make proto' and commit the result" >&2

@@ -1,6 +1,6 @@
 """Development SMS sink: an HTTP endpoint that keeps every SMS as a JSON file for tests to read.
 
-POST   /messages   {"to": "+352...", "text": "..."} -> 202 {"id": ..., ...}; writes <dir>/<ts>-<id>.json
+POST   /messages   {"to": "+352...", "text": "..."} -> 202 {"id": ...}; writes <dir>/<ts>-<id>.json
 GET    /messages   -> 200 {"messages": [...]} oldest first; optional ?to=+352... filter
 DELETE /messages   -> 204, removes every stored message
 GET    /healthz    -> 200 {"status": "ok"}

@@ -1,8 +1,9 @@
 """Development SMTP sink: accepts every message and keeps it as an .eml file for tests to read.
 
-Listens on 127.0.0.1:51025 by default, no auth, no TLS, any sender and recipient. Each message is written
-atomically (temporary file + rename) as ``<UTC timestamp>-<uuid>.eml`` into the mail directory, with two
-extra headers first: ``X-Sink-Mail-From`` and ``X-Sink-Rcpt-To`` (the SMTP envelope, useful for Bcc).
+Listens on 127.0.0.1:51025 by default, no auth, no TLS, any sender and recipient. Each message
+is written atomically (temporary file + rename) as ``<UTC timestamp>-<uuid>.eml`` into the mail
+directory, with two extra headers first: ``X-Sink-Mail-From`` and ``X-Sink-Rcpt-To`` (the SMTP
+envelope, useful for Bcc).
 
     python deploy/local/sinks/smtp_sink.py --dir .data/mail [--host 127.0.0.1] [--port 51025]
 """
@@ -47,20 +48,23 @@ class FileSinkHandler:
             f"X-Sink-Mail-From: {mail_from}\r\nX-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
         ).encode("utf-8", "replace")
         name = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%fZ')}-{uuid.uuid4()}.eml"
-        tmp = self.directory / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(header + content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.directory / name)
+        await asyncio.to_thread(self._store, name, header + content)
         log.info(
             "stored %s from=%s to=%s (%d bytes)", name, mail_from, envelope.rcpt_tos, len(content)
         )
         return "250 Message accepted for delivery"
 
+    def _store(self, name: str, data: bytes) -> None:
+        tmp = self.directory / f".{name}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.directory / name)
+
 
 async def serve(host: str, port: int, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     handler = FileSinkHandler(directory)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
