@@ -5,6 +5,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # shellcheck source=deploy/local/env.sh
 . "$ROOT/deploy/local/env.sh"
+GRPCURL=$("$ROOT/deploy/local/grpcurl.sh")
 cat <<MSG
 
   OpenGuichet is starting.
@@ -12,6 +13,7 @@ cat <<MSG
     etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
     Keycloak:               $GUICHET_KEYCLOAK_URL
     mail sink:              $GUICHET_MAIL_DIR
+    grpcurl:                $GRPCURL   (reflection: $GRPCURL -plaintext $ETRACKING_GRPC_ADDRESS list)
   Ctrl-C stops the services; 'make down' stops the infrastructure too.
 
 MSG
