@@ -128,3 +128,27 @@ async def test_the_sheet_is_printed_in_each_language(api: httpx.AsyncClient) -> 
 async def test_tracking_without_any_notification_is_allowed(api: httpx.AsyncClient) -> None:
     created = await create(api, notify_by_email=False, email=None, notify_by_sms=False, phone=None)
     assert created["status"] == "awaiting_paper_form"
+
+
+async def test_the_callers_correlation_id_reaches_the_published_event(
+    api: httpx.AsyncClient, jetstream: JetStreamContext
+) -> None:
+    position = await stream_position(jetstream)
+    correlation_id = "journey-" + "7" * 12
+    response = await api.post(
+        "/api/v1/etracking/trackings",
+        json={"paper_form_code": "SNCA-IMM-01", "language": "en"},
+        headers={"X-Correlation-Id": correlation_id},
+    )
+    assert response.headers["x-correlation-id"] == correlation_id
+    number = response.json()["number"].replace("-", "")
+    await wait_for_events(jetstream, position, number, 1)
+    last = (await jetstream.stream_info("ETRACKING")).state.last_seq
+    for sequence in range(position + 1, last + 1):
+        message = await jetstream.get_msg("ETRACKING", sequence)
+        if events_pb2.TrackingCreated.FromString(message.data).number == number:
+            assert message.headers is not None
+            assert message.headers["Correlation-Id"] == correlation_id
+            assert message.headers["Event-Type"] == "guichet.events.v1.TrackingCreated"
+            return
+    raise AssertionError("event not found")
