@@ -92,10 +92,12 @@ class RpcFailure:
     reason: str
     message: str
     field_errors: list[FieldError]
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 def read_rpc_failure(error: grpc.aio.AioRpcError) -> RpcFailure:
     reason = ""
+    metadata: dict[str, str] = {}
     fields: list[FieldError] = []
     for key, value in error.trailing_metadata() or ():
         if key != "grpc-status-details-bin" or not isinstance(value, bytes):
@@ -106,6 +108,7 @@ def read_rpc_failure(error: grpc.aio.AioRpcError) -> RpcFailure:
                 info = error_details_pb2.ErrorInfo()
                 detail.Unpack(info)
                 reason = info.reason
+                metadata = dict(info.metadata)
             elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
@@ -114,4 +117,4 @@ def read_rpc_failure(error: grpc.aio.AioRpcError) -> RpcFailure:
                     for v in bad.field_violations
                 )
     code = error.code()
-    return RpcFailure(code, reason or code.name, error.details() or "", fields)
+    return RpcFailure(code, reason or code.name, error.details() or "", fields, metadata)

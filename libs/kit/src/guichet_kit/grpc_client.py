@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from guichet_kit import correlation
+from guichet_kit import auth, correlation
 
 
 class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
@@ -20,7 +20,9 @@ class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
         details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = grpc.aio.Metadata(*(details.metadata or ()), *correlation.grpc_metadata())
+        metadata = grpc.aio.Metadata(
+            *(details.metadata or ()), *correlation.grpc_metadata(), *auth.forwarded_metadata()
+        )
         details = grpc.aio.ClientCallDetails(
             method=details.method,
             timeout=details.timeout if details.timeout is not None else self._timeout,

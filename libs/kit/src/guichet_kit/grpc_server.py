@@ -19,7 +19,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from guichet_kit import correlation
-from guichet_kit.errors import ServiceError
+from guichet_kit.auth import (
+    ACTING_CONTEXT_KEY,
+    AUTHORIZATION_KEY,
+    ActingContext,
+    InvalidToken,
+    TokenVerifier,
+    bearer_token,
+    set_caller,
+)
+from guichet_kit.errors import ServiceError, invalid_argument, unauthenticated
 from guichet_kit.metrics import GRPC_HANDLED, GRPC_SECONDS
 from guichet_kit.settings import TlsFiles
 
@@ -29,7 +38,30 @@ HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
 class KitInterceptor(grpc.aio.ServerInterceptor):
-    """Correlation id in, ServiceError → status with details, one log line and metrics per call."""
+    """Correlation id and caller in, ServiceError → status with details, log line and metrics."""
+
+    def __init__(self, verifier: TokenVerifier | None = None) -> None:
+        self._verifier = verifier
+
+    async def _identify(self, metadata: dict[str, str | bytes]) -> None:
+        """Verify the forwarded token, if any; the servicer decides whether one is needed."""
+        raw_context = metadata.get(ACTING_CONTEXT_KEY)
+        try:
+            context = ActingContext.parse(raw_context if isinstance(raw_context, str) else None)
+        except ValueError as error:
+            raise invalid_argument("INVALID_ACTING_CONTEXT", str(error)) from error
+        raw_token = metadata.get(AUTHORIZATION_KEY)
+        token = bearer_token(raw_token if isinstance(raw_token, str) else None)
+        if token is None or self._verifier is None:
+            set_caller(None)
+            return
+        try:
+            principal = await self._verifier.verify(token)
+        except InvalidToken as error:
+            raise unauthenticated(
+                "INVALID_TOKEN", f"the access token is not valid: {error}"
+            ) from error
+        set_caller(principal, context)
 
     async def intercept_service(
         self,
@@ -51,6 +83,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                await self._identify(metadata)
                 return await inner(request, context)  # type: ignore[arg-type]
             except ServiceError as error:
                 code = error.code
@@ -115,11 +148,13 @@ class GrpcService:
     on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     grace_seconds: float = 10.0
     readiness_interval: float = 5.0
+    # Verifies the callers' access tokens; None for a service that takes no user calls.
+    token_verifier: TokenVerifier | None = None
 
 
 async def serve(service: GrpcService, stop: asyncio.Event) -> None:
     """Run until `stop` is set (the caller wires SIGTERM to it with `stop_on_signals`)."""
-    server = grpc.aio.server(interceptors=[KitInterceptor()])
+    server = grpc.aio.server(interceptors=[KitInterceptor(service.token_verifier)])
     names = list(service.register(server))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -113,7 +113,23 @@ def problem_from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     detail = failure.message if status < 500 else ""
     if status >= 500:
         log.error("gateway.upstream_failed", code=failure.code.name, message=failure.message)
-    return Problem(status, failure.reason, detail, failure.field_errors)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = www_authenticate(failure.reason, failure.metadata)
+    return Problem(status, failure.reason, detail, failure.field_errors, headers)
+
+
+def www_authenticate(reason: str, metadata: Mapping[str, str]) -> str:
+    """The Bearer challenge; RFC 9470 names the level the client must step up to."""
+    if reason == "INSUFFICIENT_USER_AUTHENTICATION":
+        return (
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="A higher level of authentication is required", '
+            f'acr_values="{metadata.get("acr_values", "")}"'
+        )
+    if reason == "INVALID_TOKEN":
+        return 'Bearer error="invalid_token"'
+    return "Bearer"
 
 
 def _field_name(location: tuple[Any, ...]) -> str:

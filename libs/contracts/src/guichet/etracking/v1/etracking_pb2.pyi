@@ -186,6 +186,10 @@ Global___ListPaperFormsResponse: _TypeAlias = ListPaperFormsResponse  # noqa: Y0
 
 @_typing.final
 class CreateTrackingRequest(_message.Message):
+    """CreateTrackingRequest: with the caller's token in the metadata, the tracking is also listed in
+    the caller's space (their acting context); without one it is anonymous.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     PAPER_FORM_CODE_FIELD_NUMBER: _builtins.int
@@ -324,6 +328,45 @@ class GetTrackingSheetResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTrackingSheetResponse: _TypeAlias = GetTrackingSheetResponse  # noqa: Y015
+
+@_typing.final
+class ListMyTrackingsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMyTrackingsRequest: _TypeAlias = ListMyTrackingsRequest  # noqa: Y015
+
+@_typing.final
+class ListMyTrackingsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACKINGS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def trackings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Tracking]: ...
+    def __init__(
+        self,
+        *,
+        trackings: _abc.Iterable[Global___Tracking] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trackings", b"trackings"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListMyTrackingsResponse: _TypeAlias = ListMyTrackingsResponse  # noqa: Y015
 
 @_typing.final
 class ScanTrackingRequest(_message.Message):

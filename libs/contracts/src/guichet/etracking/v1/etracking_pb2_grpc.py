@@ -56,6 +56,11 @@ class TrackingServiceStub:
                 request_serializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetRequest.SerializeToString,
                 response_deserializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetResponse.FromString,
                 _registered_method=True)
+        self.ListMyTrackings = channel.unary_unary(
+                '/guichet.etracking.v1.TrackingService/ListMyTrackings',
+                request_serializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsRequest.SerializeToString,
+                response_deserializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsResponse.FromString,
+                _registered_method=True)
 
 
 class TrackingServiceServicer:
@@ -91,6 +96,13 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListMyTrackings(self, request, context):
+        """ListMyTrackings lists the trackings created in the caller's acting context (token needed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TrackingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +125,11 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.GetTrackingSheet,
                     request_deserializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetRequest.FromString,
                     response_serializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetResponse.SerializeToString,
+            ),
+            'ListMyTrackings': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMyTrackings,
+                    request_deserializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsRequest.FromString,
+                    response_serializer=guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +242,33 @@ class TrackingService:
             '/guichet.etracking.v1.TrackingService/GetTrackingSheet',
             guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetRequest.SerializeToString,
             guichet_dot_etracking_dot_v1_dot_etracking__pb2.GetTrackingSheetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMyTrackings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.etracking.v1.TrackingService/ListMyTrackings',
+            guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsRequest.SerializeToString,
+            guichet_dot_etracking_dot_v1_dot_etracking__pb2.ListMyTrackingsResponse.FromString,
             options,
             channel_credentials,
             insecure,

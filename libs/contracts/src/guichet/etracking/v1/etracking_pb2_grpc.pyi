@@ -43,6 +43,8 @@ class TrackingServiceStub:
     """LookupTracking returns the minimal public data and the status history of a tracking."""
     GetTrackingSheet: _grpc.UnaryUnaryMultiCallable[_etracking_pb2.GetTrackingSheetRequest, _etracking_pb2.GetTrackingSheetResponse]
     """GetTrackingSheet renders the printable sheet to join to the paper form."""
+    ListMyTrackings: _grpc.UnaryUnaryMultiCallable[_etracking_pb2.ListMyTrackingsRequest, _etracking_pb2.ListMyTrackingsResponse]
+    """ListMyTrackings lists the trackings created in the caller's acting context (token needed)."""
 
 @_typing.type_check_only
 class TrackingServiceAsyncStub(TrackingServiceStub):
@@ -59,6 +61,8 @@ class TrackingServiceAsyncStub(TrackingServiceStub):
     """LookupTracking returns the minimal public data and the status history of a tracking."""
     GetTrackingSheet: _aio.UnaryUnaryMultiCallable[_etracking_pb2.GetTrackingSheetRequest, _etracking_pb2.GetTrackingSheetResponse]  # type: ignore[assignment]
     """GetTrackingSheet renders the printable sheet to join to the paper form."""
+    ListMyTrackings: _aio.UnaryUnaryMultiCallable[_etracking_pb2.ListMyTrackingsRequest, _etracking_pb2.ListMyTrackingsResponse]  # type: ignore[assignment]
+    """ListMyTrackings lists the trackings created in the caller's acting context (token needed)."""
 
 class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
     """TrackingService is called by the gateway for citizens: anyone may create a tracking
@@ -96,6 +100,14 @@ class TrackingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_etracking_pb2.GetTrackingSheetResponse, _abc.Awaitable[_etracking_pb2.GetTrackingSheetResponse]]:
         """GetTrackingSheet renders the printable sheet to join to the paper form."""
+
+    @_abc_1.abstractmethod
+    def ListMyTrackings(
+        self,
+        request: _etracking_pb2.ListMyTrackingsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_etracking_pb2.ListMyTrackingsResponse, _abc.Awaitable[_etracking_pb2.ListMyTrackingsResponse]]:
+        """ListMyTrackings lists the trackings created in the caller's acting context (token needed)."""
 
 def add_TrackingServiceServicer_to_server(servicer: TrackingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 

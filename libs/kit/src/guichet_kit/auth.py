@@ -1,0 +1,232 @@
+"""Who is calling: Keycloak access tokens, levels of assurance, and the acting context.
+
+The gateway and every service verify the caller's token themselves (issuer, audience, expiry,
+signature). Signing keys come from the issuer's JWKS, fetched once and kept; an unknown `kid`
+(key rotation) triggers one refetch, at most every `refetch_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+import jwt
+from jwt import PyJWK
+
+from guichet_kit.errors import ServiceError, unauthenticated
+
+AUTHORIZATION_KEY = "authorization"
+ACTING_CONTEXT_KEY = "x-acting-context"
+ACTING_CONTEXT_HEADER = "X-Acting-Context"
+
+
+class LevelOfAssurance(IntEnum):
+    """eIDAS levels as Keycloak's `acr` claim names them."""
+
+    LOW = 1
+    SUBSTANTIAL = 2
+    HIGH = 3
+
+    @property
+    def acr(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def from_acr(cls, acr: str | None) -> LevelOfAssurance | None:
+        try:
+            return cls[(acr or "").upper()]
+        except KeyError:
+            return None
+
+
+ContextKind = Literal["private", "company", "relation"]
+
+
+@dataclass(frozen=True)
+class ActingContext:
+    """In whose name a request is made: the caller's own private space, a company, a relation."""
+
+    kind: ContextKind
+    id: str = ""
+
+    @classmethod
+    def parse(cls, text: str | None) -> ActingContext:
+        value = (text or "").strip()
+        if value in ("", "private"):
+            return PRIVATE
+        kind, sep, ident = value.partition(":")
+        if not sep or kind not in ("company", "relation") or not ident or len(ident) > 64:
+            raise ValueError(
+                f"acting context must be private, company:<id> or relation:<id>: {value!r}"
+            )
+        return cls(kind, ident)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "private" else f"{self.kind}:{self.id}"
+
+
+PRIVATE = ActingContext("private")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The verified caller."""
+
+    subject: str
+    level: LevelOfAssurance
+    national_id: str
+    email: str
+    name: str
+    token: str
+
+    @property
+    def person(self) -> str:
+        """Owner key of the caller's own private space."""
+        return f"person:{self.national_id}"
+
+
+class InvalidToken(Exception):
+    """The token is missing a claim, expired, badly signed, or not for this platform."""
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        issuer: str,
+        audience: str,
+        *,
+        ca_file: Path | None = None,
+        leeway_seconds: float = 30.0,
+        refetch_interval: float = 30.0,
+    ) -> None:
+        self._issuer = issuer.rstrip("/")
+        self._audience = audience
+        self._jwks_url = f"{self._issuer}/protocol/openid-connect/certs"
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
+        )
+        self._leeway = leeway_seconds
+        self._refetch_interval = refetch_interval
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def _refresh_keys(self) -> None:
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self._refetch_interval:
+                return
+            async with httpx.AsyncClient(verify=self._verify, timeout=5.0) as client:
+                response = await client.get(self._jwks_url)
+                response.raise_for_status()
+            keys: dict[str, PyJWK] = {}
+            for entry in response.json().get("keys", []):
+                if entry.get("use", "sig") != "sig" or "kid" not in entry:
+                    continue
+                try:
+                    keys[entry["kid"]] = PyJWK(entry)
+                except jwt.PyJWTError:
+                    continue  # an algorithm this platform does not accept
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    async def _key(self, kid: str) -> PyJWK:
+        if kid not in self._keys:
+            await self._refresh_keys()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken("signed with an unknown key") from None
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"not a JWT: {error}") from error
+        key = await self._key(str(header.get("kid", "")))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[key.algorithm_name],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        level = LevelOfAssurance.from_acr(claims.get("acr"))
+        if level is None:
+            raise InvalidToken(f"unknown level of assurance {claims.get('acr')!r}")
+        return Principal(
+            subject=str(claims["sub"]),
+            level=level,
+            national_id=str(claims.get("national_id", "")),
+            email=str(claims.get("email", "")),
+            name=str(claims.get("name", "")),
+            token=token,
+        )
+
+
+# The caller of the current gRPC call (set by the kit's interceptor), and what an outgoing call
+# forwards (set by the gateway for the request it serves).
+_caller: ContextVar[Principal | None] = ContextVar("caller", default=None)
+_context: ContextVar[ActingContext] = ContextVar("acting_context", default=PRIVATE)
+
+
+def set_caller(principal: Principal | None, context: ActingContext = PRIVATE) -> None:
+    _caller.set(principal)
+    _context.set(context)
+
+
+def caller() -> Principal | None:
+    return _caller.get()
+
+
+def acting_context() -> ActingContext:
+    return _context.get()
+
+
+def authenticated() -> Principal:
+    principal = _caller.get()
+    if principal is None:
+        raise unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
+    return principal
+
+
+def insufficient_level(required: LevelOfAssurance) -> ServiceError:
+    """RFC 9470: the gateway answers 401 with `insufficient_user_authentication`."""
+    error = unauthenticated(
+        "INSUFFICIENT_USER_AUTHENTICATION",
+        f"this needs the {required.acr} level of assurance",
+    )
+    error.metadata["acr_values"] = required.acr
+    return error
+
+
+def require_level(principal: Principal, required: LevelOfAssurance) -> None:
+    if principal.level < required:
+        raise insufficient_level(required)
+
+
+def forwarded_metadata() -> tuple[tuple[str, str], ...]:
+    """Metadata an outgoing call carries so the callee knows the caller and the context."""
+    principal = _caller.get()
+    if principal is None:
+        return ()
+    return (
+        (AUTHORIZATION_KEY, f"Bearer {principal.token}"),
+        (ACTING_CONTEXT_KEY, str(_context.get())),
+    )
+
+
+def bearer_token(value: str | None) -> str | None:
+    scheme, _, token = (value or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
