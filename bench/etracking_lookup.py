@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
+
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.grpc_client import insecure_channel
@@ -62,6 +63,8 @@ async def main(requests: int, concurrency: int) -> None:
             "ETRACKING_TLS_PRIVATE_KEY": str(pki / "services" / "etracking.key"),
             "ETRACKING_ADMINISTRATIONS_CA": str(pki / "ca.crt"),
             "ETRACKING_LOG_LEVEL": "WARNING",
+            "ETRACKING_KEYCLOAK_ISSUER": infra["GUICHET_KEYCLOAK_ISSUER"],
+            "ETRACKING_CA_FILE": infra["GUICHET_CA_FILE"],
         },
         logs,
     )
@@ -73,6 +76,8 @@ async def main(requests: int, concurrency: int) -> None:
             "GATEWAY_ETRACKING_ADDRESS": f"127.0.0.1:{grpc_port}",
             "GATEWAY_LOOKUP_BURST": str(10 * requests),
             "GATEWAY_LOG_LEVEL": "WARNING",
+            "GATEWAY_KEYCLOAK_ISSUER": infra["GUICHET_KEYCLOAK_ISSUER"],
+            "GATEWAY_CA_FILE": infra["GUICHET_CA_FILE"],
         },
         logs,
     )

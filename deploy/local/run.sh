@@ -11,7 +11,8 @@ cat <<MSG
   OpenGuichet is starting.
     gateway (public API):   $GATEWAY_URL        (OpenAPI: $GATEWAY_URL/docs, health: $GATEWAY_URL/healthz)
     etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
-    Keycloak:               $GUICHET_KEYCLOAK_URL
+    identity gRPC:          $IDENTITY_GRPC_ADDRESS
+    Keycloak (sign-in):     $GUICHET_KEYCLOAK_HTTPS_URL/realms/guichet/account   (CA: $GUICHET_CA_FILE)
     mail sink:              $GUICHET_MAIL_DIR
     grpcurl:                $GRPCURL   (reflection: $GRPCURL -plaintext $ETRACKING_GRPC_ADDRESS list)
   Ctrl-C stops the services; 'make down' stops the infrastructure too.

@@ -10,7 +10,28 @@
 #   .data/pki/national/ca.crt|key                 national test CA for citizens' eID certificates
 #
 # Usage: deploy/pki/dev-pki.sh [PKI_DIR]   (default: <checkout>/.data/pki)
+#        deploy/pki/dev-pki.sh citizen NATIONAL_ID "NAME" [OUT_DIR]
+#            a citizen's eID-style client certificate (subject CN=NAME, serialNumber=NATIONAL_ID, C=LU,
+#            clientAuth, 30 days) signed by the national test CA, for X.509 login at level "high"
+#            (OUT_DIR default .data/pki/citizens; tests use guichet_kit.testing_login instead)
 set -euo pipefail
+
+if [[ "${1:-}" == citizen ]]; then
+    [[ $# -ge 3 && "$2" =~ ^[0-9]{13}$ ]] || { echo "usage: $0 citizen NATIONAL_ID(13 digits) NAME [OUT_DIR]" >&2; exit 2; }
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+    national="${GUICHET_PKI_DIR:-$root/.data/pki}/national"
+    out="${4:-${GUICHET_PKI_DIR:-$root/.data/pki}/citizens}"
+    mkdir -p "$out"
+    (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$out/citizen-$2.key" 2>/dev/null)
+    openssl req -new -key "$out/citizen-$2.key" -subj "/C=LU/serialNumber=$2/CN=$3" -out "$out/citizen-$2.csr"
+    openssl x509 -req -in "$out/citizen-$2.csr" -CA "$national/ca.crt" -CAkey "$national/ca.key" \
+        -set_serial "0x$(openssl rand -hex 16)" -days 30 -sha256 -out "$out/citizen-$2.crt" 2>/dev/null \
+        -extfile <(printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+            "extendedKeyUsage = clientAuth" "subjectKeyIdentifier = hash" "authorityKeyIdentifier = keyid")
+    rm -f "$out/citizen-$2.csr"
+    echo "$out/citizen-$2.crt $out/citizen-$2.key"
+    exit 0
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PKI="${1:-${GUICHET_PKI_DIR:-$ROOT/.data/pki}}"

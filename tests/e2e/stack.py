@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from guichet.events.v1 import etracking_pb2 as events_pb2
 from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from guichet.events.v1 import etracking_pb2 as events_pb2
 
 ETRACKING_STREAM = "ETRACKING"
 
@@ -20,6 +21,8 @@ class Stack:
     admin_address: str
     pki: Path
     database_url: str
+    identity_address: str
+    identity_database_url: str
 
 
 class Counts:

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 import grpc
 import httpx
 import pytest
+from nats.js import JetStreamContext
+from stack import Counts, Stack, stream_position
+
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.errors import read_rpc_failure
 from guichet_kit.grpc_client import mutual_tls_channel
-from nats.js import JetStreamContext
-from stack import Counts, Stack, stream_position
 
 if TYPE_CHECKING:  # the async stub type exists only in the generated .pyi
     AdminStub = pb_grpc.AdministrationTrackingServiceAsyncStub

@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
-from guichet_kit.grpc_client import insecure_channel
-from guichet_kit.testing import free_port
+from launcher import Launcher
 from nats.js import JetStreamContext
 from stack import Stack, events_since, stream_position
 
-from conftest import start_etracking
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
+from guichet_kit.grpc_client import insecure_channel
 
 
 async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_once(
-    infra: dict[str, str], log_dir: Path, stack: Stack, jetstream: JetStreamContext
+    launcher: Launcher, stack: Stack, jetstream: JetStreamContext
 ) -> None:
     position = await stream_position(jetstream)
     # The gRPC role alone commits trackings and their outbox rows but never publishes them.
-    grpc_port = free_port()
-    server = await start_etracking(
-        infra, log_dir, stack.database_url, "grpc", grpc_port, free_port(), "etracking-killed"
-    )
+    started = await launcher.etracking(stack.database_url, "grpc", "etracking-killed")
+    server = started.process
     try:
-        async with insecure_channel(f"127.0.0.1:{grpc_port}", timeout=10) as channel:
+        async with insecure_channel(started.address, timeout=10) as channel:
             reply = await pb_grpc.TrackingServiceStub(channel).CreateTracking(
                 pb.CreateTrackingRequest(paper_form_code="SNCA-IMM-01", language="en")
             )
@@ -39,9 +35,7 @@ async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_o
     assert await events_since(jetstream, position, number) == []
 
     # A fresh worker (as after a restart) finds the unsent row and publishes it.
-    worker = await start_etracking(
-        infra, log_dir, stack.database_url, "worker", free_port(), free_port(), "etracking-restart"
-    )
+    worker = (await launcher.etracking(stack.database_url, "worker", "etracking-restart")).process
     try:
         for _ in range(100):
             found = await events_since(jetstream, position, number)
@@ -56,13 +50,11 @@ async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_o
 
 
 async def test_sigterm_reports_not_serving_then_stops_cleanly(
-    infra: dict[str, str], log_dir: Path, stack: Stack
+    launcher: Launcher, stack: Stack
 ) -> None:
-    grpc_port = free_port()
-    server = await start_etracking(
-        infra, log_dir, stack.database_url, "all", grpc_port, free_port(), "etracking-sigterm"
-    )
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{grpc_port}") as channel:
+    started = await launcher.etracking(stack.database_url, "all", "etracking-sigterm")
+    server = started.process
+    async with grpc.aio.insecure_channel(started.address) as channel:
         health: Any = health_pb2_grpc.HealthStub(channel)
         watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
         assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING

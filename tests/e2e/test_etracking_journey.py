@@ -6,12 +6,13 @@ import asyncio
 import io
 
 import httpx
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
-from guichet.events.v1 import etracking_pb2 as events_pb2
 from nats.js import JetStreamContext
 from pypdf import PdfReader
 from stack import events_since, stream_position
+
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
+from guichet.events.v1 import etracking_pb2 as events_pb2
 
 
 async def create(api: httpx.AsyncClient, **overrides: object) -> dict:

@@ -4,39 +4,42 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
+from launcher import Launcher
 from stack import Stack
 
-from conftest import start_gateway
+from guichet_kit.testing import free_port
 
 
 async def test_healthz_reports_every_dependency_up(api: httpx.AsyncClient) -> None:
     response = await api.get("/healthz")
     assert response.json() == {
         "status": "up",
-        "dependencies": {"etracking": "up", "keycloak": "up", "nats": "up", "minio": "up"},
+        "dependencies": {
+            "etracking": "up",
+            "identity": "up",
+            "keycloak": "up",
+            "nats": "up",
+            "minio": "up",
+        },
     }
     assert response.status_code == 200
 
 
 async def test_healthz_says_down_when_a_service_is_unreachable(
-    infra: dict[str, str], log_dir: Path
+    launcher: Launcher, stack: Stack
 ) -> None:
-    from guichet_kit.testing import free_port
-
-    gateway, url = await start_gateway(
-        infra, log_dir, f"127.0.0.1:{free_port()}", burst=10, name="gateway-orphan"
-    )
+    gateway = await launcher.gateway(f"127.0.0.1:{free_port()}", burst=10, name="gateway-orphan")
     try:
         async with httpx.AsyncClient() as client:
-            response = await client.get(f"{url}/healthz")
+            response = await client.get(f"{gateway.address}/healthz")
     finally:
-        gateway.stop()
+        gateway.process.stop()
     assert response.status_code == 503
     assert response.json()["dependencies"]["etracking"] == "down"
+    assert response.json()["dependencies"]["identity"] == "up"
 
 
 async def test_a_given_correlation_id_is_echoed_and_one_is_made_otherwise(
@@ -64,12 +67,10 @@ async def test_openapi_operation_ids_are_stable(api: httpx.AsyncClient) -> None:
 
 
 @pytest.fixture
-async def strict_gateway(infra: dict[str, str], log_dir: Path, stack: Stack) -> AsyncIterator[str]:
-    gateway, url = await start_gateway(
-        infra, log_dir, stack.etracking_address, burst=3, name="gateway-strict"
-    )
-    yield url
-    gateway.stop()
+async def strict_gateway(launcher: Launcher, stack: Stack) -> AsyncIterator[str]:
+    gateway = await launcher.gateway(stack.etracking_address, burst=3, name="gateway-strict")
+    yield gateway.address
+    gateway.process.stop()
 
 
 async def test_public_lookup_is_rate_limited_with_a_problem_and_retry_after(

@@ -2,7 +2,11 @@
 # Keycloak from the keycloak-quarkus-dist archive on Maven Central (pinned), unpacked in the tools cache,
 # built once for PostgreSQL ("kc.sh build", cached by a stamp), started with "kc.sh start --optimized" on
 # the "keycloak" database. HTTP 127.0.0.1:58080, HTTPS 127.0.0.1:58443 (dev PKI), management 127.0.0.1:59100.
-# Realm "guichet" is imported from deploy/keycloak/realm-guichet.json at start when it does not exist yet.
+# The issuer is https://localhost:58443/realms/guichet whichever port a request uses (--hostname; the HTTP
+# port keeps serving the admin API and back-channel calls, hostname-backchannel-dynamic). HTTPS *requests*
+# client certificates and trusts the national eID test CA (X.509 login at level of assurance "high").
+# Realm "guichet": deploy/keycloak/apply_realm.py creates it after start, and re-creates it when
+# deploy/keycloak/*.json changed (hash in .data/keycloak/); see deploy/keycloak/README.md.
 # Usage: keycloak.sh start|stop|status
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -10,8 +14,10 @@ KC_ROOT="$TOOLS/keycloak"
 KC_HOME="$KC_ROOT/keycloak-$KEYCLOAK_VERSION"
 KC_LOG="$LOGS/keycloak.log"
 KC_REALM_FILE="$ROOT/deploy/keycloak/realm-guichet.json"
+KC_PROFILE_FILE="$ROOT/deploy/keycloak/user-profile.json"
+KC_STATE="$DATA/keycloak"
 # build-time options (a change triggers a new "kc.sh build")
-KC_BUILD_OPTS=(--db=postgres --health-enabled=true --metrics-enabled=true)
+KC_BUILD_OPTS=(--db=postgres --health-enabled=true --metrics-enabled=true --https-client-auth=request)
 KC_START_TIMEOUT="${KC_START_TIMEOUT:-300}"
 
 kc_java() {
@@ -71,25 +77,34 @@ kc_start() {
     else
         port_busy "$KC_HTTP_PORT" && die "keycloak: port $KC_HTTP_PORT is already used by another process"
         say "keycloak: starting (first start creates its schema: 1-2 minutes)"
-        mkdir -p "$KC_HOME/data/import"
-        cp "$KC_REALM_FILE" "$KC_HOME/data/import/realm-guichet.json"
+        [[ -s "$DATA/pki/services/keycloak.crt" && -s "$DATA/pki/services/keycloak.key" && -s "$DATA/pki/national/ca.crt" ]] \
+            || die "keycloak: the dev PKI is missing (run deploy/pki/dev-pki.sh)"
+        rm -f "$KC_HOME/data/import/realm-guichet.json"   # the realm is applied through the admin API now
         # configuration through the environment keeps the passwords out of the process list
         (
             export KC_DB_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/keycloak"
             export KC_DB_USERNAME=guichet KC_DB_PASSWORD="$(secret pg_password)"
             export KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD="$(secret keycloak_admin_password)"
             export KC_HTTP_ENABLED=true KC_HTTP_HOST=127.0.0.1 KC_HTTP_PORT="$KC_HTTP_PORT"
-            export KC_HTTP_MANAGEMENT_PORT="$KC_MGMT_PORT" KC_HOSTNAME_STRICT=false
+            export KC_HTTP_MANAGEMENT_PORT="$KC_MGMT_PORT" KC_HTTP_MANAGEMENT_SCHEME=http
             export KC_CACHE=local KC_LOG_CONSOLE_COLOR=false JAVA_OPTS_KC_HEAP="-Xms256m -Xmx768m"
-            if [[ -s "$DATA/pki/services/keycloak.crt" && -s "$DATA/pki/services/keycloak.key" ]]; then
-                export KC_HTTPS_PORT="$KC_HTTPS_PORT" KC_HTTP_MANAGEMENT_SCHEME=http
-                export KC_HTTPS_CERTIFICATE_FILE="$DATA/pki/services/keycloak.crt"
-                export KC_HTTPS_CERTIFICATE_KEY_FILE="$DATA/pki/services/keycloak.key"
-            fi
-            start_daemon keycloak "$KC_HOME/bin/kc.sh" start --optimized --import-realm
+            # one issuer for every port: tokens always say https://localhost:58443/realms/guichet
+            export KC_HOSTNAME="https://localhost:$KC_HTTPS_PORT" KC_HOSTNAME_BACKCHANNEL_DYNAMIC=true
+            export KC_HTTPS_HOST=127.0.0.1 KC_HTTPS_PORT="$KC_HTTPS_PORT"
+            export KC_HTTPS_CERTIFICATE_FILE="$DATA/pki/services/keycloak.crt"
+            export KC_HTTPS_CERTIFICATE_KEY_FILE="$DATA/pki/services/keycloak.key"
+            # client certificates are requested on HTTPS (build option https-client-auth=request), verified against
+            # the national eID test CA
+            export KC_TRUSTSTORE_PATHS="$DATA/pki/national/ca.crt"
+            start_daemon keycloak "$KC_HOME/bin/kc.sh" start --optimized
         )
     fi
     wait_until keycloak "$KC_START_TIMEOUT" "$KC_LOG" kc_ready
+    KC_ADMIN_USERNAME=admin KC_ADMIN_PASSWORD="$(secret keycloak_admin_password)" \
+        GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET="$(secret keycloak_identity_client_secret)" \
+        "$PY" "$ROOT/deploy/keycloak/apply_realm.py" --url "http://127.0.0.1:$KC_HTTP_PORT" \
+        --realm-file "$KC_REALM_FILE" --profile-file "$KC_PROFILE_FILE" --state "$KC_STATE/realm-guichet.sha256" \
+        || die "keycloak: applying the realm failed"
     wait_until keycloak 60 "$KC_LOG" kc_realm_ok
 }
 

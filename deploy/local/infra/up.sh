@@ -30,6 +30,7 @@ secret pg_password >/dev/null
 secret minio_access_key devminio >/dev/null
 secret minio_secret_key >/dev/null
 secret keycloak_admin_password >/dev/null
+secret keycloak_identity_client_secret >/dev/null
 
 # MinIO's first build takes minutes: run it in the background while the rest starts.
 MINIO_BUILD_T=""
@@ -72,6 +73,12 @@ GUICHET_KEYCLOAK_URL=http://127.0.0.1:$KC_HTTP_PORT
 GUICHET_KEYCLOAK_MANAGEMENT_URL=http://127.0.0.1:$KC_MGMT_PORT
 GUICHET_KEYCLOAK_ADMIN=admin
 GUICHET_KEYCLOAK_ADMIN_PASSWORD=$(secret keycloak_admin_password)
+GUICHET_KEYCLOAK_HTTPS_URL=https://localhost:$KC_HTTPS_PORT
+GUICHET_KEYCLOAK_ISSUER=https://localhost:$KC_HTTPS_PORT/realms/guichet
+GUICHET_KEYCLOAK_IDENTITY_CLIENT_ID=guichet-identity
+GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET=$(secret keycloak_identity_client_secret)
+GUICHET_CA_FILE=$DATA/pki/ca.crt
+GUICHET_NATIONAL_CA_DIR=$DATA/pki/national
 GUICHET_SMTP_HOST=127.0.0.1
 GUICHET_SMTP_PORT=$SMTP_PORT
 GUICHET_MAIL_DIR=$DATA/mail

@@ -10,18 +10,20 @@ import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
-from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
-from guichet_kit import correlation
-from guichet_kit.grpc_client import insecure_channel
-from guichet_kit.logs import configure_logging
-from guichet_kit.problems import install_problem_handlers
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
-from guichet_gateway import etracking, health
+from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
+from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet_gateway import account, etracking, health, me, relations, spaces
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.ratelimit import RateLimiter
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.titles import PROBLEM_TITLES
+from guichet_kit import correlation
+from guichet_kit.auth import TokenVerifier
+from guichet_kit.grpc_client import insecure_channel
+from guichet_kit.logs import configure_logging
+from guichet_kit.problems import install_problem_handlers
 
 log = structlog.get_logger(__name__)
 
@@ -42,22 +44,33 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        etracking_channel = insecure_channel(
-            settings.etracking_address, timeout=settings.call_timeout_seconds
-        )
-        app.state.channels = {"etracking": etracking_channel}
+        timeout = settings.call_timeout_seconds
+        etracking_channel = insecure_channel(settings.etracking_address, timeout=timeout)
+        identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
+        app.state.channels = {"etracking": etracking_channel, "identity": identity_channel}
         app.state.stubs = ServiceStubs(
-            etracking=etracking_grpc.TrackingServiceStub(etracking_channel)
+            etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
+            accounts=identity_grpc.AccountServiceStub(identity_channel),
+            profiles=identity_grpc.ProfileServiceStub(identity_channel),
+            relations=identity_grpc.RelationServiceStub(identity_channel),
+            spaces=identity_grpc.SpaceServiceStub(identity_channel),
+        )
+        app.state.verifier = TokenVerifier(
+            settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
         )
         app.state.http = httpx.AsyncClient(timeout=2.0)
         app.state.lookup_limiter = RateLimiter(
             settings.lookup_rate_per_minute, settings.lookup_burst
+        )
+        app.state.account_limiter = RateLimiter(
+            settings.account_rate_per_minute, settings.account_burst
         )
         app.state.health_urls = settings.health_urls
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
         await app.state.http.aclose()
         await etracking_channel.close()
+        await identity_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(
@@ -68,7 +81,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     install_problem_handlers(app, PROBLEM_TITLES)
-    app.include_router(etracking.router)
+    for module in (etracking, me, account, relations, spaces):
+        app.include_router(module.router)
     app.include_router(health.router)
 
     @app.middleware("http")

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from google.protobuf.json_format import MessageToDict
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet_kit.i18n import Language
 from pydantic import BaseModel, Field
 
-from guichet_gateway.deps import Calls, LanguageDep, limit_lookups
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet_gateway.deps import Calls, CurrentUser, LanguageDep, OptionalUser, limit_lookups
+from guichet_kit.i18n import Language
 
 router = APIRouter(prefix="/api/v1/etracking", tags=["etracking"])
 
@@ -85,9 +85,17 @@ async def list_paper_forms(calls: Calls, language: LanguageDep) -> list[PaperFor
 
 @router.post("/trackings", status_code=201, response_model=TrackingOut)
 async def create_tracking(
-    body: CreateTrackingIn, calls: Calls, request: Request, response: Response
+    body: CreateTrackingIn,
+    calls: Calls,
+    request: Request,
+    response: Response,
+    user: OptionalUser,
 ) -> TrackingOut:
-    """Opt a paper form in to tracking, by e-mail and/or SMS; returns its eTracking number."""
+    """Opt a paper form in to tracking, by e-mail and/or SMS; returns its eTracking number.
+
+    Signed in, the tracking is also listed in the space of the acting context
+    (`X-Acting-Context`: private, company:<id> or relation:<id>).
+    """
     reply = await calls.etracking.CreateTracking(
         pb.CreateTrackingRequest(
             paper_form_code=body.paper_form_code,
@@ -103,6 +111,15 @@ async def create_tracking(
         request.url_for("lookup_tracking", number=out.number.replace("-", ""))
     )
     return out
+
+
+@router.get("/trackings", response_model=list[TrackingOut])
+async def list_my_trackings(
+    calls: Calls, language: LanguageDep, request: Request, user: CurrentUser
+) -> list[TrackingOut]:
+    """The trackings created in the caller's acting context (their space)."""
+    reply = await calls.etracking.ListMyTrackings(pb.ListMyTrackingsRequest(language=language))
+    return [_tracking_out(tracking, request) for tracking in reply.trackings]
 
 
 @router.get("/trackings/{number}", response_model=TrackingOut)

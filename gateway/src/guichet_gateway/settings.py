@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from guichet_kit.settings import KitSettings
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import KitSettings
 
 
 class GatewaySettings(KitSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
     etracking_address: str = "127.0.0.1:50061"
+    identity_address: str = "127.0.0.1:50071"
+    # Access tokens: Keycloak's issuer for the realm, the audience of this API, the CA of its TLS.
+    keycloak_issuer: str
+    token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
+    ca_file: Path | None = None
     # Deadline of one call to a service: the gateway answers 504 rather than hang.
     call_timeout_seconds: float = 5.0
     # Public lookups by number, per client address: a sustained rate and a burst.
     lookup_rate_per_minute: float = 60.0
     lookup_burst: int = 20
+    # Account creation and password-reset requests, per client address.
+    account_rate_per_minute: float = 10.0
+    account_burst: int = 10
     # Dependencies checked by /healthz over HTTP, besides the gRPC services.
     health_urls: dict[str, str] = Field(default_factory=dict)

@@ -35,4 +35,29 @@ PROBLEM_TITLES: Titles = {
         "de": "Zu viele Abfragen, bitte gleich noch einmal versuchen",
         "en": "Too many lookups, try again in a moment",
     },
+    "AUTHENTICATION_REQUIRED": {
+        "fr": "Connectez-vous pour continuer",
+        "de": "Bitte melden Sie sich an",
+        "en": "Sign in to continue",
+    },
+    "INVALID_TOKEN": {
+        "fr": "Votre session n'est plus valide, reconnectez-vous",
+        "de": "Ihre Sitzung ist nicht mehr gültig, bitte erneut anmelden",
+        "en": "Your session is no longer valid, sign in again",
+    },
+    "INSUFFICIENT_USER_AUTHENTICATION": {
+        "fr": "Cette action demande une authentification plus forte",
+        "de": "Diese Aktion erfordert eine stärkere Authentifizierung",
+        "en": "This action needs a stronger sign-in",
+    },
+    "INVALID_ACTING_CONTEXT": {
+        "fr": "Contexte d'action invalide",
+        "de": "Ungültiger Handlungskontext",
+        "en": "Invalid acting context",
+    },
+    "MANDATE_REFUSED": {
+        "fr": "Vous n'avez pas de mandat pour agir dans ce contexte",
+        "de": "Sie haben kein Mandat, in diesem Kontext zu handeln",
+        "en": "You hold no mandate to act in this context",
+    },
 }

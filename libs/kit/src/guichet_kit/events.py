@@ -116,18 +116,27 @@ class EventConsumer(Generic[E]):
     async def run(self, stop: asyncio.Event) -> None:
         sub = self._sub
         await ensure_stream(self._js, DEAD_LETTER_STREAM, [f"{DEAD_LETTER_PREFIX}.>"])
-        pull = await self._js.pull_subscribe(
-            sub.subject,
-            durable=sub.durable,
-            stream=sub.stream,
-            config=ConsumerConfig(
-                durable_name=sub.durable,
-                ack_policy=AckPolicy.EXPLICIT,
-                max_deliver=sub.max_deliver,
-                ack_wait=sub.ack_wait,
-                filter_subject=sub.subject,
-            ),
-        )
+        pull = None
+        while pull is None and not stop.is_set():
+            try:
+                pull = await self._js.pull_subscribe(
+                    sub.subject,
+                    durable=sub.durable,
+                    stream=sub.stream,
+                    config=ConsumerConfig(
+                        durable_name=sub.durable,
+                        ack_policy=AckPolicy.EXPLICIT,
+                        max_deliver=sub.max_deliver,
+                        ack_wait=sub.ack_wait,
+                        filter_subject=sub.subject,
+                    ),
+                )
+            except NotFoundError:
+                # The producer creates its stream when it first starts; wait for it.
+                log.warning("events.stream_missing", stream=sub.stream, consumer=sub.durable)
+                await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=2.0)
+        if pull is None:
+            return
         log.info("events.consumer_started", consumer=sub.durable, subject=sub.subject)
         try:
             while not stop.is_set():

@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 
 import grpc
+
 from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-
 from guichet_kit.auth import ActingContext, Principal
 from guichet_kit.errors import ServiceError
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from guichet_kit.db import Base, create_engine, session_factory
 from guichet_kit.events import DEAD_LETTER_STREAM, ProcessedEvent, ensure_stream
 from guichet_kit.infra import postgres_url
 from guichet_kit.outbox import OutboxMessage
 from guichet_kit.testing import purge_streams, recreate_database, worker_name
-from nats.js import JetStreamContext
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 STREAM = f"KITTEST_{worker_name().upper()}"
 SUBJECT_PREFIX = f"kittest{worker_name()}"

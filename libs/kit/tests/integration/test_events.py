@@ -8,6 +8,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
+from nats.js import JetStreamContext
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_kit.events import (
     DEAD_LETTER_STREAM,
@@ -17,9 +21,6 @@ from guichet_kit.events import (
     ProcessedEvent,
 )
 from guichet_kit.testing import worker_name
-from nats.js import JetStreamContext
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SUBJECT = f"kittest{worker_name()}.tracking.created.v1"
 Handler = Callable[[AsyncSession, events_pb2.TrackingCreated], Awaitable[None]]

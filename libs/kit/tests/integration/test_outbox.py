@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from nats.js import JetStreamContext
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_kit.db import transaction
 from guichet_kit.events import ensure_stream
 from guichet_kit.outbox import MSG_ID_HEADER, OutboxMessage, OutboxRelay, add_event
 from guichet_kit.testing import worker_name
-from nats.js import JetStreamContext
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SUBJECT_PREFIX = f"kittest{worker_name()}"
 

@@ -2,6 +2,7 @@
 
 import grpc
 import pytest
+
 from guichet_kit.errors import FieldError, invalid_argument, not_found, read_rpc_failure
 from guichet_kit.problems import GENERIC_TITLES, problem_from_rpc_error, problem_type
 

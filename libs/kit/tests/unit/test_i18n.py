@@ -1,4 +1,5 @@
 import pytest
+
 from guichet_kit.i18n import pick_language
 
 

@@ -1,7 +1,8 @@
 import pytest
-from guichet_kit.settings import DEVELOPMENT_SECRET_PREFIX, KitSettings
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import DEVELOPMENT_SECRET_PREFIX, KitSettings
 
 
 class SampleSettings(KitSettings):

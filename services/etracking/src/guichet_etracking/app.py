@@ -7,19 +7,23 @@ from collections.abc import Sequence
 
 import grpc
 import structlog
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
-from guichet_kit.db import create_engine, session_factory
-from guichet_kit.events import connect, ensure_stream
-from guichet_kit.grpc_server import Endpoint, GrpcService, serve, stop_on_signals
-from guichet_kit.logs import configure_logging
-from guichet_kit.metrics import serve_metrics
-from guichet_kit.outbox import OutboxRelay
 from sqlalchemy import text
 
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_etracking.settings import EtrackingSettings
 from guichet_etracking.tracking.events import STREAM, STREAM_SUBJECTS
 from guichet_etracking.tracking.grpc import AdministrationServicer, TrackingServicer
+from guichet_etracking.tracking.purge import account_purge_subscription
+from guichet_kit.auth import TokenVerifier
+from guichet_kit.db import create_engine, session_factory
+from guichet_kit.events import EventConsumer, connect, ensure_stream
+from guichet_kit.grpc_client import insecure_channel
+from guichet_kit.grpc_server import Endpoint, GrpcService, serve, stop_on_signals
+from guichet_kit.logs import configure_logging
+from guichet_kit.mandates import MandateChecker
+from guichet_kit.metrics import serve_metrics
+from guichet_kit.outbox import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +39,11 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
     js = nats_client.jetstream()
     await ensure_stream(js, STREAM, STREAM_SUBJECTS)
     relay = OutboxRelay(sessions, js)
+    identity_channel = insecure_channel(settings.identity_address, timeout=5.0)
+    mandates = MandateChecker(identity_channel)
+    verifier = TokenVerifier(
+        settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
+    )
     stop = asyncio.Event()
     stop_on_signals(stop)
 
@@ -48,7 +57,7 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
 
     def register(server: grpc.aio.Server) -> list[str]:
         pb_grpc.add_TrackingServiceServicer_to_server(
-            TrackingServicer(sessions, settings.public_base_url, wake), server
+            TrackingServicer(sessions, settings.public_base_url, wake, mandates), server
         )
         pb_grpc.add_AdministrationTrackingServiceServicer_to_server(
             AdministrationServicer(sessions, wake), server
@@ -68,14 +77,17 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
                 Endpoint(settings.admin_grpc_address, settings.admin_tls()),
             ],
             readiness=ready,
+            token_verifier=verifier,
         )
         tasks.append(serve(grpc_service, stop))
     if "worker" in roles:
         tasks.append(relay.run(stop))
+        tasks.append(EventConsumer(js, sessions, account_purge_subscription()).run(stop))
     log.info("etracking.started", roles=list(roles))
     try:
         await asyncio.gather(*tasks)
     finally:
+        await identity_channel.close()
         await nats_client.drain()
         await engine.dispose()
         log.info("etracking.stopped")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from guichet_kit.settings import KitSettings, TlsFiles
 from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import KitSettings, TlsFiles
 
 
 class EtrackingSettings(KitSettings):
@@ -20,6 +21,12 @@ class EtrackingSettings(KitSettings):
     tls_certificate: Path
     tls_private_key: Path
     administrations_ca: Path
+    # Callers' tokens (a signed-in citizen's trackings are listed in their space).
+    keycloak_issuer: str
+    token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
+    ca_file: Path | None = None
+    # identity answers whether a caller may act in a company's or a relation's context.
+    identity_address: str = "127.0.0.1:50071"
     # Where a citizen follows a tracking (printed as a QR code on the sheet).
     public_base_url: str = "http://127.0.0.1:8000"
     metrics_port: int = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from guichet.events.v1 import etracking_pb2 as events_pb2
-
+from guichet.events.v1 import identity_pb2 as identity_events_pb2
 from guichet_etracking.tracking.models import Tracking
 from guichet_etracking.tracking.status import TrackingStatus
 from guichet_etracking.tracking.wire import status_to_proto
@@ -12,6 +12,12 @@ STREAM = "ETRACKING"
 STREAM_SUBJECTS = ("etracking.>",)
 TRACKING_CREATED = "etracking.tracking.created.v1"
 TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"
+ACCOUNT_PURGED = "etracking.account.purged.v1"
+SERVICE = "etracking"
+
+
+def account_purged(deletion_id: str) -> identity_events_pb2.AccountPurged:
+    return identity_events_pb2.AccountPurged(deletion_id=deletion_id, service=SERVICE)
 
 
 def _contact(tracking: Tracking) -> events_pb2.TrackingContact:

@@ -6,21 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
-from guichet_kit.db import transaction
-from guichet_kit.errors import (
-    FieldError,
-    ServiceError,
-    failed_precondition,
-    invalid_argument,
-    not_found,
-    permission_denied,
-    unauthenticated,
-)
-from guichet_kit.grpc_server import client_certificate_name
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_etracking.tracking import service
 from guichet_etracking.tracking.catalogue import PAPER_FORMS, UnknownPaperForm, find_paper_form
 from guichet_etracking.tracking.contact import InvalidContact, Language, notification_choice
@@ -36,6 +25,19 @@ from guichet_etracking.tracking.wire import (
     status_from_proto,
     tracking_to_proto,
 )
+from guichet_kit.auth import acting_context, authenticated, caller
+from guichet_kit.db import transaction
+from guichet_kit.errors import (
+    FieldError,
+    ServiceError,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+    permission_denied,
+    unauthenticated,
+)
+from guichet_kit.grpc_server import client_certificate_name
+from guichet_kit.mandates import MandateChecker
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_COMMENT_LENGTH = 500
@@ -75,10 +77,12 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         public_base_url: str,
         events_written: Callable[[], None],
+        mandates: MandateChecker,
     ) -> None:
         self._sessions = sessions
         self._public_base_url = public_base_url.rstrip("/")
         self._events_written = events_written
+        self._mandates = mandates
 
     async def ListPaperForms(
         self, request: pb.ListPaperFormsRequest, context: Context
@@ -112,11 +116,30 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
             raise invalid_argument(
                 "INVALID_TRACKING_REQUEST", "the tracking request is invalid", errors
             )
+        # Signed in: the tracking goes to the space the caller acts for; else it is anonymous.
+        principal = caller()
+        owner = None
+        if principal is not None:
+            owner = await self._mandates.owner(
+                principal, acting_context(), "etracking:write", act=f"eTracking of {form.code}"
+            )
         async with transaction(self._sessions) as session:
-            tracking = await service.create_tracking(session, form, choice)
+            tracking = await service.create_tracking(session, form, choice, owner)
             reply = pb.CreateTrackingResponse(tracking=tracking_to_proto(tracking, choice.language))
         self._events_written()
         return reply
+
+    async def ListMyTrackings(
+        self, request: pb.ListMyTrackingsRequest, context: Context
+    ) -> pb.ListMyTrackingsResponse:
+        principal = authenticated()
+        language = _language(request.language)
+        owner = await self._mandates.owner(principal, acting_context(), "etracking:read")
+        async with transaction(self._sessions) as session:
+            trackings = await service.trackings_of(session, owner)
+            return pb.ListMyTrackingsResponse(
+                trackings=[tracking_to_proto(tracking, language) for tracking in trackings]
+            )
 
     async def LookupTracking(
         self, request: pb.LookupTrackingRequest, context: Context

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from guichet_kit.db import Base
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Identity, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from guichet_etracking.tracking.status import TrackingStatus
+from guichet_kit.db import Base
 
 _STATUSES = ", ".join(f"'{status.value}'" for status in TrackingStatus)
 
@@ -24,6 +24,8 @@ class Tracking(Base):
     # Copied from the catalogue at creation: competence is checked against what was printed.
     administration: Mapped[str] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(30))
+    # Whose space lists it: "person:<national id>" or "company:<space id>"; None if anonymous.
+    owner: Mapped[str | None] = mapped_column(String(80), index=True)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(2))

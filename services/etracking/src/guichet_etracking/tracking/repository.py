@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -20,6 +20,21 @@ async def find_by_number(
         query = query.with_for_update(of=Tracking)
     tracking: Tracking | None = await session.scalar(query)
     return tracking
+
+
+async def owned_by(session: AsyncSession, owner: str) -> list[Tracking]:
+    trackings = await session.scalars(
+        select(Tracking)
+        .where(Tracking.owner == owner)
+        .options(selectinload(Tracking.history))
+        .order_by(Tracking.updated_at.desc())
+    )
+    return list(trackings)
+
+
+async def delete_owned_by(session: AsyncSession, owner: str) -> int:
+    result = await session.execute(delete(Tracking).where(Tracking.owner == owner))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def number_taken(session: AsyncSession, canonical: str) -> bool:

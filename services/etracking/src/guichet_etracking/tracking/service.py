@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from guichet_kit.outbox import add_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_etracking.tracking import events, repository
@@ -14,6 +13,7 @@ from guichet_etracking.tracking.contact import NotificationChoice
 from guichet_etracking.tracking.models import Tracking, TrackingStatusChange
 from guichet_etracking.tracking.number import TrackingNumber, generate_tracking_number
 from guichet_etracking.tracking.status import TrackingStatus, check_transition
+from guichet_kit.outbox import add_event
 
 APPLICANT = "applicant"
 
@@ -41,7 +41,7 @@ async def _free_number(session: AsyncSession) -> TrackingNumber:
 
 
 async def create_tracking(
-    session: AsyncSession, form: PaperForm, choice: NotificationChoice
+    session: AsyncSession, form: PaperForm, choice: NotificationChoice, owner: str | None = None
 ) -> Tracking:
     now = datetime.now(UTC)
     number = await _free_number(session)
@@ -50,6 +50,7 @@ async def create_tracking(
         paper_form_code=form.code,
         administration=form.administration.value,
         status=TrackingStatus.AWAITING_PAPER_FORM.value,
+        owner=owner,
         email=choice.email,
         phone=choice.phone,
         language=choice.language.value,
@@ -68,6 +69,17 @@ async def create_tracking(
     await session.flush()
     add_event(session, events.TRACKING_CREATED, events.tracking_created(tracking))
     return tracking
+
+
+async def trackings_of(session: AsyncSession, owner: str) -> list[Tracking]:
+    return await repository.owned_by(session, owner)
+
+
+async def purge_account(session: AsyncSession, deletion_id: str, national_id: str) -> int:
+    """F8: remove every tracking of a deleted account, and say so in the same transaction."""
+    removed = await repository.delete_owned_by(session, f"person:{national_id}")
+    add_event(session, events.ACCOUNT_PURGED, events.account_purged(deletion_id))
+    return removed
 
 
 async def find_tracking(session: AsyncSession, number: TrackingNumber) -> Tracking:

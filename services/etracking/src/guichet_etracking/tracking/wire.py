@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from guichet.etracking.v1 import etracking_pb2 as pb
-
 from guichet_etracking.tracking.catalogue import PaperForm, find_paper_form
 from guichet_etracking.tracking.contact import Language
 from guichet_etracking.tracking.models import Tracking

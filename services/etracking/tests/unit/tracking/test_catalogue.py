@@ -1,6 +1,7 @@
 import re
 
 import pytest
+
 from guichet_etracking.tracking.catalogue import (
     PAPER_FORMS,
     Administration,

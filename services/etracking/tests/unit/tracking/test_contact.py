@@ -1,4 +1,5 @@
 import pytest
+
 from guichet_etracking.tracking.contact import (
     InvalidContact,
     Language,

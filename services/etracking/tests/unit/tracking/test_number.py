@@ -3,6 +3,9 @@ import re
 import string
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
 from guichet_etracking.tracking.number import (
     ALPHABET,
     InvalidTrackingNumber,
@@ -11,8 +14,6 @@ from guichet_etracking.tracking.number import (
     generate_tracking_number,
     parse_tracking_number,
 )
-from hypothesis import assume, given
-from hypothesis import strategies as st
 
 ALPHANUMERICS = string.digits + string.ascii_uppercase
 LOOKALIKES = {"0": {"O"}, "1": {"I", "L"}}

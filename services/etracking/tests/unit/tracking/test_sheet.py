@@ -2,11 +2,12 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from pypdf import PdfReader
+
 from guichet_etracking.tracking.catalogue import find_paper_form
 from guichet_etracking.tracking.contact import Language
 from guichet_etracking.tracking.number import TrackingNumber, parse_tracking_number
 from guichet_etracking.tracking.sheet import format_luxembourg_time, render_tracking_sheet
-from pypdf import PdfReader
 
 NUMBER: TrackingNumber = parse_tracking_number("ET-63RK-E8A4-2")
 FORM = find_paper_form("ACD-IR-100")

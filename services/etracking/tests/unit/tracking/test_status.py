@@ -1,6 +1,7 @@
 from itertools import product
 
 import pytest
+
 from guichet_etracking.tracking.contact import Language
 from guichet_etracking.tracking.status import (
     TrackingStatus,

@@ -1,0 +1,1 @@
+"""A person's profile: identity, address, contact data and preferences (F7, F9)."""

@@ -1,0 +1,98 @@
+"""Every query on relations and on the audit of acts on behalf."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from guichet_identity.relations.models import ActOnBehalf, Relation
+
+
+async def find(session: AsyncSession, relation_id: uuid.UUID) -> Relation | None:
+    relation: Relation | None = await session.get(Relation, relation_id)
+    return relation
+
+
+async def find_involving(
+    session: AsyncSession, relation_id: uuid.UUID, national_id: str, *, for_update: bool = False
+) -> Relation | None:
+    """The relation, only if `national_id` is its actor or its subject."""
+    query = select(Relation).where(
+        Relation.id == relation_id,
+        or_(Relation.actor_national_id == national_id, Relation.subject_national_id == national_id),
+    )
+    if for_update:
+        query = query.with_for_update()
+    relation: Relation | None = await session.scalar(query)
+    return relation
+
+
+async def list_involving(session: AsyncSession, national_id: str) -> list[Relation]:
+    rows = await session.scalars(
+        select(Relation)
+        .where(
+            or_(
+                Relation.actor_national_id == national_id,
+                Relation.subject_national_id == national_id,
+            )
+        )
+        .order_by(Relation.created_at.desc(), Relation.id)
+    )
+    return list(rows)
+
+
+async def find_active(
+    session: AsyncSession, actor_national_id: str, subject_national_id: str, now: datetime
+) -> Relation | None:
+    relation: Relation | None = await session.scalar(
+        select(Relation)
+        .where(
+            Relation.actor_national_id == actor_national_id,
+            Relation.subject_national_id == subject_national_id,
+            Relation.revoked_at.is_(None),
+            Relation.expires_at > now,
+        )
+        .limit(1)
+    )
+    return relation
+
+
+async def delete_involving(session: AsyncSession, national_id: str) -> None:
+    await session.execute(
+        delete(Relation).where(
+            or_(
+                Relation.actor_national_id == national_id,
+                Relation.subject_national_id == national_id,
+            )
+        )
+    )
+
+
+async def list_acts(session: AsyncSession, owner: str, limit: int) -> list[ActOnBehalf]:
+    rows = await session.scalars(
+        select(ActOnBehalf)
+        .where(ActOnBehalf.owner == owner)
+        .order_by(ActOnBehalf.occurred_at.desc(), ActOnBehalf.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def list_acts_by_actor(session: AsyncSession, actor_subject: str) -> list[ActOnBehalf]:
+    rows = await session.scalars(
+        select(ActOnBehalf)
+        .where(ActOnBehalf.actor_subject == actor_subject)
+        .order_by(ActOnBehalf.occurred_at.desc(), ActOnBehalf.id.desc())
+    )
+    return list(rows)
+
+
+async def delete_acts_of(session: AsyncSession, owner: str, actor_subject: str) -> None:
+    await session.execute(
+        delete(ActOnBehalf).where(
+            or_(ActOnBehalf.owner == owner, ActOnBehalf.actor_subject == actor_subject)
+        )
+    )

@@ -1,0 +1,43 @@
+"""identity settings, from IDENTITY_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import KitSettings
+
+
+class IdentitySettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_", extra="ignore", frozen=True)
+
+    database_url: str
+    nats_url: str
+    grpc_address: str = "127.0.0.1:50071"
+    metrics_port: int = 0
+
+    # Keycloak: the issuer of the tokens callers present, and the admin API identity drives.
+    keycloak_url: str  # e.g. https://localhost:58443
+    keycloak_realm: str = "guichet"
+    keycloak_client_id: str = "guichet-identity"
+    keycloak_client_secret: SecretStr
+    # CA bundle for Keycloak's HTTPS certificate (the platform CA in development).
+    ca_file: Path | None = None
+    token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
+
+    # Mail identity sends itself (e-mail change confirmation); Keycloak sends its own mails.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "OpenGuichet <noreply@openguichet.localhost>"
+    # Where links in e-mails lead (the web client, served by the gateway).
+    public_base_url: str = "http://127.0.0.1:8000"
+    email_change_valid_hours: int = 24
+
+    # Services that hold personal data and must confirm each account purge (F8).
+    purge_services: list[str] = Field(default_factory=lambda: ["etracking"])
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.keycloak_url.rstrip('/')}/realms/{self.keycloak_realm}"

@@ -1,0 +1,1 @@
+"""Professional spaces of companies and their collaborators (F11)."""

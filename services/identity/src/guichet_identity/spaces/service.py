@@ -1,0 +1,204 @@
+"""Professional space rules: who sees a space, who manages it, and its last administrator."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import grpc
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from guichet_identity.profile import repository as profile_repository
+from guichet_identity.profile.models import Profile
+from guichet_identity.spaces import repository
+from guichet_identity.spaces.models import Collaborator, Space
+from guichet_identity.spaces.roles import CollaboratorRole
+from guichet_kit.errors import (
+    FieldError,
+    ServiceError,
+    failed_precondition,
+    not_found,
+    permission_denied,
+)
+
+
+@dataclass(frozen=True)
+class SpaceView:
+    """A space as one collaborator sees it: with everyone's names."""
+
+    space: Space
+    names: dict[str, str]
+
+
+def space_not_found() -> ServiceError:
+    # Also for spaces that exist but are not the caller's, so ids cannot be probed.
+    return not_found("SPACE_NOT_FOUND", "no such space of yours")
+
+
+def _registry_number_taken() -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.ALREADY_EXISTS,
+        "REGISTRY_NUMBER_TAKEN",
+        "a professional space already exists for this company",
+        [
+            FieldError(
+                "registry_number",
+                "taken",
+                "This company already has a space; ask its administrator.",
+            )
+        ],
+    )
+
+
+async def _view(session: AsyncSession, space: Space) -> SpaceView:
+    names = await profile_repository.names_by_national_id(
+        session, [c.national_id for c in space.collaborators]
+    )
+    return SpaceView(space, names)
+
+
+def _role_of(space: Space, national_id: str) -> CollaboratorRole | None:
+    for collaborator in space.collaborators:
+        if collaborator.national_id == national_id:
+            return CollaboratorRole(collaborator.role)
+    return None
+
+
+async def _visible_space(
+    session: AsyncSession, person: Profile, space_id: uuid.UUID, *, for_update: bool = False
+) -> Space:
+    space = await repository.find(session, space_id, for_update=for_update)
+    if space is None or _role_of(space, person.national_id) is None:
+        raise space_not_found()
+    return space
+
+
+async def _administered_space(session: AsyncSession, person: Profile, space_id: uuid.UUID) -> Space:
+    space = await _visible_space(session, person, space_id, for_update=True)
+    if _role_of(space, person.national_id) != CollaboratorRole.ADMINISTRATOR:
+        raise permission_denied(
+            "SPACE_ADMINISTRATOR_REQUIRED", "only the space's administrators may change it"
+        )
+    return space
+
+
+def _collaborator(space: Space, national_id: str) -> Collaborator:
+    for collaborator in space.collaborators:
+        if collaborator.national_id == national_id:
+            return collaborator
+    raise not_found("COLLABORATOR_NOT_FOUND", "this person does not collaborate in this space")
+
+
+def _keep_an_administrator(space: Space, leaving: Collaborator) -> None:
+    others = [
+        c
+        for c in space.collaborators
+        if c is not leaving and c.role == CollaboratorRole.ADMINISTRATOR.value
+    ]
+    if leaving.role == CollaboratorRole.ADMINISTRATOR.value and not others:
+        raise failed_precondition(
+            "LAST_ADMINISTRATOR", "a space keeps at least one administrator; name another first"
+        )
+
+
+async def create_space(
+    session: AsyncSession, founder: Profile, company_name: str, registry_number: str
+) -> SpaceView:
+    if await repository.registry_number_taken(session, registry_number):
+        raise _registry_number_taken()
+    now = datetime.now(UTC)
+    space = Space(
+        company_name=company_name,
+        registry_number=registry_number,
+        created_at=now,
+        created_by=founder.subject,
+        collaborators=[
+            Collaborator(
+                national_id=founder.national_id,
+                role=CollaboratorRole.ADMINISTRATOR.value,
+                added_at=now,
+            )
+        ],
+    )
+    try:
+        # A savepoint: the same company registered twice at once loses cleanly.
+        async with session.begin_nested():
+            session.add(space)
+    except IntegrityError as error:
+        raise _registry_number_taken() from error
+    return await _view(session, space)
+
+
+async def list_spaces(session: AsyncSession, person: Profile) -> list[SpaceView]:
+    return [
+        await _view(session, space)
+        for space in await repository.list_for(session, person.national_id)
+    ]
+
+
+async def get_space(session: AsyncSession, person: Profile, space_id: uuid.UUID) -> SpaceView:
+    return await _view(session, await _visible_space(session, person, space_id))
+
+
+async def rename_space(
+    session: AsyncSession, person: Profile, space_id: uuid.UUID, company_name: str
+) -> SpaceView:
+    space = await _administered_space(session, person, space_id)
+    space.company_name = company_name
+    await session.flush()
+    return await _view(session, space)
+
+
+async def add_collaborator(
+    session: AsyncSession,
+    person: Profile,
+    space_id: uuid.UUID,
+    national_id: str,
+    role: CollaboratorRole,
+) -> SpaceView:
+    space = await _administered_space(session, person, space_id)
+    if await profile_repository.find_by_national_id(session, national_id) is None:
+        raise failed_precondition(
+            "NO_SUCH_ACCOUNT", "a collaborator needs an account on the platform first"
+        )
+    if _role_of(space, national_id) is not None:
+        raise ServiceError(
+            grpc.StatusCode.ALREADY_EXISTS,
+            "COLLABORATOR_EXISTS",
+            "this person already collaborates in this space",
+            [FieldError("national_id", "exists", "Already a collaborator; change the role.")],
+        )
+    space.collaborators.append(
+        Collaborator(national_id=national_id, role=role.value, added_at=datetime.now(UTC))
+    )
+    await session.flush()
+    return await _view(session, space)
+
+
+async def change_role(
+    session: AsyncSession,
+    person: Profile,
+    space_id: uuid.UUID,
+    national_id: str,
+    role: CollaboratorRole,
+) -> SpaceView:
+    space = await _administered_space(session, person, space_id)
+    collaborator = _collaborator(space, national_id)
+    if role != CollaboratorRole.ADMINISTRATOR:
+        _keep_an_administrator(space, collaborator)
+    collaborator.role = role.value
+    await session.flush()
+    return await _view(session, space)
+
+
+async def remove_collaborator(
+    session: AsyncSession, person: Profile, space_id: uuid.UUID, national_id: str
+) -> SpaceView:
+    space = await _administered_space(session, person, space_id)
+    collaborator = _collaborator(space, national_id)
+    _keep_an_administrator(space, collaborator)
+    space.collaborators.remove(collaborator)
+    await session.flush()
+    return await _view(session, space)

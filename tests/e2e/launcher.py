@@ -1,0 +1,122 @@
+"""Starts the platform's processes for journeys, configured as `make up` would, on test ports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from guichet_kit.testing import ServiceProcess, free_port, grpc_serving, wait_until
+
+
+@dataclass
+class Started:
+    process: ServiceProcess
+    address: str
+    admin_address: str = ""
+
+
+@dataclass
+class Launcher:
+    infra: dict[str, str]
+    log_dir: Path
+    # Set once identity runs: etracking and the gateway call it.
+    identity_address: str = field(default="127.0.0.1:1")
+
+    @property
+    def pki(self) -> Path:
+        return Path(self.infra["GUICHET_PKI_DIR"])
+
+    def _keycloak(self, prefix: str) -> dict[str, str]:
+        return {
+            f"{prefix}_KEYCLOAK_ISSUER": self.infra["GUICHET_KEYCLOAK_ISSUER"],
+            f"{prefix}_CA_FILE": self.infra["GUICHET_CA_FILE"],
+        }
+
+    async def _start(
+        self, name: str, module: str, role: str | None, env: dict[str, str], address: str
+    ) -> ServiceProcess:
+        args = [sys.executable, "-m", module, *([role] if role else [])]
+        process = ServiceProcess(name, args, env, self.log_dir)
+        process.start()
+        if role != "worker":
+            await wait_until(lambda: grpc_serving(address), seconds=60, what=name, process=process)
+        return process
+
+    async def identity(
+        self, database_url: str, role: str = "all", name: str = "identity"
+    ) -> Started:
+        address = f"127.0.0.1:{free_port()}"
+        env = {
+            "IDENTITY_ENVIRONMENT": "test",
+            "IDENTITY_DATABASE_URL": database_url,
+            "IDENTITY_NATS_URL": self.infra["GUICHET_NATS_URL"],
+            "IDENTITY_GRPC_ADDRESS": address,
+            "IDENTITY_KEYCLOAK_URL": self.infra["GUICHET_KEYCLOAK_HTTPS_URL"],
+            "IDENTITY_KEYCLOAK_CLIENT_ID": self.infra["GUICHET_KEYCLOAK_IDENTITY_CLIENT_ID"],
+            "IDENTITY_KEYCLOAK_CLIENT_SECRET": self.infra[
+                "GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET"
+            ],
+            "IDENTITY_CA_FILE": self.infra["GUICHET_CA_FILE"],
+            "IDENTITY_SMTP_HOST": self.infra["GUICHET_SMTP_HOST"],
+            "IDENTITY_SMTP_PORT": self.infra["GUICHET_SMTP_PORT"],
+        }
+        process = await self._start(name, "guichet_identity", role, env, address)
+        return Started(process, address)
+
+    async def etracking(
+        self, database_url: str, role: str = "all", name: str = "etracking"
+    ) -> Started:
+        address, admin_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        pki = self.pki
+        env = {
+            "ETRACKING_ENVIRONMENT": "test",
+            "ETRACKING_DATABASE_URL": database_url,
+            "ETRACKING_NATS_URL": self.infra["GUICHET_NATS_URL"],
+            "ETRACKING_GRPC_ADDRESS": address,
+            "ETRACKING_ADMIN_GRPC_ADDRESS": admin_address,
+            "ETRACKING_TLS_CERTIFICATE": str(pki / "services" / "etracking.crt"),
+            "ETRACKING_TLS_PRIVATE_KEY": str(pki / "services" / "etracking.key"),
+            "ETRACKING_ADMINISTRATIONS_CA": str(pki / "ca.crt"),
+            "ETRACKING_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "ETRACKING_IDENTITY_ADDRESS": self.identity_address,
+            **self._keycloak("ETRACKING"),
+        }
+        process = await self._start(name, "guichet_etracking", role, env, address)
+        return Started(process, address, admin_address)
+
+    async def gateway(
+        self, etracking_address: str, *, burst: int, name: str = "gateway"
+    ) -> Started:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        infra = self.infra
+        env = {
+            "GATEWAY_ENVIRONMENT": "test",
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_ETRACKING_ADDRESS": etracking_address,
+            "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
+            "GATEWAY_LOOKUP_BURST": str(burst),
+            "GATEWAY_ACCOUNT_BURST": str(burst),
+            "GATEWAY_HEALTH_URLS": json.dumps(
+                {
+                    "keycloak": f"{infra['GUICHET_KEYCLOAK_MANAGEMENT_URL']}/health/ready",
+                    "nats": f"{infra['GUICHET_NATS_MONITOR_URL']}/healthz?js-enabled-only=true",
+                    "minio": f"http://{infra['GUICHET_MINIO_ENDPOINT']}/minio/health/live",
+                }
+            ),
+            **self._keycloak("GATEWAY"),
+        }
+        args = [sys.executable, "-m", "guichet_gateway"]
+        process = ServiceProcess(name, args, env, self.log_dir)
+        process.start()
+
+        async def answers() -> bool:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"{url}/openapi.json")).status_code == 200
+
+        await wait_until(answers, seconds=60, what=name, process=process)
+        return Started(process, url)
