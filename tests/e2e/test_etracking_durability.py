@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,14 +16,19 @@ from stack import Stack, events_since, stream_position
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.grpc_client import insecure_channel
+from guichet_kit.testing import migrated_database, worker_name
 
 
 async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_once(
-    launcher: Launcher, stack: Stack, jetstream: JetStreamContext
+    launcher: Launcher, infra: dict[str, str], repo_root: Path, jetstream: JetStreamContext
 ) -> None:
+    # A database of its own: no other relay may publish the row while this process is down.
+    database_url = await migrated_database(
+        infra, repo_root / "services" / "etracking", f"etracking_outage_{worker_name()}"
+    )
     position = await stream_position(jetstream)
     # The gRPC role alone commits trackings and their outbox rows but never publishes them.
-    started = await launcher.etracking(stack.database_url, "grpc", "etracking-killed")
+    started = await launcher.etracking(database_url, "grpc", "etracking-killed")
     server = started.process
     try:
         async with insecure_channel(started.address, timeout=10) as channel:
@@ -35,7 +41,7 @@ async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_o
     assert await events_since(jetstream, position, number) == []
 
     # A fresh worker (as after a restart) finds the unsent row and publishes it.
-    worker = (await launcher.etracking(stack.database_url, "worker", "etracking-restart")).process
+    worker = (await launcher.etracking(database_url, "worker", "etracking-restart")).process
     try:
         for _ in range(100):
             found = await events_since(jetstream, position, number)
@@ -44,7 +50,6 @@ async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_o
             await asyncio.sleep(0.1)
     finally:
         worker.stop()
-    await asyncio.sleep(1.0)  # room for a duplicate from the stack's own relay to show up
     found = await events_since(jetstream, position, number)
     assert [subject for subject, _ in found] == ["etracking.tracking.created.v1"]
 
