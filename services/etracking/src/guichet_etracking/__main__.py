@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-from guichet_etracking.app import ROLES, run
+from guichet_etracking.app import run
 from guichet_etracking.settings import EtrackingSettings
+from guichet_kit.runtime import run_roles
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="guichet_etracking")
-    parser.add_argument("role", choices=[*ROLES, "all"])
-    args = parser.parse_args()
-    roles = ROLES if args.role == "all" else (args.role,)
-    asyncio.run(run(EtrackingSettings(), roles))
+    run_roles("guichet_etracking", lambda roles: run(EtrackingSettings(), roles))
 
 
 if __name__ == "__main__":

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-
-from guichet_identity.app import ROLES, run
+from guichet_identity.app import run
 from guichet_identity.settings import IdentitySettings
+from guichet_kit.runtime import run_roles
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="guichet_identity")
-    parser.add_argument("role", choices=[*ROLES, "all"])
-    args = parser.parse_args()
-    roles = ROLES if args.role == "all" else (args.role,)
-    asyncio.run(run(IdentitySettings(), roles))
+    run_roles("guichet_identity", lambda roles: run(IdentitySettings(), roles))
 
 
 if __name__ == "__main__":
