@@ -25,6 +25,8 @@ class Launcher:
     log_dir: Path
     # Set once identity runs: etracking and the gateway call it.
     identity_address: str = field(default="127.0.0.1:1")
+    # Added to every process's environment (e.g. quieter logs for benchmarks).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def pki(self) -> Path:
@@ -40,7 +42,7 @@ class Launcher:
         self, name: str, module: str, role: str | None, env: dict[str, str], address: str
     ) -> ServiceProcess:
         args = [sys.executable, "-m", module, *([role] if role else [])]
-        process = ServiceProcess(name, args, env, self.log_dir)
+        process = ServiceProcess(name, args, {**env, **self.extra_env}, self.log_dir)
         process.start()
         if role != "worker":
             await wait_until(lambda: grpc_serving(address), seconds=60, what=name, process=process)
@@ -111,7 +113,7 @@ class Launcher:
             **self._keycloak("GATEWAY"),
         }
         args = [sys.executable, "-m", "guichet_gateway"]
-        process = ServiceProcess(name, args, env, self.log_dir)
+        process = ServiceProcess(name, args, {**env, **self.extra_env}, self.log_dir)
         process.start()
 
         async def answers() -> bool:

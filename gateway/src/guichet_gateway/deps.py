@@ -48,7 +48,7 @@ def _language(
     return pick_language(request.headers.get("accept-language"), lang)
 
 
-async def _caller(request: Request, required: bool) -> Principal | None:
+async def verify_caller(request: Request, required: bool) -> Principal | None:
     """Verify the bearer token; what is forwarded to the services is set for this request."""
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
@@ -81,13 +81,13 @@ async def _caller(request: Request, required: bool) -> Principal | None:
 
 
 async def _required_caller(request: Request) -> Principal:
-    principal = await _caller(request, required=True)
+    principal = await verify_caller(request, required=True)
     assert principal is not None
     return principal
 
 
 async def _optional_caller(request: Request) -> Principal | None:
-    return await _caller(request, required=False)
+    return await verify_caller(request, required=False)
 
 
 def require_level(level: LevelOfAssurance) -> Any:
