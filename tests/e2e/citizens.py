@@ -96,7 +96,9 @@ class Registry:
         assert response.status_code == 201, response.text
         citizen.subject = response.json()["subject"]
         self.created.append(citizen)
-        mail = await newest_mail(self.mail_dir, citizen.email, since=since)
+        mail = await newest_mail(
+            self.mail_dir, citizen.email, since=since, subject_contains="verify"
+        )
         if confirm:
             link = next(link for link in mail_links(mail) if "key=" in link)
             await self.agent.follow_email_link(link)

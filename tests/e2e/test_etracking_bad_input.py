@@ -32,6 +32,7 @@ GOOD = {
         ({"notify_by_email": "perhaps"}, "notify_by_email", "VALIDATION_FAILED"),
         ({"email": "x" * 400 + "@example.lu"}, "email", "VALIDATION_FAILED"),
         ({"paper_form_code": 7}, "paper_form_code", "VALIDATION_FAILED"),
+        ({"email": "jean\u0000weber@example.lu"}, "email", "INVALID_CHARACTER"),
     ],
 )
 async def test_bad_field_is_refused_with_its_error_and_nothing_is_stored(

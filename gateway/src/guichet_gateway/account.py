@@ -19,7 +19,7 @@ from guichet_gateway.deps import (
     require_level,
 )
 from guichet_gateway.wire import as_dict, timestamp
-from guichet_kit.auth import LevelOfAssurance
+from guichet_kit.auth import PRIVATE, LevelOfAssurance, set_caller
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
@@ -111,7 +111,12 @@ async def change_password(body: PasswordChangeIn, calls: Calls, user: CurrentUse
     return Response(status_code=204)
 
 
-@router.post("/me/email", status_code=202, response_model=EmailChangeOut)
+@router.post(
+    "/me/email",
+    status_code=202,
+    response_model=EmailChangeOut,
+    dependencies=[limit_account_requests],
+)
 async def request_email_change(
     body: EmailChangeIn, calls: Calls, user: CurrentUser
 ) -> EmailChangeOut:
@@ -141,6 +146,8 @@ async def list_sign_ins(calls: Calls, user: CurrentUser, limit: int = 50) -> lis
 @router.get("/me/export", dependencies=[require_level(LevelOfAssurance.SUBSTANTIAL)])
 async def export_my_data(calls: Calls, user: CurrentUser) -> Response:
     """F13: everything the platform holds about the caller, as one JSON document."""
+    # One's own data: whatever acting context the client sent, the export is the caller's.
+    set_caller(user, PRIVATE)
     identity, trackings = await asyncio.gather(
         calls.accounts.ExportIdentity(pb.ExportIdentityRequest()),
         calls.etracking.ListMyTrackings(etracking.ListMyTrackingsRequest()),

@@ -14,6 +14,7 @@ from guichet_kit.auth import (
     ACTING_CONTEXT_HEADER,
     ActingContext,
     InvalidToken,
+    IssuerUnavailable,
     LevelOfAssurance,
     Principal,
     TokenVerifier,
@@ -59,6 +60,8 @@ async def verify_caller(request: Request, required: bool) -> Principal | None:
     verifier: TokenVerifier = request.app.state.verifier
     try:
         principal = await verifier.verify(token)
+    except IssuerUnavailable as error:
+        raise Problem(503, "IDENTITY_PROVIDER_UNAVAILABLE") from error
     except InvalidToken as error:
         raise Problem(
             401,

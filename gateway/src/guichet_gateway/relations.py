@@ -12,6 +12,8 @@ from guichet.identity.v1 import identity_pb2 as pb
 from guichet_gateway.deps import Calls, CurrentUser, require_level
 from guichet_gateway.wire import enum_word, timestamp, to_timestamp
 from guichet_kit.auth import LevelOfAssurance
+from guichet_kit.errors import FieldError
+from guichet_kit.problems import Problem
 
 router = APIRouter(prefix="/api/v1/me", tags=["relations"])
 
@@ -93,18 +95,31 @@ async def list_relations(calls: Calls, user: CurrentUser) -> RelationsOut:
 )
 async def grant_mandate(body: MandateIn, calls: Calls, user: CurrentUser) -> RelationOut:
     """Allow another person to act in the caller's name: signed in with eID/certificate only."""
+    expires_at = to_timestamp(body.expires_at)
+    if expires_at is None:
+        raise Problem(
+            422,
+            "VALIDATION_FAILED",
+            "",
+            [FieldError("expires_at", "out_of_range", "Give a real date.")],
+        )
     reply = await calls.relations.GrantMandate(
         pb.GrantMandateRequest(
             actor_national_id=body.actor_national_id,
             kind=pb.RelationKind.Value(KIND_PREFIX + body.kind.upper()),
             rights=body.rights,
-            expires_at=to_timestamp(body.expires_at),
+            expires_at=expires_at,
         )
     )
     return relation_out(reply.relation)
 
 
-@router.post("/children", status_code=201, response_model=RelationOut)
+@router.post(
+    "/children",
+    status_code=201,
+    response_model=RelationOut,
+    dependencies=[require_level(LevelOfAssurance.HIGH)],
+)
 async def declare_child(body: ChildIn, calls: Calls, user: CurrentUser) -> RelationOut:
     """A parent declares a minor child and may act for them until they come of age."""
     reply = await calls.relations.DeclareChild(pb.DeclareChildRequest(**body.model_dump()))

@@ -28,9 +28,11 @@ def timestamp(value: Timestamp) -> datetime | None:
     return value.ToDatetime(tzinfo=UTC) if value.seconds or value.nanos else None
 
 
-def to_timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
+def to_timestamp(value: datetime) -> Timestamp | None:
+    """None when the instant cannot be represented (before year 1 or after 9999 in UTC)."""
     stamp = Timestamp()
-    stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    try:
+        stamp.FromDatetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    except (ValueError, OverflowError):
+        return None
     return stamp

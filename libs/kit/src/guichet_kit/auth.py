@@ -96,6 +96,10 @@ class InvalidToken(Exception):
     """The token is missing a claim, expired, badly signed, or not for this platform."""
 
 
+class IssuerUnavailable(Exception):
+    """The issuer's signing keys could not be fetched: an outage, not the caller's fault."""
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -122,9 +126,14 @@ class TokenVerifier:
         async with self._lock:
             if time.monotonic() - self._fetched_at < self._refetch_interval:
                 return
-            async with httpx.AsyncClient(verify=self._verify, timeout=5.0) as client:
-                response = await client.get(self._jwks_url)
-                response.raise_for_status()
+            try:
+                async with httpx.AsyncClient(verify=self._verify, timeout=5.0) as client:
+                    response = await client.get(self._jwks_url)
+                    response.raise_for_status()
+            except httpx.HTTPError as error:
+                # Try again in a couple of seconds, not on every request meanwhile.
+                self._fetched_at = time.monotonic() - self._refetch_interval + 2.0
+                raise IssuerUnavailable(f"{self._jwks_url}: {error!r}") from error
             keys: dict[str, PyJWK] = {}
             for entry in response.json().get("keys", []):
                 if entry.get("use", "sig") != "sig" or "kid" not in entry:
@@ -165,6 +174,9 @@ class TokenVerifier:
         level = LevelOfAssurance.from_acr(claims.get("acr"))
         if level is None:
             raise InvalidToken(f"unknown level of assurance {claims.get('acr')!r}")
+        if not claims.get("national_id"):
+            # Every citizen's data is keyed by it: a token without one would share a space.
+            raise InvalidToken("no national identifier in the token")
         return Principal(
             subject=str(claims["sub"]),
             level=level,

@@ -9,23 +9,27 @@ copied to the dead-letter subject and `term`inated so it stops blocking the cons
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
+import grpc
 import nats
 import structlog
 from google.protobuf.message import DecodeError, Message
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -56,6 +60,25 @@ class ProcessedEvent(Base):
 
 class PoisonMessage(Exception):
     """The event can never be applied (bad content): dead-letter it instead of retrying."""
+
+
+# Failures of a dependency, not of the event: retried for as long as they last, never
+# dead-lettered (a database restart must not lose an account deletion).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    OSError,
+    TimeoutError,
+    NatsError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, grpc.aio.AioRpcError):
+        return error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
 async def connect(url: str, name: str) -> NatsClient:
@@ -91,12 +114,18 @@ class EventSubscription(Generic[E]):
     subject: str
     event_type: type[E]
     handler: Callable[[AsyncSession, E], Awaitable[None]]
+    # Deliveries before a handler that keeps failing (a bug, not an outage) is dead-lettered.
     max_deliver: int = 5
     backoff: tuple[float, ...] = field(default=(1.0, 5.0, 30.0))
     ack_wait: float = 30.0
 
     def delay_after(self, deliveries: int) -> float:
         return self.backoff[min(deliveries, len(self.backoff)) - 1]
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 class EventConsumer(Generic[E]):
@@ -119,22 +148,22 @@ class EventConsumer(Generic[E]):
         pull = None
         while pull is None and not stop.is_set():
             try:
-                pull = await self._js.pull_subscribe(
-                    sub.subject,
-                    durable=sub.durable,
-                    stream=sub.stream,
-                    config=ConsumerConfig(
-                        durable_name=sub.durable,
-                        ack_policy=AckPolicy.EXPLICIT,
-                        max_deliver=sub.max_deliver,
-                        ack_wait=sub.ack_wait,
-                        filter_subject=sub.subject,
-                    ),
+                config = ConsumerConfig(
+                    durable_name=sub.durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    # Redeliveries are bounded by the consumer itself (see `handle`), so an
+                    # outage longer than a few back-offs does not exhaust the message.
+                    max_deliver=-1,
+                    ack_wait=sub.ack_wait,
+                    filter_subject=sub.subject,
                 )
+                # Create or update: a durable made by an older version takes the new settings.
+                await self._js.add_consumer(sub.stream, config)
+                pull = await self._js.pull_subscribe_bind(sub.durable, sub.stream)
             except NotFoundError:
                 # The producer creates its stream when it first starts; wait for it.
                 log.warning("events.stream_missing", stream=sub.stream, consumer=sub.durable)
-                await asyncio.wait([asyncio.ensure_future(stop.wait())], timeout=2.0)
+                await _sleep_unless(stop, 2.0)
         if pull is None:
             return
         log.info("events.consumer_started", consumer=sub.durable, subject=sub.subject)
@@ -144,8 +173,16 @@ class EventConsumer(Generic[E]):
                     messages = await pull.fetch(self._batch_size, timeout=1.0)
                 except (NatsTimeoutError, TimeoutError):
                     continue
+                except NatsError:
+                    log.warning("events.fetch_failed", consumer=sub.durable, exc_info=True)
+                    await _sleep_unless(stop, 1.0)
+                    continue
                 for message in messages:
-                    await self.handle(message)
+                    try:
+                        await self.handle(message)
+                    except Exception:
+                        # Unacknowledged, the message comes back after ack_wait; the loop goes on.
+                        log.exception("events.handling_failed", consumer=sub.durable)
         finally:
             await pull.unsubscribe()
             log.info("events.consumer_stopped", consumer=sub.durable)
@@ -176,7 +213,7 @@ class EventConsumer(Generic[E]):
             await self._dead_letter(message, f"poison: {exc}")
             return
         except Exception as exc:
-            if deliveries >= sub.max_deliver:
+            if deliveries >= sub.max_deliver and not is_transient(exc):
                 await self._dead_letter(message, f"failed {deliveries} times: {exc!r}")
                 return
             delay = sub.delay_after(deliveries)

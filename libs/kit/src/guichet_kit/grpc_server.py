@@ -15,6 +15,8 @@ from typing import Any
 
 import grpc
 import structlog
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -24,11 +26,12 @@ from guichet_kit.auth import (
     AUTHORIZATION_KEY,
     ActingContext,
     InvalidToken,
+    IssuerUnavailable,
     TokenVerifier,
     bearer_token,
     set_caller,
 )
-from guichet_kit.errors import ServiceError, invalid_argument, unauthenticated
+from guichet_kit.errors import FieldError, ServiceError, invalid_argument, unauthenticated
 from guichet_kit.metrics import GRPC_HANDLED, GRPC_SECONDS
 from guichet_kit.settings import TlsFiles
 
@@ -57,6 +60,12 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             return
         try:
             principal = await self._verifier.verify(token)
+        except IssuerUnavailable as error:
+            raise ServiceError(
+                grpc.StatusCode.UNAVAILABLE,
+                "IDENTITY_PROVIDER_UNAVAILABLE",
+                "the sign-in service cannot be reached; try again shortly",
+            ) from error
         except InvalidToken as error:
             raise unauthenticated(
                 "INVALID_TOKEN", f"the access token is not valid: {error}"
@@ -84,6 +93,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 await self._identify(metadata)
+                refuse_nul_characters(request)
                 return await inner(request, context)  # type: ignore[arg-type]
             except ServiceError as error:
                 code = error.code
@@ -96,6 +106,12 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 if isinstance(error, grpc.aio.AbortError):
                     code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
+                if isinstance(error, grpc.aio.AioRpcError) and error.code() in DOWNSTREAM_OUTAGES:
+                    # A service this one calls is down: the caller may retry, it is not a bug.
+                    code = grpc.StatusCode.UNAVAILABLE
+                    log.warning("grpc.dependency_unavailable", method=method, error=repr(error))
+                    status = ServiceError(code, "DEPENDENCY_UNAVAILABLE", "a dependency is down")
+                    await context.abort_with_status(status.to_status())
                 code = grpc.StatusCode.INTERNAL
                 log.exception("grpc.failed", method=method)
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
@@ -108,6 +124,28 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+DOWNSTREAM_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def refuse_nul_characters(message: Message, path: str = "") -> None:
+    """PostgreSQL cannot store NUL in text: refuse it in any string field, as bad input."""
+    for descriptor, value in message.ListFields():
+        name = f"{path}{descriptor.name}"
+        if descriptor.type == FieldDescriptor.TYPE_STRING:
+            values = value if descriptor.is_repeated else [value]
+            if any("\x00" in item for item in values):
+                raise invalid_argument(
+                    "INVALID_CHARACTER",
+                    f"{name} contains a NUL character",
+                    [FieldError(name, "nul_character", "Remove the NUL (\\0) character.")],
+                )
+        elif descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            items = value if descriptor.is_repeated else [value]
+            for item in items:
+                if isinstance(item, Message):
+                    refuse_nul_characters(item, f"{name}.")
 
 
 def client_certificate_name(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:

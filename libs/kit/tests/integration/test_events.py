@@ -177,3 +177,28 @@ async def test_a_poison_event_and_an_always_failing_one_are_dead_lettered_not_re
         # A dead-lettered event is not marked processed: replaying it after a fix applies it.
         handled = await session.scalar(select(func.count()).select_from(ProcessedEvent))
     assert handled == 1
+
+
+async def test_an_outage_outlasting_max_deliver_is_waited_out_not_dead_lettered(
+    sessions: async_sessionmaker[AsyncSession], jetstream: JetStreamContext, run_consumer: Running
+) -> None:
+    attempts = 0
+
+    async def database_down_a_while(
+        session: AsyncSession, event: events_pb2.TrackingCreated
+    ) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 4:
+            raise ConnectionRefusedError("database restarting")
+        await record(session, event)
+
+    async with run_consumer(database_down_a_while, 2):
+        await jetstream.publish(SUBJECT, created("ET-PATIENT").SerializeToString())
+
+        async def applied_in_the_end() -> bool:
+            return await applied(sessions) == ["ET-PATIENT"]
+
+        await eventually(applied_in_the_end)
+    assert attempts == 5
+    assert await _dead_letters(jetstream) == 0

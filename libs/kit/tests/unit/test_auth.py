@@ -18,7 +18,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from guichet_kit.auth import ActingContext, InvalidToken, LevelOfAssurance, TokenVerifier
+from guichet_kit.auth import (
+    ActingContext,
+    InvalidToken,
+    IssuerUnavailable,
+    LevelOfAssurance,
+    TokenVerifier,
+)
+from guichet_kit.testing import free_port
 
 
 class Issuer:
@@ -136,6 +143,7 @@ async def test_unknown_kids_cannot_make_the_verifier_hammer_the_issuer(issuer: I
         ({"iss": "https://evil.example/realms/guichet"}, "issuer"),
         ({"acr": "1"}, "level of assurance"),
         ({"acr": None}, "level of assurance"),
+        ({"national_id": ""}, "national identifier"),
     ],
 )
 async def test_a_token_not_for_this_platform_is_refused(
@@ -176,3 +184,9 @@ def test_acting_context_is_read_from_its_header(text: str | None, expected: str)
 def test_a_malformed_acting_context_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="acting context"):
         ActingContext.parse(text)
+
+
+async def test_an_unreachable_issuer_is_an_outage_not_a_bad_token(issuer: Issuer) -> None:
+    verifier = TokenVerifier(f"http://127.0.0.1:{free_port()}/realms/guichet", "guichet-api")
+    with pytest.raises(IssuerUnavailable):
+        await verifier.verify(issuer.token())

@@ -8,8 +8,11 @@ transposition; Verhoeff catches every single-digit error and every adjacent tran
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
+
+LUXEMBOURG = ZoneInfo("Europe/Luxembourg")
 
 LENGTH = 13
 PAYLOAD_LENGTH = 11
@@ -92,7 +95,9 @@ def _birth_date(payload: str, today: date | None) -> date:
         born = date(int(payload[0:4]), int(payload[4:6]), int(payload[6:8]))
     except ValueError:
         raise InvalidNationalId("birth_date") from None
-    if born.year < EARLIEST_BIRTH_YEAR or born > (today or date.today()):
+    # "Today" where the people are: a child born just after midnight in Luxembourg exists
+    # even while the server's UTC date is still yesterday.
+    if born.year < EARLIEST_BIRTH_YEAR or born > (today or datetime.now(LUXEMBOURG).date()):
         raise InvalidNationalId("birth_date")
     return born
 

@@ -61,9 +61,13 @@ class Person:
 
     @property
     def principal(self) -> Principal:
+        """Signed in with a certificate: every call is allowed its level."""
+        return self.at(LevelOfAssurance.HIGH)
+
+    def at(self, level: LevelOfAssurance) -> Principal:
         return Principal(
             subject=self.subject,
-            level=LevelOfAssurance.SUBSTANTIAL,
+            level=level,
             national_id=self.national_id,
             email=f"{self.subject}@example.org",
             name=f"{self.first_name} {self.last_name}",

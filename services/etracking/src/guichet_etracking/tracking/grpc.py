@@ -134,7 +134,10 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
     ) -> pb.ListMyTrackingsResponse:
         principal = authenticated()
         language = _language(request.language)
-        owner = await self._mandates.owner(principal, acting_context(), "etracking:read")
+        acting = acting_context()
+        # Reading someone else's trackings is an act on their behalf: it goes to their audit.
+        act = "" if acting.kind == "private" else "listed the eTrackings"
+        owner = await self._mandates.owner(principal, acting, "etracking:read", act=act)
         async with transaction(self._sessions) as session:
             trackings = await service.trackings_of(session, owner)
             return pb.ListMyTrackingsResponse(

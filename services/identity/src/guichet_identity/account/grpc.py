@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from guichet_identity.account.mail_texts import email_change_mail
 from guichet_identity.national_id import InvalidNationalId, validate_national_id
 from guichet_identity.profile.fields import check_email, check_language, check_name
 from guichet_identity.settings import IdentitySettings
-from guichet_kit.auth import authenticated
+from guichet_kit.auth import LevelOfAssurance, authenticated, require_level
 from guichet_kit.db import transaction
 from guichet_kit.errors import FieldError, ServiceError, invalid_argument, not_found
 from guichet_kit.mail import send_mail
@@ -102,8 +103,11 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self._settings = settings
         self._events_written = events_written
         self._accounts = accounts or KeycloakAccounts.from_settings(settings)
+        # Work finished after the answer (password-reset mails); awaited on shutdown.
+        self._background: set[asyncio.Task[None]] = set()
 
     async def aclose(self) -> None:
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._accounts.aclose()
 
     async def Register(self, request: pb.RegisterRequest, context: Context) -> pb.RegisterResponse:
@@ -130,7 +134,10 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         email = _email("email", request.email, errors)
         if errors:
             raise invalid_argument("INVALID_EMAIL", "the e-mail address is invalid", errors)
-        await service.request_password_reset(self._accounts, email)
+        # Answered before Keycloak is asked, so the time taken tells nothing either.
+        task = asyncio.create_task(service.request_password_reset(self._accounts, email))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
         return pb.RequestPasswordResetResponse()
 
     async def ChangePassword(
@@ -222,6 +229,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self, request: pb.ExportIdentityRequest, context: Context
     ) -> pb.ExportIdentityResponse:
         caller = authenticated()
+        require_level(caller, LevelOfAssurance.SUBSTANTIAL)
         async with transaction(self._sessions) as session:
             document = await service.export_identity(
                 session, self._accounts, caller.subject, EXPORT_SIGN_INS
@@ -234,6 +242,7 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         self, request: pb.DeleteAccountRequest, context: Context
     ) -> pb.DeleteAccountResponse:
         caller = authenticated()
+        require_level(caller, LevelOfAssurance.SUBSTANTIAL)
         user = await service.login_of(self._accounts, caller.subject)
         service.check_deletion_confirmation(user, request.confirm_email)
         async with transaction(self._sessions) as session:

@@ -193,14 +193,15 @@ async def erase_person(session: AsyncSession, subject: str) -> None:
 
     Relations on either side, their collaborator rows (a space left with nobody goes too; one
     left without an administrator gets its longest-standing collaborator as administrator),
-    the audit of acts on their behalf and of acts they did, the preferences and the profile.
+    the audit of acts on their behalf, the preferences and the profile. Acts they did for others
+    stay in the others' audit, unlinked from the deleted login.
     """
     profile = await repository.find_by_subject(session, subject)
     if profile is None:
         return
     national_id = profile.national_id
     await relation_repository.delete_involving(session, national_id)
-    await relation_repository.delete_acts_of(session, profile.person, subject)
+    await relation_repository.forget_acts_of(session, profile.person, subject)
     emptied = []
     for space in await space_repository.list_for(session, national_id):
         space.collaborators = [c for c in space.collaborators if c.national_id != national_id]

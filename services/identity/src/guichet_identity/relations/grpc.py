@@ -19,9 +19,9 @@ from guichet_identity.relations import service
 from guichet_identity.relations.mandate import GRANTABLE_KINDS, mandate_expiry_problem
 from guichet_identity.relations.rights import UnknownRight, is_known_right, parse_rights
 from guichet_identity.wire import act_to_proto, kind_from_proto, relation_to_proto, timestamp
-from guichet_kit.auth import ActingContext, authenticated
+from guichet_kit.auth import ActingContext, LevelOfAssurance, authenticated, require_level
 from guichet_kit.db import transaction
-from guichet_kit.errors import FieldError, invalid_argument
+from guichet_kit.errors import FieldError, invalid_argument, permission_denied
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Clock = Callable[[], datetime]
@@ -58,11 +58,15 @@ def _grant(request: pb.GrantMandateRequest, now: datetime) -> service.MandateGra
         rights = parse_rights(request.rights)
     except UnknownRight as error:
         errors.append(FieldError("rights", "unknown", str(error)))
-    expires_at = (
-        request.expires_at.ToDatetime(tzinfo=UTC) if request.HasField("expires_at") else None
-    )
-    if problem := mandate_expiry_problem(expires_at, now):
-        errors.append(FieldError("expires_at", problem, _EXPIRY_MESSAGES[problem]))
+    expires_at = None
+    try:
+        if request.HasField("expires_at"):
+            expires_at = request.expires_at.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        errors.append(FieldError("expires_at", "out_of_range", "Give a real date."))
+    else:
+        if problem := mandate_expiry_problem(expires_at, now):
+            errors.append(FieldError("expires_at", problem, _EXPIRY_MESSAGES[problem]))
     if errors or actor is None or kind is None or expires_at is None:
         raise invalid_argument("INVALID_MANDATE", "the mandate is invalid", errors)
     return service.MandateGrant(actor, kind, rights, expires_at)
@@ -107,6 +111,8 @@ class RelationServicer(pb_grpc.RelationServiceServicer):
         self, request: pb.GrantMandateRequest, context: Context
     ) -> pb.GrantMandateResponse:
         principal = caller_in_own_name()
+        # Someone will act in the caller's name: only after an eID/certificate sign-in.
+        require_level(principal, LevelOfAssurance.HIGH)
         now = self._clock()
         grant = _grant(request, now)
         async with transaction(self._sessions) as session:
@@ -119,6 +125,9 @@ class RelationServicer(pb_grpc.RelationServiceServicer):
         self, request: pb.DeclareChildRequest, context: Context
     ) -> pb.DeclareChildResponse:
         principal = caller_in_own_name()
+        # Until the national register confirms parenthood (F50), the declaration is accountable:
+        # it needs an eID/certificate sign-in, and every act for the child is audited.
+        require_level(principal, LevelOfAssurance.HIGH)
         now = self._clock()
         errors: list[FieldError] = []
         child = check_national_id("child_national_id", request.child_national_id, errors)
@@ -157,8 +166,13 @@ class RelationServicer(pb_grpc.RelationServiceServicer):
     async def CheckMandate(
         self, request: pb.CheckMandateRequest, context: Context
     ) -> pb.CheckMandateResponse:
-        # Asked by the platform (gateway, services) about a caller it has already verified.
+        # Asked by a service on behalf of the caller whose token it forwards: the actor must be
+        # that caller, so nobody can query mandates or write audit rows in another's name.
         acting = _check(request)
+        if authenticated().subject != request.actor_subject:
+            raise permission_denied(
+                "ACTOR_MISMATCH", "a mandate can only be checked for the calling user"
+            )
         async with transaction(self._sessions) as session:
             decision = await service.check_mandate(
                 session,

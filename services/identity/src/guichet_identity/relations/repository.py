@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_identity.relations.models import ActOnBehalf, Relation
@@ -90,9 +90,12 @@ async def list_acts_by_actor(session: AsyncSession, actor_subject: str) -> list[
     return list(rows)
 
 
-async def delete_acts_of(session: AsyncSession, owner: str, actor_subject: str) -> None:
+async def forget_acts_of(session: AsyncSession, owner: str, actor_subject: str) -> None:
+    """The audit of acts on the person's behalf goes; acts they did for others stay in those
+    others' audit (who acted, when, what), only unlinked from the deleted login."""
+    await session.execute(delete(ActOnBehalf).where(ActOnBehalf.owner == owner))
     await session.execute(
-        delete(ActOnBehalf).where(
-            or_(ActOnBehalf.owner == owner, ActOnBehalf.actor_subject == actor_subject)
-        )
+        update(ActOnBehalf)
+        .where(ActOnBehalf.actor_subject == actor_subject)
+        .values(actor_subject="")
     )

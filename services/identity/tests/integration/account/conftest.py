@@ -146,7 +146,7 @@ def sign_in_as(subject: str, email_address: str, national_id: str) -> None:
     set_caller(
         Principal(
             subject=subject,
-            level=LevelOfAssurance.LOW,
+            level=LevelOfAssurance.SUBSTANTIAL,
             national_id=national_id,
             email=email_address,
             name="Léa Muller",

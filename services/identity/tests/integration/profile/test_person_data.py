@@ -60,6 +60,7 @@ async def _life(identity_sessions, clock, new_person, born):
         ),
         NO_CONTEXT,
     )
+    set_caller(anne.principal)
     await relations.CheckMandate(
         pb.CheckMandateRequest(
             actor_subject=anne.subject,
@@ -103,9 +104,11 @@ async def test_erasing_a_person_leaves_nothing_of_them(
         assert await find_profile(session, anne.subject) is None
         left = await export_person(session, bob.subject)
     assert left["relations"] == [] and left["acts_for_others"] == []
+    # What Anne did for Bob stays in Bob's audit: the subject keeps the record of who acted.
+    assert [a["act"] for a in left["acts_on_my_behalf"]] == ["read a piece"]
     assert [s["registry_number"] for s in left["spaces"]] == ["B2"]
     assert await counts() == {
-        "acts_on_behalf": 0,
+        "acts_on_behalf": 1,
         "relations": 0,
         "collaborators": 1,
         "spaces": 1,

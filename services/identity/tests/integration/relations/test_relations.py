@@ -10,7 +10,7 @@ import pytest
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.spaces.grpc import SpaceServicer
-from guichet_kit.auth import ActingContext, set_caller
+from guichet_kit.auth import ActingContext, LevelOfAssurance, set_caller
 from guichet_kit.errors import ServiceError
 
 NO_CONTEXT = None
@@ -30,6 +30,8 @@ def _expiring(clock, delta: timedelta):
 
 
 async def _check(relations, actor, context: str, right: str, act: str = ""):
+    # Services ask with the actor's own token: the actor is the caller.
+    set_caller(actor.principal)
     return await relations.CheckMandate(
         pb.CheckMandateRequest(
             actor_subject=actor.subject, acting_context=context, right=right, act=act
@@ -354,6 +356,45 @@ async def test_a_bad_mandate_check_is_refused_with_its_field(relations, request_
 
     assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [error.field for error in refused.value.field_errors] == [field]
+
+
+async def test_a_mandate_cannot_be_checked_or_audited_in_someone_elses_name(
+    relations, clock, new_person
+) -> None:
+    subject, actor, eve = await new_person(), await new_person(), await new_person()
+    relation = await _grant(relations, clock, subject, actor)
+    request = pb.CheckMandateRequest(
+        actor_subject=actor.subject,
+        acting_context=f"relation:{relation.id}",
+        right="etracking:write",
+        act="forged act",
+    )
+    set_caller(eve.principal)
+    with pytest.raises(ServiceError) as refused:
+        await relations.CheckMandate(request, NO_CONTEXT)
+    assert refused.value.reason == "ACTOR_MISMATCH"
+    set_caller(None)
+    with pytest.raises(ServiceError) as anonymous:
+        await relations.CheckMandate(request, NO_CONTEXT)
+    assert anonymous.value.reason == "AUTHENTICATION_REQUIRED"
+    set_caller(subject.principal)
+    audit = await relations.ListActsOnMyBehalf(pb.ListActsOnMyBehalfRequest(), NO_CONTEXT)
+    assert list(audit.acts) == []
+
+
+@pytest.mark.parametrize("call", ["GrantMandate", "DeclareChild"])
+async def test_giving_power_over_someone_needs_the_high_level(relations, new_person, call) -> None:
+    person, other = await new_person(), await new_person()
+    set_caller(person.at(LevelOfAssurance.SUBSTANTIAL))
+    request = (
+        pb.GrantMandateRequest(actor_national_id=other.national_id)
+        if call == "GrantMandate"
+        else pb.DeclareChildRequest(child_national_id=other.national_id)
+    )
+    with pytest.raises(ServiceError) as refused:
+        await getattr(relations, call)(request, NO_CONTEXT)
+    assert refused.value.reason == "INSUFFICIENT_USER_AUTHENTICATION"
+    assert refused.value.metadata == {"acr_values": "high"}
 
 
 async def test_collaborators_act_for_the_company_within_their_role(
