@@ -3,7 +3,9 @@
 # Idempotent: existing keys and certificates are kept; a certificate is re-issued only when it is missing,
 # no longer verifies against its CA, or expires within 30 days.
 #
-#   .data/pki/ca.crt|key                          platform CA (signs services and administrations)
+#   .data/pki/ca.crt|key                          platform CA (signs the services' certificates)
+#   .data/pki/administrations/ca.crt|key          administrations CA (signs only back offices' client
+#                                                 certs, so a service cert is no administration)
 #   .data/pki/services/<name>.crt|key             server certs, SAN localhost, 127.0.0.1, <name>
 #   .data/pki/administrations/<code>.crt|key      client certs of test administrations (CN = code)
 #   .data/pki/rogue/ca.crt|key, rogue/acd.crt|key another CA's client cert for "acd" (must be refused)
@@ -101,6 +103,7 @@ leaf() {
 }
 
 ca "$PKI" "OpenGuichet development platform CA"
+ca "$PKI/administrations" "OpenGuichet development administrations CA"
 ca "$PKI/rogue" "Rogue development CA (not trusted by OpenGuichet)"
 ca "$PKI/national" "OpenGuichet development national eID test CA"
 
@@ -120,12 +123,12 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid"
 
 for code in "${ADMINISTRATIONS[@]}"; do
-    leaf "$PKI" "$PKI/administrations/$code" "/O=$ADMIN_ORG/CN=$code" "$client_ext"
+    leaf "$PKI/administrations" "$PKI/administrations/$code" "/O=$ADMIN_ORG/CN=$code" "$client_ext"
 done
 leaf "$PKI/rogue" "$PKI/rogue/acd" "/O=$ADMIN_ORG/CN=acd" "$client_ext"
 
 # Keys must be readable by the services (run by the same user); CA keys stay private to that user.
-chmod 600 "$PKI"/ca.key "$PKI"/rogue/ca.key "$PKI"/national/ca.key
+chmod 600 "$PKI"/ca.key "$PKI"/administrations/ca.key "$PKI"/rogue/ca.key "$PKI"/national/ca.key
 
 if (( created > 0 )); then
     echo "==> pki: issued $created certificate(s) in $PKI"

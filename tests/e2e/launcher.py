@@ -82,7 +82,7 @@ class Launcher:
             "ETRACKING_ADMIN_GRPC_ADDRESS": admin_address,
             "ETRACKING_TLS_CERTIFICATE": str(pki / "services" / "etracking.crt"),
             "ETRACKING_TLS_PRIVATE_KEY": str(pki / "services" / "etracking.key"),
-            "ETRACKING_ADMINISTRATIONS_CA": str(pki / "ca.crt"),
+            "ETRACKING_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
             "ETRACKING_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "ETRACKING_IDENTITY_ADDRESS": self.identity_address,
             **self._keycloak("ETRACKING"),

@@ -102,6 +102,28 @@ async def test_a_certificate_from_another_ca_is_refused(
     assert await status_of(api, number) == ("awaiting_paper_form", 1)
 
 
+async def test_a_platform_service_certificate_is_no_administration(
+    stack: Stack, api: httpx.AsyncClient
+) -> None:
+    number = await new_tracking(api)
+    # Signed by the platform CA, with clientAuth: valid for service-to-service TLS, yet the
+    # administration port trusts only the administrations CA.
+    services = stack.pki / "services"
+    async with mutual_tls_channel(
+        stack.admin_address,
+        ca=(stack.pki / "ca.crt").read_bytes(),
+        certificate=(services / "gateway.crt").read_bytes(),
+        private_key=(services / "gateway.key").read_bytes(),
+        timeout=10,
+    ) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await pb_grpc.AdministrationTrackingServiceStub(channel).ScanTracking(
+                pb.ScanTrackingRequest(number=number)
+            )
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert await status_of(api, number) == ("awaiting_paper_form", 1)
+
+
 async def test_a_transition_that_is_not_allowed_changes_nothing(
     api: httpx.AsyncClient, acd: AdminStub, counts: Counts, jetstream: JetStreamContext
 ) -> None:
