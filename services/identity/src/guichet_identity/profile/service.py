@@ -192,7 +192,8 @@ async def erase_person(session: AsyncSession, subject: str) -> None:
     """Delete everything identity holds of the person (F8); nothing to do if already gone.
 
     Relations on either side, their collaborator rows (a space left with nobody goes too; one
-    left without an administrator gets its longest-standing collaborator as administrator),
+    left without an administrator gets its longest-standing member as administrator, never a
+    reader),
     the audit of acts on their behalf, the preferences and the profile. Acts they did for others
     stay in the others' audit, unlinked from the deleted login.
     """
@@ -208,7 +209,11 @@ async def erase_person(session: AsyncSession, subject: str) -> None:
         if not space.collaborators:
             emptied.append(space.id)
         elif all(c.role != CollaboratorRole.ADMINISTRATOR for c in space.collaborators):
-            space.collaborators[0].role = CollaboratorRole.ADMINISTRATOR.value
+            # Hand the space to its longest-standing member; a reader was never trusted with
+            # changes, so a space of readers waits for an operator instead.
+            members = [c for c in space.collaborators if c.role == CollaboratorRole.MEMBER]
+            if members:
+                members[0].role = CollaboratorRole.ADMINISTRATOR.value
     await session.flush()
     await space_repository.delete_spaces(session, emptied)
     await session.delete(profile)  # preferences go with it (ON DELETE CASCADE)

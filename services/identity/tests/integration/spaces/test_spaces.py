@@ -8,8 +8,10 @@ import grpc
 import pytest
 
 from guichet.identity.v1 import identity_pb2 as pb
+from guichet_identity.profile.service import erase_person
 from guichet_identity.spaces.grpc import SpaceServicer
 from guichet_kit.auth import set_caller
+from guichet_kit.db import transaction
 from guichet_kit.errors import ServiceError
 
 NO_CONTEXT = None
@@ -341,3 +343,29 @@ async def test_bad_input_is_refused_with_its_fields_and_nothing_is_written(
     assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert [error.field for error in refused.value.field_errors] == fields
     assert await counts() == before
+
+
+async def test_when_the_last_administrator_leaves_a_member_takes_over_never_a_reader(
+    spaces, company, identity_sessions
+) -> None:
+    space, people = company
+    async with transaction(identity_sessions) as session:
+        await erase_person(session, people["administrator"].subject)
+
+    set_caller(people["member"].principal)
+    roles = {
+        c.national_id: c.role
+        for c in (
+            await spaces.GetSpace(pb.GetSpaceRequest(space_id=space.id), NO_CONTEXT)
+        ).space.collaborators
+    }
+    assert roles == {
+        people["member"].national_id: pb.COLLABORATOR_ROLE_ADMINISTRATOR,
+        people["reader"].national_id: pb.COLLABORATOR_ROLE_READER,
+    }
+
+    async with transaction(identity_sessions) as session:
+        await erase_person(session, people["member"].subject)
+    set_caller(people["reader"].principal)
+    left = (await spaces.GetSpace(pb.GetSpaceRequest(space_id=space.id), NO_CONTEXT)).space
+    assert [c.role for c in left.collaborators] == [pb.COLLABORATOR_ROLE_READER]
