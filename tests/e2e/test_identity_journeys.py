@@ -329,6 +329,27 @@ async def test_a_reader_collaborator_cannot_change_the_space(
     assert read.status_code == 200
     unchanged = (await api.get(f"/api/v1/spaces/{space['id']}", headers=anne.bearer())).json()
     assert unchanged["company_name"] == "Weber SA"
+
+    # What collaborators do for the company is in its audit, read by its administrators only.
+    listed = await api.get("/api/v1/me/acts-on-my-behalf", headers=bert.bearer(context=context))
+    assert listed.status_code == 403
+    written = await api.post(
+        "/api/v1/etracking/trackings",
+        headers=anne.bearer(context=context),
+        json={"paper_form_code": "ACD-IR-100"},
+    )
+    assert written.status_code == 201, written.text
+    audit = (
+        await api.get("/api/v1/me/acts-on-my-behalf", headers=anne.bearer(context=context))
+    ).json()
+    # Newest first: Anne's eTracking, then Bert's earlier reading (reads are acts too).
+    assert [(a["actor_national_id"], a["act"]) for a in audit] == [
+        (anne.national_id, "eTracking of ACD-IR-100"),
+        (bert.national_id, "listed the eTrackings"),
+    ]
+    assert {a["acting_context"] for a in audit} == {context}
+    own = (await api.get("/api/v1/me/acts-on-my-behalf", headers=anne.bearer())).json()
+    assert own == []
     assert {c["national_id"]: c["role"] for c in unchanged["collaborators"]}[
         bert.national_id
     ] == "reader"

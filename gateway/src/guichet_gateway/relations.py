@@ -134,7 +134,8 @@ async def revoke_relation(relation_id: str, calls: Calls, user: CurrentUser) -> 
 
 @router.get("/acts-on-my-behalf", response_model=list[ActOut])
 async def list_acts_on_my_behalf(calls: Calls, user: CurrentUser, limit: int = 100) -> list[ActOut]:
-    """The audit: every act someone did in the caller's name."""
+    """The audit: every act someone did in the caller's name; in a company's context (its
+    administrators only), every act a collaborator did for the company."""
     reply = await calls.relations.ListActsOnMyBehalf(
         pb.ListActsOnMyBehalfRequest(limit=min(max(limit, 1), 500))
     )

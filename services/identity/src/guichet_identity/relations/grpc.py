@@ -18,8 +18,15 @@ from guichet_identity.profile.service import own_profile
 from guichet_identity.relations import service
 from guichet_identity.relations.mandate import GRANTABLE_KINDS, mandate_expiry_problem
 from guichet_identity.relations.rights import UnknownRight, is_known_right, parse_rights
+from guichet_identity.spaces.service import audit_owner, space_not_found
 from guichet_identity.wire import act_to_proto, kind_from_proto, relation_to_proto, timestamp
-from guichet_kit.auth import ActingContext, LevelOfAssurance, authenticated, require_level
+from guichet_kit.auth import (
+    ActingContext,
+    LevelOfAssurance,
+    acting_context,
+    authenticated,
+    require_level,
+)
 from guichet_kit.db import transaction
 from guichet_kit.errors import FieldError, invalid_argument, permission_denied
 
@@ -196,7 +203,16 @@ class RelationServicer(pb_grpc.RelationServiceServicer):
     ) -> pb.ListActsOnMyBehalfResponse:
         principal = authenticated()
         limit = min(request.limit, MAX_ACTS) if request.limit > 0 else DEFAULT_ACTS
+        acting = acting_context()
         async with transaction(self._sessions) as session:
             person = await own_profile(session, principal.subject)
-            acts = await service.list_acts(session, person, limit)
+            # In a company's context: what collaborators did for the company (administrators).
+            owner = person.person
+            if acting.kind == "company":
+                try:
+                    space_id = uuid.UUID(acting.id)
+                except ValueError:
+                    raise space_not_found() from None
+                owner = await audit_owner(session, person, space_id)
+            acts = await service.list_acts(session, owner, limit)
             return pb.ListActsOnMyBehalfResponse(acts=[act_to_proto(act) for act in acts])

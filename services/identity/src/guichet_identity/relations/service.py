@@ -235,5 +235,6 @@ async def check_mandate(
     return decision
 
 
-async def list_acts(session: AsyncSession, person: Profile, limit: int) -> list[ActOnBehalf]:
-    return await repository.list_acts(session, person.person, limit)
+async def list_acts(session: AsyncSession, owner: str, limit: int) -> list[ActOnBehalf]:
+    """The audit of one owner: `person:<national id>` or `company:<space id>`."""
+    return await repository.list_acts(session, owner, limit)

@@ -84,6 +84,16 @@ async def _administered_space(session: AsyncSession, person: Profile, space_id: 
     return space
 
 
+async def audit_owner(session: AsyncSession, person: Profile, space_id: uuid.UUID) -> str:
+    """Owner key of a space's audit, which only its administrators read."""
+    space = await _visible_space(session, person, space_id)
+    if _role_of(space, person.national_id) != CollaboratorRole.ADMINISTRATOR:
+        raise permission_denied(
+            "SPACE_ADMINISTRATOR_REQUIRED", "only the space's administrators read its audit"
+        )
+    return f"company:{space.id}"
+
+
 def _collaborator(space: Space, national_id: str) -> Collaborator:
     for collaborator in space.collaborators:
         if collaborator.national_id == national_id:
