@@ -245,15 +245,21 @@ class AccountServicer(pb_grpc.AccountServiceServicer):
         require_level(caller, LevelOfAssurance.SUBSTANTIAL)
         user = await service.login_of(self._accounts, caller.subject)
         service.check_deletion_confirmation(user, request.confirm_email)
-        async with transaction(self._sessions) as session:
-            deletion = await service.delete_account(
-                session,
-                user,
-                user.national_id or caller.national_id,
-                list(self._settings.purge_services),
-            )
+        # No sign-in from here on, even if removing the login after the commit fails.
+        await self._accounts.set_enabled(user.id, False)
+        try:
+            async with transaction(self._sessions) as session:
+                deletion = await service.delete_account(
+                    session,
+                    user,
+                    user.national_id or caller.national_id,
+                    list(self._settings.purge_services),
+                )
+        except BaseException:
+            await self._accounts.set_enabled(user.id, True)
+            raise
         self._events_written()
-        # The person is erased and the event out; a login left behind is logged for a retry.
+        # The person is erased and the event out; a (disabled) login left behind is logged.
         await service.delete_login(self._accounts, deletion)
         return pb.DeleteAccountResponse(deletion_id=str(deletion.id))
 

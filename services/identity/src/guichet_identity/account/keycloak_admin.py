@@ -300,6 +300,15 @@ class KeycloakAccounts:
         except KeycloakError as error:
             raise translate(error) from error
 
+    async def set_enabled(self, user_id: str, enabled: bool) -> None:
+        """A disabled user cannot sign in; the account and its data stay as they are."""
+        try:
+            data = await self._admin.a_get_user(user_id)
+            data["enabled"] = enabled
+            await self._admin.a_update_user(user_id, data)
+        except KeycloakError as error:
+            raise translate(error) from error
+
     async def delete_user(self, user_id: str) -> None:
         """Delete the user; one already gone is fine (retries, compensations)."""
         try:

@@ -9,7 +9,8 @@ from typing import Any
 import grpc
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.events.v1 import identity_pb2 as events_pb2
@@ -79,6 +80,44 @@ async def test_deleting_the_account_erases_it_announces_it_and_removes_the_login
     assert list(state.awaiting) == [purge_service]
     assert list(state.confirmed) == []
     assert not state.complete
+
+
+async def test_a_deletion_whose_database_part_fails_leaves_the_account_usable(
+    servicer: AccountServicer,
+    keycloak: KeycloakAccounts,
+    people: People,
+    account_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    account = await register_and_sign_in(servicer, people)
+    # A real failure inside the transaction: PostgreSQL refuses to delete this profile.
+    async with account_sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "CREATE FUNCTION refuse_profile_deletion() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'profiles are frozen'; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_profile_deletion BEFORE DELETE ON profiles "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_profile_deletion()"
+            )
+        )
+    try:
+        with pytest.raises(DBAPIError):
+            await servicer.DeleteAccount(
+                pb.DeleteAccountRequest(confirm_email=account.email), NO_CONTEXT
+            )
+    finally:
+        async with account_sessions() as session, session.begin():
+            await session.execute(text("DROP TRIGGER refuse_profile_deletion ON profiles"))
+            await session.execute(text("DROP FUNCTION refuse_profile_deletion()"))
+
+    user = await keycloak.find_user(account.subject)
+    assert user is not None
+    assert user.enabled, "the login disabled for the deletion is enabled again"
+    async with account_sessions() as session:
+        assert await session.get(Profile, account.subject) is not None
 
 
 async def test_an_unknown_or_malformed_deletion_id_is_refused(servicer: AccountServicer) -> None:
