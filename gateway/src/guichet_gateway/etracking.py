@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet_gateway.deps import Calls, CurrentUser, LanguageDep, OptionalUser, limit_lookups
+from guichet_gateway.wire import as_dict, enum_word
 from guichet_kit.i18n import Language
 
 router = APIRouter(prefix="/api/v1/etracking", tags=["etracking"])
@@ -48,16 +48,14 @@ class CreateTrackingIn(BaseModel):
 
 
 def _status_name(value: pb.TrackingStatus.ValueType) -> str:
-    return pb.TrackingStatus.Name(value).removeprefix("TRACKING_STATUS_").lower()
+    return enum_word(pb.TrackingStatus.Name(value), "TRACKING_STATUS_")
 
 
 def _tracking_out(tracking: pb.Tracking, request: Request) -> TrackingOut:
     compact = tracking.number.replace("-", "")
     return TrackingOut(
         number=tracking.number,
-        paper_form=PaperFormOut(
-            **MessageToDict(tracking.paper_form, preserving_proto_field_name=True)
-        ),
+        paper_form=PaperFormOut(**as_dict(tracking.paper_form)),
         status=_status_name(tracking.status),
         status_label=tracking.status_label,
         history=[
