@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -199,14 +200,8 @@ class AdministrationServicer(pb_grpc.AdministrationTrackingServiceServicer):
         administration = _administration(context)
         number = _number(request.number)
         async with transaction(self._sessions) as session:
-            try:
+            with _refusals_to_statuses(number, administration):
                 result = await service.scan(session, number, administration)
-            except service.TrackingNotFound as error:
-                raise _not_found(number) from error
-            except service.NotCompetent as error:
-                raise _not_competent(number, administration) from error
-            except TransitionNotAllowed as error:
-                raise failed_precondition("TRANSITION_NOT_ALLOWED", str(error)) from error
             reply = pb.ScanTrackingResponse(
                 tracking=tracking_to_proto(result.tracking, Language(result.tracking.language)),
                 already_received=result.already_received,
@@ -231,21 +226,28 @@ class AdministrationServicer(pb_grpc.AdministrationTrackingServiceServicer):
         if errors or target is None:
             raise invalid_argument("INVALID_STATUS_UPDATE", "the status update is invalid", errors)
         async with transaction(self._sessions) as session:
-            try:
+            with _refusals_to_statuses(number, administration):
                 tracking = await service.update_status(
                     session, number, administration, target, request.comment.strip()
                 )
-            except service.TrackingNotFound as error:
-                raise _not_found(number) from error
-            except service.NotCompetent as error:
-                raise _not_competent(number, administration) from error
-            except TransitionNotAllowed as error:
-                raise failed_precondition("TRANSITION_NOT_ALLOWED", str(error)) from error
             reply = pb.UpdateTrackingStatusResponse(
                 tracking=tracking_to_proto(tracking, Language(tracking.language))
             )
         self._events_written()
         return reply
+
+
+@contextmanager
+def _refusals_to_statuses(number: TrackingNumber, administration: str) -> Iterator[None]:
+    """An administration's act refused by the rules, as the status its back office reads."""
+    try:
+        yield
+    except service.TrackingNotFound as error:
+        raise _not_found(number) from error
+    except service.NotCompetent as error:
+        raise _not_competent(number, administration) from error
+    except TransitionNotAllowed as error:
+        raise failed_precondition("TRANSITION_NOT_ALLOWED", str(error)) from error
 
 
 def _not_competent(number: TrackingNumber, administration: str) -> ServiceError:
