@@ -20,7 +20,7 @@ import httpx
 import jwt
 from jwt import PyJWK
 
-from guichet_kit.errors import ServiceError, unauthenticated
+from guichet_kit.domain import Unauthenticated
 
 AUTHORIZATION_KEY = "authorization"
 ACTING_CONTEXT_KEY = "x-acting-context"
@@ -209,18 +209,17 @@ def acting_context() -> ActingContext:
 def authenticated() -> Principal:
     principal = _caller.get()
     if principal is None:
-        raise unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
+        raise Unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
     return principal
 
 
-def insufficient_level(required: LevelOfAssurance) -> ServiceError:
+def insufficient_level(required: LevelOfAssurance) -> Unauthenticated:
     """RFC 9470: the gateway answers 401 with `insufficient_user_authentication`."""
-    error = unauthenticated(
+    return Unauthenticated(
         "INSUFFICIENT_USER_AUTHENTICATION",
         f"this needs the {required.acr} level of assurance",
+        metadata={"acr_values": required.acr},
     )
-    error.metadata["acr_values"] = required.acr
-    return error
 
 
 def require_level(principal: Principal, required: LevelOfAssurance) -> None:

@@ -1,11 +1,14 @@
-"""Errors a service raises on purpose: a gRPC status code plus a machine-readable reason.
+"""The one translation of refusals into gRPC statuses: a status code plus a machine-readable reason.
 
-The reason travels as `google.rpc.ErrorInfo` and field errors as `google.rpc.BadRequest` in the
-rich status, so the gateway can build an RFC 9457 problem without parsing messages.
+Rules raise `guichet_kit.domain.DomainError`s; `service_error` maps each kind of refusal to a status
+code here and nowhere else. The reason travels as `google.rpc.ErrorInfo` and field errors as
+`google.rpc.BadRequest` in the rich status, so the gateway can build an RFC 9457 problem without
+parsing messages. Messages are rendered in the caller's language on the way out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import grpc
@@ -13,21 +16,37 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from guichet_kit.domain import DomainError, FieldError, Refusal
+from guichet_kit.i18n import Text, render
+
+__all__ = ["FieldError", "RpcFailure", "ServiceError", "read_rpc_failure", "service_error"]
+
 ERROR_DOMAIN = "openguichet"
+# An error message never echoes unbounded input: longer texts are cut.
+MAX_MESSAGE_LENGTH = 300
+
+STATUS_OF: Mapping[Refusal, grpc.StatusCode] = {
+    Refusal.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    Refusal.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    Refusal.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
+    Refusal.CONFLICT: grpc.StatusCode.FAILED_PRECONDITION,
+    Refusal.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    Refusal.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    Refusal.EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Refusal.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+}
 
 
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    reason: str
-    message: str
+def _bounded(text: Text | str) -> str:
+    rendered = render(text)
+    return rendered if len(rendered) <= MAX_MESSAGE_LENGTH else rendered[:MAX_MESSAGE_LENGTH] + "…"
 
 
 @dataclass
 class ServiceError(Exception):
     code: grpc.StatusCode
     reason: str
-    message: str
+    message: Text | str
     field_errors: list[FieldError] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
 
@@ -48,7 +67,9 @@ class ServiceError(Exception):
                 error_details_pb2.BadRequest(
                     field_violations=[
                         error_details_pb2.BadRequest.FieldViolation(
-                            field=error.field, reason=error.reason, description=error.message
+                            field=error.field,
+                            reason=error.reason,
+                            description=_bounded(error.message),
                         )
                         for error in self.field_errors
                     ]
@@ -57,9 +78,16 @@ class ServiceError(Exception):
             details.append(bad_request)
         code_value: int = self.code.value[0]
         status: grpc.Status = rpc_status.to_status(
-            status_pb2.Status(code=code_value, message=self.message, details=details)
+            status_pb2.Status(code=code_value, message=_bounded(self.message), details=details)
         )
         return status
+
+
+def service_error(error: DomainError) -> ServiceError:
+    """The status a refusal of the rules leaves the service as."""
+    return ServiceError(
+        STATUS_OF[error.refusal], error.reason, error.message, error.fields, error.metadata
+    )
 
 
 def invalid_argument(

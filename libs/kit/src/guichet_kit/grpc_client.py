@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from guichet_kit import auth, correlation
+from guichet_kit.i18n import LANGUAGE_METADATA_KEY, current_language
 
 
 class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
@@ -21,7 +22,10 @@ class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
         request: Any,
     ) -> Any:
         metadata = grpc.aio.Metadata(
-            *(details.metadata or ()), *correlation.grpc_metadata(), *auth.forwarded_metadata()
+            *(details.metadata or ()),
+            *correlation.grpc_metadata(),
+            *auth.forwarded_metadata(),
+            (LANGUAGE_METADATA_KEY, current_language().value),
         )
         details = grpc.aio.ClientCallDetails(
             method=details.method,

@@ -31,20 +31,39 @@ from guichet_kit.auth import (
     bearer_token,
     set_caller,
 )
-from guichet_kit.errors import FieldError, ServiceError, invalid_argument, unauthenticated
+from guichet_kit.domain import DomainError
+from guichet_kit.errors import (
+    FieldError,
+    ServiceError,
+    invalid_argument,
+    service_error,
+    unauthenticated,
+)
+from guichet_kit.i18n import DEFAULT_LANGUAGE, LANGUAGE_METADATA_KEY, parse_language, set_language
 from guichet_kit.metrics import GRPC_HANDLED, GRPC_SECONDS
+from guichet_kit.servicers import Registry
 from guichet_kit.settings import TlsFiles
 
 log = structlog.get_logger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# The kit's own services, always admitted; every other method must be a declared RPC.
+KIT_SERVICES = (f"/{HEALTH_SERVICE}/", f"/{reflection.SERVICE_NAME}/")
+# Bounds on any request, before a servicer's own tighter checks: no unbounded input goes further.
+MAX_STRING_LENGTH = 10_000
+MAX_LIST_ITEMS = 1_000
 
 
 class KitInterceptor(grpc.aio.ServerInterceptor):
-    """Correlation id and caller in, ServiceError → status with details, log line and metrics."""
+    """Correlation id, language and caller in; undeclared methods refused; refusals → status with
+    details; a log line and metrics per call."""
 
-    def __init__(self, verifier: TokenVerifier | None = None) -> None:
+    def __init__(
+        self, verifier: TokenVerifier | None = None, declared: set[str] | None = None
+    ) -> None:
         self._verifier = verifier
+        # None admits every method (tests of the interceptor alone); the runner always passes a set.
+        self._declared = declared
 
     async def _identify(self, metadata: dict[str, str | bytes]) -> None:
         """Verify the forwarded token, if any; the servicer decides whether one is needed."""
@@ -80,21 +99,32 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(details)
-        if handler is None or not handler.unary_unary:
-            return handler  # streaming RPCs are wrapped when a service first needs them
         method: str = details.method
+        if handler is None or method.startswith(KIT_SERVICES):
+            return handler
+        if self._declared is not None and method not in self._declared:
+            return _refusing(handler, method)
+        if not handler.unary_unary:
+            return handler  # streaming RPCs are wrapped when a service first needs them
         inner = handler.unary_unary
 
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             metadata = dict(context.invocation_metadata() or ())
             incoming = metadata.get(correlation.GRPC_METADATA_KEY)
             correlation.ensure(incoming if isinstance(incoming, str) else None)
+            language = metadata.get(LANGUAGE_METADATA_KEY)
+            set_language(
+                parse_language(language if isinstance(language, str) else None) or DEFAULT_LANGUAGE
+            )
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                await self._identify(metadata)
-                refuse_nul_characters(request)
-                return await inner(request, context)  # type: ignore[arg-type]
+                try:
+                    await self._identify(metadata)
+                    check_request(request)
+                    return await inner(request, context)  # type: ignore[arg-type]
+                except DomainError as error:
+                    raise service_error(error) from error
             except ServiceError as error:
                 code = error.code
                 log.info("grpc.refused", method=method, reason=error.reason, code=code.name)
@@ -129,23 +159,58 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
 DOWNSTREAM_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-def refuse_nul_characters(message: Message, path: str = "") -> None:
-    """PostgreSQL cannot store NUL in text: refuse it in any string field, as bad input."""
+def _refusing(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """A method registered without a declaration answers nothing but a refusal."""
+    status = ServiceError(
+        grpc.StatusCode.UNIMPLEMENTED, "RPC_NOT_DECLARED", f"{method} is not a declared RPC"
+    ).to_status()
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        log.error("grpc.undeclared_method", method=method)
+        await context.abort_with_status(status)
+
+    if handler.unary_unary or handler.unary_stream:
+        build = grpc.unary_unary_rpc_method_handler
+    else:
+        build = grpc.stream_unary_rpc_method_handler
+    return build(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def check_request(message: Message, path: str = "") -> None:
+    """Refuse what no field may hold: NUL characters (PostgreSQL cannot store them), strings and
+    lists beyond the kit's bounds. The message names the field, never echoes the value."""
     for descriptor, value in message.ListFields():
         name = f"{path}{descriptor.name}"
+        items = value if descriptor.is_repeated else [value]
+        if descriptor.is_repeated and len(items) > MAX_LIST_ITEMS:
+            raise invalid_argument(
+                "REQUEST_TOO_LARGE",
+                f"{name} has more than {MAX_LIST_ITEMS} items",
+                [FieldError(name, "too_many", f"At most {MAX_LIST_ITEMS} items.")],
+            )
         if descriptor.type == FieldDescriptor.TYPE_STRING:
-            values = value if descriptor.is_repeated else [value]
-            if any("\x00" in item for item in values):
+            if any("\x00" in item for item in items):
                 raise invalid_argument(
                     "INVALID_CHARACTER",
                     f"{name} contains a NUL character",
                     [FieldError(name, "nul_character", "Remove the NUL (\\0) character.")],
                 )
+            if any(len(item) > MAX_STRING_LENGTH for item in items):
+                raise invalid_argument(
+                    "TEXT_TOO_LONG",
+                    f"{name} is longer than {MAX_STRING_LENGTH} characters",
+                    [FieldError(name, "too_long", f"At most {MAX_STRING_LENGTH} characters.")],
+                )
         elif descriptor.type == FieldDescriptor.TYPE_MESSAGE:
-            items = value if descriptor.is_repeated else [value]
             for item in items:
                 if isinstance(item, Message):
-                    refuse_nul_characters(item, f"{name}.")
+                    check_request(item, f"{name}.")
 
 
 def client_certificate_name(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
@@ -179,7 +244,8 @@ class GrpcService:
     """What a service hands to the runner: how to register its servicers, and its checks."""
 
     name: str
-    register: Callable[[grpc.aio.Server], Sequence[str]]
+    # Adds the service's declared servicers (`registry.add(...)`).
+    register: Callable[[Registry], None]
     endpoints: Sequence[Endpoint]
     # Returns False while a dependency (database, NATS) is down: health says NOT_SERVING.
     readiness: Callable[[], Awaitable[bool]] | None = None
@@ -192,8 +258,11 @@ class GrpcService:
 
 async def serve(service: GrpcService, stop: asyncio.Event) -> None:
     """Run until `stop` is set (the caller wires SIGTERM to it with `stop_on_signals`)."""
-    server = grpc.aio.server(interceptors=[KitInterceptor(service.token_verifier)])
-    names = list(service.register(server))
+    declared: set[str] = set()
+    server = grpc.aio.server(interceptors=[KitInterceptor(service.token_verifier, declared)])
+    registry = Registry(server, declared)
+    service.register(registry)
+    names = list(registry.services)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, HEALTH_SERVICE, reflection.SERVICE_NAME], server)

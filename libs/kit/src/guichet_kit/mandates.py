@@ -15,7 +15,7 @@ import grpc
 from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet_kit.auth import ActingContext, Principal
-from guichet_kit.errors import ServiceError
+from guichet_kit.domain import Forbidden
 
 CACHE_SECONDS = 30.0
 
@@ -48,8 +48,7 @@ class MandateChecker:
                 self._cache.clear()
             self._cache[key] = decision
         if decision.refusal:
-            raise ServiceError(
-                grpc.StatusCode.PERMISSION_DENIED,
+            raise Forbidden(
                 "MANDATE_REFUSED",
                 f"no mandate for {context} with right {right}: {decision.refusal}",
                 metadata={"refusal": decision.refusal},

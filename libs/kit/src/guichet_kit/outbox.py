@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -77,8 +78,28 @@ def stamp(event: Message) -> None:
         occurred_at.FromDatetime(datetime.now(UTC))
 
 
+class EventsWritten:
+    """Set by `add_event`; a declared RPC reads it after its commit to wake the relay at once."""
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+# A mutable cell rather than a flag, so tasks the rules spawn still mark their caller's call.
+_events_written: ContextVar[EventsWritten | None] = ContextVar("events_written", default=None)
+
+
+def track_events() -> EventsWritten:
+    """Start watching for events written by the current call."""
+    cell = EventsWritten()
+    _events_written.set(cell)
+    return cell
+
+
 def add_event(session: AsyncSession, subject: str, event: Message) -> uuid.UUID:
     """Store `event` in the outbox inside the caller's transaction."""
+    if (cell := _events_written.get()) is not None:
+        cell.written = True
     stamp(event)
     event_id = uuid.UUID(event.event_id)  # type: ignore[attr-defined]
     headers = {EVENT_TYPE_HEADER: event.DESCRIPTOR.full_name}

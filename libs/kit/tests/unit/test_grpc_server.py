@@ -2,7 +2,7 @@ import pytest
 
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet_kit.errors import ServiceError
-from guichet_kit.grpc_server import refuse_nul_characters
+from guichet_kit.grpc_server import check_request
 
 
 @pytest.mark.parametrize(
@@ -17,10 +17,10 @@ def test_a_nul_character_anywhere_is_bad_input_naming_its_field(
     message: object, field: str
 ) -> None:
     with pytest.raises(ServiceError) as refused:
-        refuse_nul_characters(message)  # type: ignore[arg-type]
+        check_request(message)  # type: ignore[arg-type]
     assert refused.value.reason == "INVALID_CHARACTER"
     assert [error.field for error in refused.value.field_errors] == [field]
 
 
 def test_ordinary_text_passes() -> None:
-    refuse_nul_characters(pb.RegisterRequest(first_name="Léa-Marie", last_name="Müller"))
+    check_request(pb.RegisterRequest(first_name="Léa-Marie", last_name="Müller"))

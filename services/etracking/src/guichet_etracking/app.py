@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 
-import grpc
-
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_etracking.settings import EtrackingSettings
@@ -19,6 +17,7 @@ from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.runtime import service_runtime
+from guichet_kit.servicers import Registry
 
 
 async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
@@ -36,19 +35,21 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
         insecure_channel(settings.identity_address, timeout=5.0) as identity,
     ):
         mandates = MandateChecker(identity)
-        sessions, wake = runtime.sessions, runtime.events_written
+        sessions = runtime.sessions
 
-        def register(server: grpc.aio.Server) -> list[str]:
-            pb_grpc.add_TrackingServiceServicer_to_server(
-                TrackingServicer(sessions, settings.public_base_url, wake, mandates), server
+        def register(registry: Registry) -> None:
+            registry.add(
+                pb_grpc.add_TrackingServiceServicer_to_server,
+                TrackingServicer(
+                    sessions, settings.public_base_url, mandates, runtime.events_written
+                ),
+                pb.DESCRIPTOR.services_by_name["TrackingService"],
             )
-            pb_grpc.add_AdministrationTrackingServiceServicer_to_server(
-                AdministrationServicer(sessions, wake), server
+            registry.add(
+                pb_grpc.add_AdministrationTrackingServiceServicer_to_server,
+                AdministrationServicer(sessions, runtime.events_written),
+                pb.DESCRIPTOR.services_by_name["AdministrationTrackingService"],
             )
-            return [
-                pb.DESCRIPTOR.services_by_name["TrackingService"].full_name,
-                pb.DESCRIPTOR.services_by_name["AdministrationTrackingService"].full_name,
-            ]
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:

@@ -4,70 +4,54 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Literal
 
-import email_validator
-import phonenumbers
+from guichet_kit.domain import FieldError, InvalidInput
+from guichet_kit.i18n import Catalog, Language
+from guichet_kit.values import InvalidValue, parse_email, parse_language_code, parse_phone
 
-ContactField = Literal["email", "phone", "language"]
+__all__ = [
+    "InvalidContact",
+    "Language",
+    "NotificationChoice",
+    "notification_choice",
+    "validate_email",
+    "validate_mobile",
+]
 
-# FIXED_LINE_OR_MOBILE: some numbering plans (e.g. US) cannot tell the two apart; an SMS may work.
-_SMS_CAPABLE_TYPES = frozenset(
-    {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
-)
-
-
-class Language(StrEnum):
-    FR = "fr"
-    DE = "de"
-    EN = "en"
+_ = Catalog("guichet_etracking")
 
 
-_LANGUAGES = {language.value: language for language in Language}
+class InvalidContact(InvalidInput):
+    """One or more opt-in fields are wrong; `fields` lists every one of them at once."""
 
-
-class InvalidContact(ValueError):
-    """One or more opt-in fields are wrong; ``errors`` lists every (field, message) at once."""
-
-    def __init__(self, errors: Sequence[tuple[ContactField, str]]) -> None:
+    def __init__(self, errors: Sequence[FieldError]) -> None:
         if not errors:
             raise ValueError("InvalidContact needs at least one field error")
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
-        self.errors: list[tuple[ContactField, str]] = list(errors)
+        super().__init__("INVALID_TRACKING_REQUEST", _("The tracking request has errors."), errors)
 
     @property
-    def field(self) -> ContactField:
+    def field(self) -> str:
         """The first field in error (the only one for single-field validations)."""
-        return self.errors[0][0]
+        return self.fields[0].field
+
+    def __str__(self) -> str:
+        return "; ".join(f"{error.field}: {error.message}" for error in self.fields)
 
 
 def validate_email(text: str) -> str:
     """The normalised address (domain lower-cased, Unicode NFC); no DNS lookup."""
     try:
-        checked = email_validator.validate_email(text.strip(), check_deliverability=False)
-    except email_validator.EmailNotValidError as error:
-        raise InvalidContact([("email", f"This is not a valid e-mail address: {error}")]) from None
-    return checked.normalized
+        return parse_email(text)
+    except InvalidValue as error:
+        raise InvalidContact([FieldError("email", error.reason, error.message)]) from None
 
 
 def validate_mobile(text: str, default_region: str = "LU") -> str:
-    """The number in E.164 (``+352621123456``); it must be able to receive an SMS."""
+    """The number in E.164 (`+352621123456`); it must be able to receive an SMS."""
     try:
-        number = phonenumbers.parse(text, default_region)
-    except phonenumbers.NumberParseException:
-        raise InvalidContact(
-            [("phone", "This is not a phone number; write it with its country code, e.g. +352.")]
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidContact(
-            [("phone", "This phone number does not exist; check its digits and country code.")]
-        )
-    if phonenumbers.number_type(number) not in _SMS_CAPABLE_TYPES:
-        raise InvalidContact(
-            [("phone", "This is not a mobile phone number; text messages need a mobile number.")]
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return parse_phone(text, mobile=True, region=default_region)
+    except InvalidValue as error:
+        raise InvalidContact([FieldError("phone", error.reason, error.message)]) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,33 +79,47 @@ def notification_choice(
     language: str,
 ) -> NotificationChoice:
     """Check the opt-in form as a whole; choosing no channel is allowed (lookup by number only)."""
-    errors: list[tuple[ContactField, str]] = []
+    errors: list[FieldError] = []
     email = (email or "").strip() or None
     phone = (phone or "").strip() or None
 
     if notify_by_email and email is None:
-        errors.append(("email", "Enter the e-mail address to notify, or untick e-mail."))
+        errors.append(
+            FieldError(
+                "email", "required", _("Enter the e-mail address to notify, or untick e-mail.")
+            )
+        )
     elif not notify_by_email and email is not None:
-        errors.append(("email", "An e-mail address was given but e-mail was not chosen."))
+        errors.append(
+            FieldError(
+                "email", "not_chosen", _("An e-mail address was given but e-mail was not chosen.")
+            )
+        )
     elif email is not None:
         try:
             email = validate_email(email)
         except InvalidContact as error:
-            errors.extend(error.errors)
+            errors.extend(error.fields)
 
     if notify_by_sms and phone is None:
-        errors.append(("phone", "Enter the mobile number to notify, or untick SMS."))
+        errors.append(
+            FieldError("phone", "required", _("Enter the mobile number to notify, or untick SMS."))
+        )
     elif not notify_by_sms and phone is not None:
-        errors.append(("phone", "A phone number was given but SMS was not chosen."))
+        errors.append(
+            FieldError("phone", "not_chosen", _("A phone number was given but SMS was not chosen."))
+        )
     elif phone is not None:
         try:
             phone = validate_mobile(phone)
         except InvalidContact as error:
-            errors.extend(error.errors)
+            errors.extend(error.fields)
 
-    chosen_language = _LANGUAGES.get(language.strip().lower())
-    if chosen_language is None:
-        errors.append(("language", "Choose one of the languages fr, de or en."))
+    chosen_language: Language | None = None
+    try:
+        chosen_language = parse_language_code(language)
+    except InvalidValue as error:
+        errors.append(FieldError("language", error.reason, error.message))
 
     if errors or chosen_language is None:
         raise InvalidContact(errors)

@@ -1,46 +1,44 @@
-"""gRPC servicers: translate and validate requests, call the rules, translate the answers."""
+"""gRPC servicers: declared RPCs that validate requests, call the rules and build the replies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Callable
 
-import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_etracking.tracking import service
 from guichet_etracking.tracking.catalogue import PAPER_FORMS, UnknownPaperForm, find_paper_form
-from guichet_etracking.tracking.contact import InvalidContact, Language, notification_choice
+from guichet_etracking.tracking.contact import InvalidContact, notification_choice
 from guichet_etracking.tracking.number import (
     InvalidTrackingNumber,
     TrackingNumber,
     parse_tracking_number,
 )
 from guichet_etracking.tracking.sheet import render_tracking_sheet
-from guichet_etracking.tracking.status import TransitionNotAllowed
 from guichet_etracking.tracking.wire import (
     paper_form_to_proto,
     status_from_proto,
     tracking_to_proto,
 )
-from guichet_kit.auth import acting_context, authenticated, caller
-from guichet_kit.db import transaction
-from guichet_kit.errors import (
-    FieldError,
-    ServiceError,
-    failed_precondition,
-    invalid_argument,
-    not_found,
-    permission_denied,
-    unauthenticated,
-)
-from guichet_kit.grpc_server import client_certificate_name
+from guichet_kit.domain import FieldError, FieldErrors, InvalidInput
+from guichet_kit.i18n import Catalog, Language
 from guichet_kit.mandates import MandateChecker
+from guichet_kit.servicers import (
+    ANY_CONTEXT,
+    Call,
+    Db,
+    DeclaredServicer,
+    administration,
+    citizen,
+    public,
+    rpc,
+)
+from guichet_kit.values import InvalidValue, parse_human_text, parse_language_code
 
-Context = grpc.aio.ServicerContext[Any, Any]
+_ = Catalog("guichet_etracking")
+
 MAX_COMMENT_LENGTH = 500
 
 
@@ -48,10 +46,10 @@ def _number(text: str) -> TrackingNumber:
     try:
         return parse_tracking_number(text)
     except InvalidTrackingNumber as error:
-        raise invalid_argument(
+        raise InvalidInput(
             "INVALID_TRACKING_NUMBER",
-            str(error),
-            [FieldError("number", error.reason, str(error))],
+            error.message,
+            [FieldError("number", error.reason, error.message)],
         ) from error
 
 
@@ -59,49 +57,50 @@ def _language(text: str, default: Language = Language.FR) -> Language:
     if not text:
         return default
     try:
-        return Language(text)
-    except ValueError as error:
-        raise invalid_argument(
+        return parse_language_code(text)
+    except InvalidValue as error:
+        raise InvalidInput(
             "INVALID_LANGUAGE",
-            "language must be fr, de or en",
-            [FieldError("language", "unsupported", "Choose fr, de or en.")],
+            _("The language must be fr, de or en."),
+            [FieldError("language", error.reason, error.message)],
         ) from error
 
 
-def _not_found(number: TrackingNumber) -> ServiceError:
-    return not_found("TRACKING_NOT_FOUND", f"no eTracking with number {number.display}")
-
-
-class TrackingServicer(pb_grpc.TrackingServiceServicer):
+class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         public_base_url: str,
-        events_written: Callable[[], None],
         mandates: MandateChecker,
+        events_written: Callable[[], None],
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, events_written)
         self._public_base_url = public_base_url.rstrip("/")
-        self._events_written = events_written
         self._mandates = mandates
 
+    @rpc(public(), db=Db.NONE)
     async def ListPaperForms(
-        self, request: pb.ListPaperFormsRequest, context: Context
+        self, request: pb.ListPaperFormsRequest, call: Call
     ) -> pb.ListPaperFormsResponse:
         language = _language(request.language)
         return pb.ListPaperFormsResponse(
             paper_forms=[paper_form_to_proto(form, language) for form in PAPER_FORMS]
         )
 
+    @rpc(public())
     async def CreateTracking(
-        self, request: pb.CreateTrackingRequest, context: Context
+        self, request: pb.CreateTrackingRequest, call: Call
     ) -> pb.CreateTrackingResponse:
-        errors: list[FieldError] = []
+        errors = FieldErrors()
         form = None
         try:
             form = find_paper_form(request.paper_form_code)
-        except UnknownPaperForm as error:
-            errors.append(FieldError("paper_form_code", "unknown", str(error)))
+        except UnknownPaperForm:
+            errors.add(
+                "paper_form_code",
+                "unknown",
+                _("Choose a paper form from the list of forms that can be tracked."),
+            )
         choice = None
         try:
             choice = notification_choice(
@@ -112,60 +111,48 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
                 request.language,
             )
         except InvalidContact as error:
-            errors.extend(FieldError(field, "invalid", message) for field, message in error.errors)
+            errors.errors.extend(error.fields)
         if errors or form is None or choice is None:
-            raise invalid_argument(
-                "INVALID_TRACKING_REQUEST", "the tracking request is invalid", errors
+            raise InvalidInput(
+                "INVALID_TRACKING_REQUEST", _("The tracking request has errors."), errors.errors
             )
         # Signed in: the tracking goes to the space the caller acts for; else it is anonymous.
-        principal = caller()
         owner = None
-        if principal is not None:
+        if call.principal is not None:
             owner = await self._mandates.owner(
-                principal, acting_context(), "etracking:write", act=f"eTracking of {form.code}"
+                call.principal, call.acting, "etracking:write", act=f"eTracking of {form.code}"
             )
-        async with transaction(self._sessions) as session:
-            tracking = await service.create_tracking(session, form, choice, owner)
-            reply = pb.CreateTrackingResponse(tracking=tracking_to_proto(tracking, choice.language))
-        self._events_written()
-        return reply
+        tracking = await service.create_tracking(call.session, form, choice, owner)
+        return pb.CreateTrackingResponse(tracking=tracking_to_proto(tracking, choice.language))
 
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
     async def ListMyTrackings(
-        self, request: pb.ListMyTrackingsRequest, context: Context
+        self, request: pb.ListMyTrackingsRequest, call: Call
     ) -> pb.ListMyTrackingsResponse:
-        principal = authenticated()
         language = _language(request.language)
-        acting = acting_context()
         # Reading someone else's trackings is an act on their behalf: it goes to their audit.
-        act = "" if acting.kind == "private" else "listed the eTrackings"
-        owner = await self._mandates.owner(principal, acting, "etracking:read", act=act)
-        async with transaction(self._sessions) as session:
-            trackings = await service.trackings_of(session, owner)
-            return pb.ListMyTrackingsResponse(
-                trackings=[tracking_to_proto(tracking, language) for tracking in trackings]
-            )
+        act = "" if call.acting.kind == "private" else "listed the eTrackings"
+        owner = await self._mandates.owner(call.person, call.acting, "etracking:read", act=act)
+        trackings = await service.trackings_of(call.session, owner)
+        return pb.ListMyTrackingsResponse(
+            trackings=[tracking_to_proto(tracking, language) for tracking in trackings]
+        )
 
+    @rpc(public(), db=Db.READ)
     async def LookupTracking(
-        self, request: pb.LookupTrackingRequest, context: Context
+        self, request: pb.LookupTrackingRequest, call: Call
     ) -> pb.LookupTrackingResponse:
         number = _number(request.number)
         language = _language(request.language)
-        async with transaction(self._sessions) as session:
-            try:
-                tracking = await service.find_tracking(session, number)
-            except service.TrackingNotFound as error:
-                raise _not_found(number) from error
-            return pb.LookupTrackingResponse(tracking=tracking_to_proto(tracking, language))
+        tracking = await service.find_tracking(call.session, number)
+        return pb.LookupTrackingResponse(tracking=tracking_to_proto(tracking, language))
 
+    @rpc(public(), db=Db.READ)
     async def GetTrackingSheet(
-        self, request: pb.GetTrackingSheetRequest, context: Context
+        self, request: pb.GetTrackingSheetRequest, call: Call
     ) -> pb.GetTrackingSheetResponse:
         number = _number(request.number)
-        async with transaction(self._sessions) as session:
-            try:
-                tracking = await service.find_tracking(session, number)
-            except service.TrackingNotFound as error:
-                raise _not_found(number) from error
+        tracking = await service.find_tracking(call.session, number)
         language = _language(request.language, Language(tracking.language))
         pdf = render_tracking_sheet(
             number,
@@ -177,80 +164,46 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         return pb.GetTrackingSheetResponse(pdf=pdf, filename=f"etracking-{number.canonical}.pdf")
 
 
-def _administration(context: Context) -> str:
-    name = client_certificate_name(context)
-    if name is None:
-        raise unauthenticated(
-            "CLIENT_CERTIFICATE_REQUIRED",
-            "administrations call this API over mutual TLS with their client certificate",
-        )
-    return name
-
-
-class AdministrationServicer(pb_grpc.AdministrationTrackingServiceServicer):
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], events_written: Callable[[], None]
-    ) -> None:
-        self._sessions = sessions
-        self._events_written = events_written
-
+class AdministrationServicer(DeclaredServicer, pb_grpc.AdministrationTrackingServiceServicer):
+    @rpc(administration())
     async def ScanTracking(
-        self, request: pb.ScanTrackingRequest, context: Context
+        self, request: pb.ScanTrackingRequest, call: Call
     ) -> pb.ScanTrackingResponse:
-        administration = _administration(context)
         number = _number(request.number)
-        async with transaction(self._sessions) as session:
-            with _refusals_to_statuses(number, administration):
-                result = await service.scan(session, number, administration)
-            reply = pb.ScanTrackingResponse(
-                tracking=tracking_to_proto(result.tracking, Language(result.tracking.language)),
-                already_received=result.already_received,
-            )
-        if not result.already_received:
-            self._events_written()
-        return reply
+        result = await service.scan(call.session, number, _administration(call))
+        return pb.ScanTrackingResponse(
+            tracking=tracking_to_proto(result.tracking, Language(result.tracking.language)),
+            already_received=result.already_received,
+        )
 
+    @rpc(administration())
     async def UpdateTrackingStatus(
-        self, request: pb.UpdateTrackingStatusRequest, context: Context
+        self, request: pb.UpdateTrackingStatusRequest, call: Call
     ) -> pb.UpdateTrackingStatusResponse:
-        administration = _administration(context)
         number = _number(request.number)
-        errors: list[FieldError] = []
+        errors = FieldErrors()
         target = status_from_proto(request.status)
         if target is None:
-            errors.append(FieldError("status", "unspecified", "Give the new status."))
-        if len(request.comment) > MAX_COMMENT_LENGTH:
-            errors.append(
-                FieldError("comment", "too_long", f"At most {MAX_COMMENT_LENGTH} characters.")
+            errors.add("status", "unspecified", _("Give the new status."))
+        comment = ""
+        try:
+            comment = parse_human_text(
+                request.comment, max_length=MAX_COMMENT_LENGTH, required=False, multiline=True
             )
+        except InvalidValue as error:
+            errors.add("comment", error.reason, error.message)
         if errors or target is None:
-            raise invalid_argument("INVALID_STATUS_UPDATE", "the status update is invalid", errors)
-        async with transaction(self._sessions) as session:
-            with _refusals_to_statuses(number, administration):
-                tracking = await service.update_status(
-                    session, number, administration, target, request.comment.strip()
-                )
-            reply = pb.UpdateTrackingStatusResponse(
-                tracking=tracking_to_proto(tracking, Language(tracking.language))
+            raise InvalidInput(
+                "INVALID_STATUS_UPDATE", _("The status update has errors."), errors.errors
             )
-        self._events_written()
-        return reply
+        tracking = await service.update_status(
+            call.session, number, _administration(call), target, comment
+        )
+        return pb.UpdateTrackingStatusResponse(
+            tracking=tracking_to_proto(tracking, Language(tracking.language))
+        )
 
 
-@contextmanager
-def _refusals_to_statuses(number: TrackingNumber, administration: str) -> Iterator[None]:
-    """An administration's act refused by the rules, as the status its back office reads."""
-    try:
-        yield
-    except service.TrackingNotFound as error:
-        raise _not_found(number) from error
-    except service.NotCompetent as error:
-        raise _not_competent(number, administration) from error
-    except TransitionNotAllowed as error:
-        raise failed_precondition("TRANSITION_NOT_ALLOWED", str(error)) from error
-
-
-def _not_competent(number: TrackingNumber, administration: str) -> ServiceError:
-    return permission_denied(
-        "NOT_COMPETENT", f"{administration} is not competent for eTracking {number.display}"
-    )
+def _administration(call: Call) -> str:
+    # Always set for an `administration()` RPC: the declaration refused the call otherwise.
+    return call.administration or ""

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal
 
+from guichet_kit.i18n import Catalog, Text
+
 PREFIX = "ET"
 BODY_LENGTH = 8
 # Crockford base32: no I, L, O (misread as 1, 1, 0) and no U, so a number is easy to read aloud.
@@ -29,7 +31,7 @@ _RADIX = 2
 # O, I and L never occur in a number, so reading them as 0, 1, 1 can only repair a misreading.
 _LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]+")  # also typographic dashes from copy-paste
-_FORMAT_HINT = f"an eTracking number looks like {PREFIX}-XXXX-XXXX-C"
+_ = Catalog("guichet_etracking")
 
 InvalidReason = Literal["format", "check_character"]
 
@@ -37,9 +39,10 @@ InvalidReason = Literal["format", "check_character"]
 class InvalidTrackingNumber(ValueError):
     """A text that is not a well-formed eTracking number; refused before any lookup."""
 
-    def __init__(self, reason: InvalidReason, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: InvalidReason, message: Text) -> None:
+        super().__init__(str(message))
         self.reason: InvalidReason = reason
+        self.message = message
 
 
 def _expected_check_character(body: str) -> str:
@@ -60,14 +63,19 @@ class TrackingNumber:
         if len(self.body) != BODY_LENGTH or any(c not in ALPHABET for c in self.body):
             raise InvalidTrackingNumber(
                 "format",
-                f"The body of an eTracking number is {BODY_LENGTH} characters "
-                f"from {ALPHABET}; got {self.body!r}.",
+                _(
+                    "The body of an eTracking number is {length} characters from {alphabet}.",
+                    length=BODY_LENGTH,
+                    alphabet=ALPHABET,
+                ),
             )
         if self.check_character != _expected_check_character(self.body):
             raise InvalidTrackingNumber(
                 "check_character",
-                "This eTracking number contains a typing error (its check character does not "
-                "match); please compare it character by character with your eTracking sheet.",
+                _(
+                    "This eTracking number contains a typing error (its check character does not "
+                    "match); please compare it character by character with your eTracking sheet."
+                ),
             )
 
     @property
@@ -98,21 +106,28 @@ def parse_tracking_number(text: str) -> TrackingNumber:
     compact = _SEPARATORS.sub("", text)
     if any(not (c.isascii() and c.isalnum()) for c in compact):
         raise InvalidTrackingNumber(
-            "format", f"Only letters and digits are allowed: {_FORMAT_HINT}."
+            "format",
+            _(
+                "Only letters and digits are allowed: an eTracking number looks like ET-XXXX-XXXX-C."
+            ),
         )
     compact = compact.upper()
     expected_length = len(PREFIX) + BODY_LENGTH + 1
     if len(compact) != expected_length:
         raise InvalidTrackingNumber(
             "format",
-            f"{'Too short' if len(compact) < expected_length else 'Too long'}: "
-            f"{_FORMAT_HINT} ({BODY_LENGTH + 1} characters after {PREFIX}).",
+            _("Too short: an eTracking number looks like ET-XXXX-XXXX-C.")
+            if len(compact) < expected_length
+            else _("Too long: an eTracking number looks like ET-XXXX-XXXX-C."),
         )
     if not compact.startswith(PREFIX):
-        raise InvalidTrackingNumber("format", f"It must start with {PREFIX}: {_FORMAT_HINT}.")
+        raise InvalidTrackingNumber(
+            "format", _("It must start with ET: an eTracking number looks like ET-XXXX-XXXX-C.")
+        )
     characters = compact[len(PREFIX) :].translate(_LOOKALIKES)
     if "U" in characters:
         raise InvalidTrackingNumber(
-            "format", f"The letter U never occurs after {PREFIX}: {_FORMAT_HINT}."
+            "format",
+            _("The letter U never occurs in an eTracking number (ET-XXXX-XXXX-C)."),
         )
     return TrackingNumber(characters[:-1], characters[-1])

@@ -13,17 +13,34 @@ from guichet_etracking.tracking.contact import NotificationChoice
 from guichet_etracking.tracking.models import Tracking, TrackingStatusChange
 from guichet_etracking.tracking.number import TrackingNumber, generate_tracking_number
 from guichet_etracking.tracking.status import TrackingStatus, check_transition
+from guichet_kit.domain import Forbidden, NotFound
+from guichet_kit.i18n import Catalog
 from guichet_kit.outbox import add_event
+
+_ = Catalog("guichet_etracking")
 
 APPLICANT = "applicant"
 
 
-class TrackingNotFound(LookupError):
-    pass
+class TrackingNotFound(NotFound):
+    def __init__(self, number: TrackingNumber) -> None:
+        super().__init__(
+            "TRACKING_NOT_FOUND", _("No eTracking has the number {number}.", number=number.display)
+        )
 
 
-class NotCompetent(PermissionError):
+class NotCompetent(Forbidden):
     """The administration tried to act on a paper form of another administration."""
+
+    def __init__(self, number: TrackingNumber, administration: str) -> None:
+        super().__init__(
+            "NOT_COMPETENT",
+            _(
+                "{administration} is not competent for eTracking {number}.",
+                administration=administration,
+                number=number.display,
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,7 @@ async def purge_account(session: AsyncSession, deletion_id: str, national_id: st
 async def find_tracking(session: AsyncSession, number: TrackingNumber) -> Tracking:
     tracking = await repository.find_by_number(session, number.canonical)
     if tracking is None:
-        raise TrackingNotFound(number.display)
+        raise TrackingNotFound(number)
     return tracking
 
 
@@ -94,9 +111,9 @@ async def _competent_tracking(
 ) -> Tracking:
     tracking = await repository.find_by_number(session, number.canonical, for_update=True)
     if tracking is None:
-        raise TrackingNotFound(number.display)
+        raise TrackingNotFound(number)
     if tracking.administration != administration:
-        raise NotCompetent(number.display)
+        raise NotCompetent(number, administration)
     return tracking
 
 

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from guichet_etracking.tracking.contact import Language
+from guichet_kit.domain import Conflict
+from guichet_kit.i18n import Catalog, Language
+
+_ = Catalog("guichet_etracking")
 
 
 class TrackingStatus(StrEnum):
@@ -73,16 +76,26 @@ _LABELS: Mapping[TrackingStatus, Mapping[Language, str]] = MappingProxyType(
 )
 
 
-class TransitionNotAllowed(ValueError):
+class TransitionNotAllowed(Conflict):
     """An administration tried a status change the life cycle does not allow."""
 
     def __init__(self, current: TrackingStatus, target: TrackingStatus) -> None:
         allowed = sorted(ALLOWED_TRANSITIONS[current])
         if not allowed:
-            detail = f"'{current}' is final"
+            message = _(
+                "An eTracking cannot move from '{current}' to '{target}': '{current}' is final.",
+                current=current.value,
+                target=target.value,
+            )
         else:
-            detail = "from there only " + ", ".join(f"'{s}'" for s in allowed) + " can follow"
-        super().__init__(f"An eTracking cannot move from '{current}' to '{target}': {detail}.")
+            message = _(
+                "An eTracking cannot move from '{current}' to '{target}': "
+                "from there only {allowed} can follow.",
+                current=current.value,
+                target=target.value,
+                allowed=", ".join(f"'{s}'" for s in allowed),
+            )
+        super().__init__("TRANSITION_NOT_ALLOWED", message)
         self.current = current
         self.target = target
 

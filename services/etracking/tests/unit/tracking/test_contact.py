@@ -15,13 +15,13 @@ def test_an_email_address_is_normalised() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "anne", "anne@", "@example.lu", "anne@@example.lu", "anne muller@example.lu"]
+    "text", ["anne", "anne@", "@example.lu", "anne@@example.lu", "anne muller@example.lu"]
 )
 def test_a_bad_email_address_is_refused(text: str) -> None:
     with pytest.raises(InvalidContact, match="not a valid e-mail address") as refused:
         validate_email(text)
     assert refused.value.field == "email"
-    assert refused.value.errors[0][0] == "email"
+    assert refused.value.fields[0].field == "email"
 
 
 @pytest.mark.parametrize(
@@ -96,14 +96,14 @@ def test_each_bad_field_is_reported(kwargs: dict[str, object], field: str, why: 
     } | kwargs
     with pytest.raises(InvalidContact) as refused:
         notification_choice(**arguments)  # type: ignore[arg-type]
-    assert len(refused.value.errors) == 1
+    assert len(refused.value.fields) == 1
     assert refused.value.field == field
-    assert why in refused.value.errors[0][1]
+    assert why in str(refused.value.fields[0].message)
 
 
 def test_every_field_error_is_reported_at_once() -> None:
     with pytest.raises(InvalidContact) as refused:
         notification_choice(True, "not-an-address", True, None, "it")
-    assert [field for field, _ in refused.value.errors] == ["email", "phone", "language"]
+    assert [error.field for error in refused.value.fields] == ["email", "phone", "language"]
     assert "email:" in str(refused.value)
     assert "language:" in str(refused.value)

@@ -53,7 +53,7 @@ def test_refused_transition_raises_a_clear_error(
         check_transition(current, target)
     assert f"from '{current}' to '{target}'" in str(refused.value)
     assert (refused.value.current, refused.value.target) == (current, target)
-    assert isinstance(refused.value, ValueError)
+    assert refused.value.reason == "TRANSITION_NOT_ALLOWED"
 
 
 @pytest.mark.parametrize("status", list(TrackingStatus))

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guichet_identity.national_id import (
+from guichet_kit.national_id import (
     InvalidNationalId,
     NationalId,
     luhn_digit,

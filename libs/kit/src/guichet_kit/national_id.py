@@ -12,6 +12,8 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from guichet_kit.i18n import Catalog, Text
+
 LUXEMBOURG = ZoneInfo("Europe/Luxembourg")
 
 LENGTH = 13
@@ -45,18 +47,20 @@ _P = (
 )
 _INV = (0, 4, 3, 2, 1, 5, 6, 7, 8, 9)
 
-_MESSAGES: dict[Reason, str] = {
-    "format": "a national identifier has 13 digits",
-    "birth_date": "the first 8 digits are not a possible birth date",
-    "luhn": "the Luhn check digit (12th) does not match",
-    "verhoeff": "the Verhoeff check digit (13th) does not match",
+_ = Catalog("guichet_kit")
+_MESSAGES: dict[Reason, Text] = {
+    "format": _("A national identification number has 13 digits."),
+    "birth_date": _("The first 8 digits are not a possible birth date."),
+    "luhn": _("The 12th digit (Luhn check) does not match: check the number."),
+    "verhoeff": _("The 13th digit (Verhoeff check) does not match: check the number."),
 }
 
 
 class InvalidNationalId(ValueError):
     def __init__(self, reason: Reason) -> None:
-        super().__init__(_MESSAGES[reason])
+        super().__init__(str(_MESSAGES[reason]))
         self.reason: Reason = reason
+        self.message = _MESSAGES[reason]
 
 
 @dataclass(frozen=True)

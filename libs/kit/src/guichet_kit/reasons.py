@@ -1,0 +1,98 @@
+"""The one catalogue of refusal reasons: every reason any service or the gateway gives, with the
+title a person reads (RFC 9457 `title`). Titles are English message ids translated by the kit's
+Babel catalogue (`guichet_kit/locale`); a test fails when a reason raised anywhere is missing here
+or when a title lacks its French or German translation.
+"""
+
+from __future__ import annotations
+
+from guichet_kit.i18n import N_, Catalog, Language
+
+KIT_CATALOG = Catalog("guichet_kit")
+
+TITLES: dict[str, str] = {
+    # --- generic: the gateway and the kit ---
+    "VALIDATION_FAILED": N_("The data sent is not valid"),
+    "NOT_FOUND": N_("Not found"),
+    "METHOD_NOT_ALLOWED": N_("Method not allowed"),
+    "HTTP_ERROR": N_("The request could not be handled"),
+    "INTERNAL": N_("Internal error"),
+    "DEPENDENCY_UNAVAILABLE": N_("A service needed for this is temporarily unavailable"),
+    "RPC_NOT_DECLARED": N_("This operation is not available"),
+    "INVALID_CHARACTER": N_("The text contains a character that is not allowed"),
+    "TEXT_TOO_LONG": N_("A text is too long"),
+    "REQUEST_TOO_LARGE": N_("The request is too large"),
+    "INVALID_LANGUAGE": N_("Unsupported language (fr, de or en)"),
+    "LOOKUPS_RATE_LIMITED": N_("Too many lookups, try again in a minute"),
+    "REGISTRATIONS_RATE_LIMITED": N_("Too many account requests, try again in a minute"),
+    "CREATIONS_RATE_LIMITED": N_("Too many new trackings, try again in a minute"),
+    "RATE_LIMITED": N_("Too many requests, try again in a minute"),
+    # --- who is calling ---
+    "AUTHENTICATION_REQUIRED": N_("Sign in to do this"),
+    "INVALID_TOKEN": N_("Your session is not valid any more: sign in again"),
+    "TOKEN_REVOKED": N_("This account was deleted: sign in again"),
+    "INSUFFICIENT_USER_AUTHENTICATION": N_("This needs a stronger sign-in"),
+    "IDENTITY_PROVIDER_UNAVAILABLE": N_("The sign-in service cannot be reached, try again shortly"),
+    "INVALID_ACTING_CONTEXT": N_("The space you act for is not valid"),
+    "ACTING_CONTEXT_NOT_ALLOWED": N_("This cannot be done while acting for someone else"),
+    "MANDATE_REFUSED": N_("You may not act for this person or company"),
+    "ACTOR_MISMATCH": N_("You can only check your own mandates"),
+    "CLIENT_CERTIFICATE_REQUIRED": N_("An administration's client certificate is required"),
+    "SERVICE_CERTIFICATE_REQUIRED": N_("A platform service's certificate is required"),
+    # --- eTracking ---
+    "INVALID_TRACKING_NUMBER": N_(
+        "This eTracking number is not valid: check it against your eTracking sheet"
+    ),
+    "TRACKING_NOT_FOUND": N_("No eTracking has this number"),
+    "INVALID_TRACKING_REQUEST": N_("The tracking request has errors"),
+    "INVALID_STATUS_UPDATE": N_("The status update has errors"),
+    "TRANSITION_NOT_ALLOWED": N_("This status cannot follow the current one"),
+    "NOT_COMPETENT": N_("This administration is not competent for this paper form"),
+    # --- accounts ---
+    "INVALID_REGISTRATION": N_("The registration has errors"),
+    "NATIONAL_ID_TAKEN": N_("An account already exists for this national identification number"),
+    "EMAIL_TAKEN": N_("This e-mail address is already used by another account"),
+    "PASSWORD_POLICY": N_("The password does not meet the password rules"),
+    "INVALID_ACCOUNT": N_("The account request has errors"),
+    "INVALID_EMAIL": N_("The e-mail address is not valid"),
+    "INVALID_PASSWORD_CHANGE": N_("The password change has errors"),
+    "CURRENT_PASSWORD_WRONG": N_("The current password is wrong"),
+    "EMAIL_UNCHANGED": N_("This is already your e-mail address"),
+    "EMAIL_CHANGE_TOKEN_INVALID": N_("This confirmation link is not valid or has expired"),
+    "ACCOUNT_NOT_FOUND": N_("No such account"),
+    "NO_SUCH_ACCOUNT": N_("No account has this e-mail address"),
+    "INVALID_DELETION_ID": N_("This deletion id is not valid"),
+    "DELETION_NOT_FOUND": N_("No such account deletion"),
+    "CONFIRMATION_MISMATCH": N_("The confirmation does not match"),
+    "MAIL_UNAVAILABLE": N_("The e-mail could not be sent, try again shortly"),
+    "IDENTITY_PROVIDER_ERROR": N_("The sign-in service refused the change"),
+    # --- profiles and preferences ---
+    "INVALID_PROFILE": N_("The profile has errors"),
+    "PROFILE_NOT_FOUND": N_("No profile for this account"),
+    "INVALID_PREFERENCES": N_("The preferences have errors"),
+    "PHONE_REQUIRED": N_("SMS notifications need a mobile phone number"),
+    # --- relations and mandates ---
+    "INVALID_MANDATE": N_("The mandate has errors"),
+    "INVALID_CHILD": N_("The child's details have errors"),
+    "INVALID_RELATION_ID": N_("This relation id is not valid"),
+    "INVALID_MANDATE_CHECK": N_("The mandate check has errors"),
+    "RELATION_NOT_FOUND": N_("No such relation"),
+    "RELATION_EXISTS": N_("This relation already exists"),
+    "RIGHT_NOT_GRANTED": N_("This right is not granted"),
+    "NO_SUCH_CONTEXT": N_("You may not act for this person or company"),
+    "NOT_ALLOWED": N_("You may not do this"),
+    # --- professional spaces ---
+    "INVALID_SPACE_REQUEST": N_("The professional space request has errors"),
+    "SPACE_NOT_FOUND": N_("No such professional space"),
+    "SPACE_ADMINISTRATOR_REQUIRED": N_("Only an administrator of this space may do this"),
+    "REGISTRY_NUMBER_TAKEN": N_("A professional space already exists for this company number"),
+    "COLLABORATOR_NOT_FOUND": N_("No such collaborator in this space"),
+    "COLLABORATOR_EXISTS": N_("This person is already a collaborator of this space"),
+    "LAST_ADMINISTRATOR": N_("A space needs at least one administrator"),
+}
+
+
+def title(reason: str, language: Language) -> str | None:
+    """The reason's title in `language`, or None for a reason the catalogue does not know."""
+    msgid = TITLES.get(reason)
+    return KIT_CATALOG.gettext(msgid, language) if msgid else None
