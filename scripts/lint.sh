@@ -16,7 +16,7 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "==> mypy"
-.venv/bin/mypy -p guichet_kit -p guichet_etracking -p guichet_identity -p guichet_gateway
+.venv/bin/mypy -p guichet_kit -p guichet_testkit -p guichet_etracking -p guichet_identity -p guichet_gateway
 echo "==> buf lint"
 (cd proto && "$BUF" lint)
 echo "==> generated stubs are fresh"

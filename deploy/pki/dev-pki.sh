@@ -15,7 +15,7 @@
 #        deploy/pki/dev-pki.sh citizen NATIONAL_ID "NAME" [OUT_DIR]
 #            a citizen's eID-style client certificate (subject CN=NAME, serialNumber=NATIONAL_ID, C=LU,
 #            clientAuth, 30 days) signed by the national test CA, for X.509 login at level "high"
-#            (OUT_DIR default .data/pki/citizens; tests use guichet_kit.testing_login instead)
+#            (OUT_DIR default .data/pki/citizens; tests use guichet_testkit.pki instead)
 set -euo pipefail
 
 if [[ "${1:-}" == citizen ]]; then

@@ -12,14 +12,10 @@ from pathlib import Path
 import httpx
 from keycloak import KeycloakAdmin
 
-from guichet_identity.national_id import make_national_id
-from guichet_kit.testing_login import (
-    LoginAgent,
-    Tokens,
-    issue_citizen_certificate,
-    mail_links,
-    newest_mail,
-)
+from guichet_kit.national_id import make_national_id
+from guichet_testkit.login import LoginAgent, Tokens
+from guichet_testkit.mail import mail_links, newest_mail
+from guichet_testkit.pki import issue_citizen_certificate
 
 PASSWORD = "correct horse battery staple"
 

@@ -14,7 +14,8 @@ from stack import Counts, Stack
 
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.grpc_client import insecure_channel, mutual_tls_channel
-from guichet_kit.testing import migrated_database, worker_name
+from guichet_testkit import worker_name
+from guichet_testkit.db import migrated_database
 
 
 @pytest.fixture(scope="session")

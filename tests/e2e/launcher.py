@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from guichet_kit.testing import ServiceProcess, free_port, grpc_serving, wait_until
+from guichet_testkit.eventually import wait_until
+from guichet_testkit.processes import ServiceProcess, free_port, grpc_serving
 
 
 @dataclass

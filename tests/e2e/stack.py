@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nats.js import JetStreamContext
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from guichet.events.v1 import etracking_pb2 as events_pb2
+from guichet_testkit.db import row_counts, service_metadata
 
 ETRACKING_STREAM = "ETRACKING"
+ETRACKING_TABLES = service_metadata("guichet_etracking")
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,8 @@ class Counts:
         self._engine = engine
 
     async def snapshot(self) -> dict[str, int]:
-        async with self._engine.connect() as connection:
-            return {
-                table: int(await connection.scalar(text(f"SELECT count(*) FROM {table}")) or 0)
-                for table in ("trackings", "tracking_status_changes", "outbox")
-            }
+        """Rows per table of etracking's models (the outbox's too)."""
+        return await row_counts(self._engine, ETRACKING_TABLES)
 
 
 async def stream_position(js: JetStreamContext) -> int:

@@ -16,7 +16,8 @@ from stack import Stack, events_since, stream_position
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.grpc_client import insecure_channel
-from guichet_kit.testing import migrated_database, worker_name
+from guichet_testkit import worker_name
+from guichet_testkit.db import migrated_database
 
 
 async def test_sigkill_after_commit_before_publish_loses_no_event_and_sends_it_once(

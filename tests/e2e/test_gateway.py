@@ -10,7 +10,7 @@ import pytest
 from launcher import Launcher
 from stack import Stack
 
-from guichet_kit.testing import free_port
+from guichet_testkit.processes import free_port
 
 
 async def test_healthz_reports_every_dependency_up(api: httpx.AsyncClient) -> None:

@@ -18,7 +18,8 @@ from stack import Stack
 
 from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-from guichet_kit.testing_login import LoginRefused, mail_links, newest_mail
+from guichet_testkit.login import LoginRefused
+from guichet_testkit.mail import mail_links, newest_mail
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The realm `guichet` as configured by deploy/keycloak, against the real Keycloak of `make infra`.
 
 Users are created through the admin API (one unique user per test, deleted afterwards) and log in
-through the real login pages with guichet_kit.testing_login, the way a person's browser does.
+through the real login pages with guichet_testkit.login, the way a person's browser does.
 """
 
 from __future__ import annotations
@@ -21,13 +21,9 @@ import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
 from keycloak.exceptions import KeycloakError
 
-from guichet_kit.testing_login import (
-    LoginAgent,
-    LoginRefused,
-    issue_citizen_certificate,
-    mail_links,
-    newest_mail,
-)
+from guichet_testkit.login import LoginAgent, LoginRefused
+from guichet_testkit.mail import mail_links, newest_mail
+from guichet_testkit.pki import issue_citizen_certificate
 
 REALM = "guichet"
 PASSWORD = "a long enough passphrase"

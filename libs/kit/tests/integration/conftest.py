@@ -6,17 +6,28 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import text
+from sqlalchemy import Column, MetaData, Table, Text, Uuid
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet_kit.db import Base, create_engine, session_factory
 from guichet_kit.events import DEAD_LETTER_STREAM, ProcessedEvent, ensure_stream
 from guichet_kit.infra import postgres_url
 from guichet_kit.outbox import OutboxMessage
-from guichet_kit.testing import purge_streams, recreate_database, worker_name
+from guichet_testkit import worker_name
+from guichet_testkit.db import recreate_database, truncate_tables
+from guichet_testkit.streams import purge_streams
 
 STREAM = f"KITTEST_{worker_name().upper()}"
 SUBJECT_PREFIX = f"kittest{worker_name()}"
+
+# What a consumer's handler changes in these tests: one row per application.
+HANDLER_TABLES = MetaData()
+APPLIED = Table(
+    "applied",
+    HANDLER_TABLES,
+    Column("event_id", Uuid, nullable=False),
+    Column("number", Text, nullable=False),
+)
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +39,7 @@ async def kit_sessions(infra: dict[str, str]) -> AsyncIterator[async_sessionmake
         await connection.run_sync(
             Base.metadata.create_all, tables=[OutboxMessage.__table__, ProcessedEvent.__table__]
         )
-        # What a consumer's handler changes in these tests: one row per application.
-        await connection.execute(
-            text("CREATE TABLE applied (event_id uuid NOT NULL, number text NOT NULL)")
-        )
+        await connection.run_sync(HANDLER_TABLES.create_all)
     yield session_factory(engine)
     await engine.dispose()
 
@@ -40,8 +48,7 @@ async def kit_sessions(infra: dict[str, str]) -> AsyncIterator[async_sessionmake
 async def sessions(
     kit_sessions: async_sessionmaker[AsyncSession],
 ) -> async_sessionmaker[AsyncSession]:
-    async with kit_sessions() as session, session.begin():
-        await session.execute(text("TRUNCATE outbox, processed_events, applied"))
+    await truncate_tables(kit_sessions, Base.metadata, HANDLER_TABLES)
     return kit_sessions
 
 

@@ -20,7 +20,8 @@ from guichet_kit.events import (
     PoisonMessage,
     ProcessedEvent,
 )
-from guichet_kit.testing import worker_name
+from guichet_testkit import worker_name
+from guichet_testkit.eventually import wait_until
 
 SUBJECT = f"kittest{worker_name()}.tracking.created.v1"
 Handler = Callable[[AsyncSession, events_pb2.TrackingCreated], Awaitable[None]]
@@ -39,13 +40,8 @@ async def applied(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
         return [row[0] for row in rows]
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not reached in time")
+async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
+    await wait_until(check, seconds=15.0, what="the consumer's effect", interval=0.1)
 
 
 Running = Callable[..., AbstractAsyncContextManager[None]]

@@ -10,7 +10,7 @@ from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_kit.db import transaction
 from guichet_kit.events import ensure_stream
 from guichet_kit.outbox import MSG_ID_HEADER, OutboxMessage, OutboxRelay, add_event
-from guichet_kit.testing import worker_name
+from guichet_testkit import worker_name
 
 SUBJECT_PREFIX = f"kittest{worker_name()}"
 

@@ -25,7 +25,7 @@ from guichet_kit.auth import (
     LevelOfAssurance,
     TokenVerifier,
 )
-from guichet_kit.testing import free_port
+from guichet_testkit.processes import free_port
 
 
 class Issuer:

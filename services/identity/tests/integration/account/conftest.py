@@ -1,4 +1,5 @@
-"""AccountServicer in-process against the real PostgreSQL, Keycloak and SMTP sink of `make infra`.
+"""AccountServicer in-process against the real PostgreSQL, Keycloak and SMTP sink of `make infra`
+(mails read with `guichet_testkit.mail`; `mail_dir` is the test kit's fixture).
 
 Each test registers people with fresh e-mail addresses and national identifiers, and every
 Keycloak user made under those addresses is deleted afterwards, whatever the test's outcome.
@@ -6,17 +7,11 @@ Keycloak user made under those addresses is deleted afterwards, whatever the tes
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
-import re
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.account.keycloak_admin import KeycloakAccounts
-from guichet_identity.national_id import make_national_id
 from guichet_identity.settings import IdentitySettings
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
 from guichet_kit.db import create_engine, session_factory
-from guichet_kit.testing import migrated_database, worker_name
+from guichet_kit.national_id import make_national_id
+from guichet_testkit import worker_name
+from guichet_testkit.db import migrated_database
 
 SERVICE_DIR = Path(__file__).resolve().parents[3]
 # A strong enough password for the realm's policy (length 12, not the e-mail).
@@ -168,51 +164,6 @@ def mark_email_verified(admin: KeycloakAdmin, subject: str) -> None:
     user["emailVerified"] = True
     user["requiredActions"] = []
     admin.update_user(subject, user)
-
-
-def _read(path: Path) -> EmailMessage:
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def _newest(mail_dir: Path, to: str, since: float) -> EmailMessage | None:
-    found: list[tuple[float, Path]] = []
-    for path in mail_dir.glob("*.eml"):
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if mtime + 1 >= since and to.lower() in str(_read(path)["X-Sink-Rcpt-To"]).lower():
-            found.append((mtime, path))
-    return _read(max(found)[1]) if found else None
-
-
-async def wait_for_mail(
-    mail_dir: Path, to: str, *, since: float, seconds: float = 20.0
-) -> EmailMessage:
-    """The newest mail the SMTP sink stored for `to` after `since` (a time.time() value)."""
-    deadline = time.monotonic() + seconds
-    while (message := await asyncio.to_thread(_newest, mail_dir, to, since)) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no mail to {to} in {mail_dir} after {seconds}s")
-        await asyncio.sleep(0.3)
-    return message
-
-
-def mail_text(message: EmailMessage) -> str:
-    part = message.get_body(("plain", "html"))
-    assert part is not None
-    return str(part.get_content())
-
-
-def links_in(message: EmailMessage) -> list[str]:
-    return re.findall(r"https?://[^\s\"'<>]+", mail_text(message))
-
-
-@pytest.fixture(scope="session")
-def mail_dir(infra: dict[str, str]) -> Path:
-    return Path(infra["GUICHET_MAIL_DIR"])
 
 
 @dataclass(frozen=True)

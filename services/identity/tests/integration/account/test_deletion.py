@@ -22,7 +22,7 @@ from guichet_identity.profile.models import Profile
 from guichet_kit.errors import ServiceError
 from guichet_kit.events import EventConsumer, ensure_stream
 from guichet_kit.outbox import MSG_ID_HEADER, OutboxMessage, stamp
-from guichet_kit.testing import purge_streams
+from guichet_testkit.streams import purge_streams
 
 from .conftest import People, register_and_sign_in
 

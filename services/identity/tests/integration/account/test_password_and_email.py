@@ -21,15 +21,9 @@ from guichet_identity.account.keycloak_admin import KeycloakAccounts
 from guichet_identity.account.models import EmailChangeRequest
 from guichet_identity.profile.models import Profile
 from guichet_kit.errors import ServiceError
+from guichet_testkit.mail import mail_links, newest_mail
 
-from .conftest import (
-    PASSWORD,
-    People,
-    links_in,
-    mark_email_verified,
-    register_and_sign_in,
-    wait_for_mail,
-)
+from .conftest import PASSWORD, People, mark_email_verified, register_and_sign_in
 
 NO_CONTEXT: Any = None
 NEW_PASSWORD = "Another-Long-Secret-77"
@@ -110,9 +104,9 @@ async def test_email_change_is_confirmed_by_the_link_mailed_to_the_new_address(
     )
 
     assert reply.expires_at.ToDatetime(UTC) > datetime.now(UTC) + timedelta(hours=23)
-    mail = await wait_for_mail(mail_dir, new_email, since=since)
+    mail = await newest_mail(mail_dir, new_email, since=since)
     assert mail["Subject"] == "Confirmez votre nouvelle adresse électronique"  # registered in fr
-    [link] = [link for link in links_in(mail) if "/account/confirm-email?token=" in link]
+    [link] = [link for link in mail_links(mail) if "/account/confirm-email?token=" in link]
     assert link.startswith("http://127.0.0.1:8000/account/confirm-email?token=")
     # Nothing changes before the confirmation: the old address is still the login.
     before = await keycloak.find_user(subject)
@@ -155,8 +149,8 @@ async def test_an_expired_or_unknown_email_change_token_is_refused_and_changes_n
     new_email = people.email()
     since = time.time()
     await servicer.RequestEmailChange(pb.RequestEmailChangeRequest(new_email=new_email), NO_CONTEXT)
-    mail = await wait_for_mail(mail_dir, new_email, since=since)
-    [link] = [link for link in links_in(mail) if "confirm-email" in link]
+    mail = await newest_mail(mail_dir, new_email, since=since)
+    [link] = [link for link in mail_links(mail) if "confirm-email" in link]
     async with account_sessions() as session, session.begin():
         await session.execute(
             update(EmailChangeRequest)

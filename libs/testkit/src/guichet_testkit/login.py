@@ -7,30 +7,22 @@ optionally presents an X.509 client certificate in the TLS handshake (level of a
 catches the redirect to the client's redirect URI and exchanges the code for tokens. Nothing is
 mocked; every login is a fresh browser (no cookies are shared between calls).
 
-Also here: reading the mails Keycloak sent to the development SMTP sink (`.data/mail/*.eml`),
-following their action links (verify e-mail, reset password, execute actions), and issuing a
-citizen's eID-style certificate from the national test CA.
-
-Test-only code: never import it from a service.
+It also follows the action links of Keycloak's mails (verify e-mail, reset password, execute
+actions): find the mail with `guichet_testkit.mail`, the citizen's certificate with
+`guichet_testkit.pki`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import datetime as dt
-import email
-import email.policy
 import hashlib
 import html
 import json
-import re
 import secrets
 import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -38,19 +30,12 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import pyotp
 from bs4 import BeautifulSoup, Tag
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "LoginAgent",
     "LoginRefused",
     "Tokens",
     "decode_jwt_unverified",
-    "issue_citizen_certificate",
-    "mail_links",
-    "newest_mail",
     "totp_code",
 ]
 
@@ -434,137 +419,3 @@ class LoginAgent:
                 urljoin(str(response.url), str(form["action"])), data=fields
             )
         raise LoginRefused("too many steps in the login flow")
-
-
-# ---- mail from the development SMTP sink ---------------------------------------------------------
-def _read_mail(path: Path) -> EmailMessage:
-    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-def _newest_mail_path(
-    mail_dir: Path, to: str, subject_contains: str | None, since: float
-) -> Path | None:
-    found: list[tuple[float, Path]] = []
-    wanted = to.lower()
-    for path in mail_dir.glob("*.eml"):
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if mtime + 1 < since:
-            continue
-        message = _read_mail(path)
-        headers = ("To", "X-Sink-Rcpt-To")
-        recipients = " ".join(str(message.get_all(h, [])) for h in headers).lower()
-        if wanted not in recipients:
-            continue
-        subject = str(message.get("Subject", "")).lower()
-        if subject_contains and subject_contains.lower() not in subject:
-            continue
-        found.append((mtime, path))
-    return max(found)[1] if found else None
-
-
-async def newest_mail(
-    mail_dir: Path,
-    to: str,
-    *,
-    subject_contains: str | None = None,
-    since: float = 0.0,
-    wait_seconds: float = 20.0,
-) -> EmailMessage:
-    """The newest mail to `to` in the SMTP sink's directory (`GUICHET_MAIL_DIR`) written after
-    `since` (a `time.time()` value), waiting up to `wait_seconds` for it to arrive."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        path = await asyncio.to_thread(_newest_mail_path, mail_dir, to, subject_contains, since)
-        if path is not None:
-            return await asyncio.to_thread(_read_mail, path)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no mail to {to} in {mail_dir} after {wait_seconds}s")
-        await asyncio.sleep(0.3)
-
-
-def mail_links(message: EmailMessage) -> list[str]:
-    """The http(s) links of a mail, in order, without duplicates (text part first, then HTML)."""
-    links: list[str] = []
-    for part in message.walk():
-        if part.get_content_maintype() != "text":
-            continue
-        assert isinstance(part, EmailMessage)
-        text = str(part.get_content())
-        for raw in re.findall(r"https?://[^\s\"'<>]+", text):
-            link = html.unescape(raw).rstrip(".,;)")
-            if link not in links:
-                links.append(link)
-    return links
-
-
-# ---- citizen certificates ------------------------------------------------------------------------
-def issue_citizen_certificate(
-    national_ca_dir: Path, national_id: str, name: str, out_dir: Path, *, days: int = 30
-) -> tuple[Path, Path]:
-    """Issue an eID-style client certificate (subject `CN=<name>, serialNumber=<national id>, C=LU`,
-    extended key usage clientAuth) signed by the CA in `national_ca_dir` (ca.crt, ca.key). Returns
-    the paths of the PEM certificate and of its unencrypted private key (P-256)."""
-    ca_cert = x509.load_pem_x509_certificate((national_ca_dir / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key(
-        (national_ca_dir / "ca.key").read_bytes(), password=None
-    )
-    if not isinstance(ca_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-        raise TypeError(f"unsupported CA key type {type(ca_key).__name__}")
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "LU"),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, national_id),
-            x509.NameAttribute(NameOID.COMMON_NAME, name),
-        ]
-    )
-    now = dt.datetime.now(dt.UTC)
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cert_path = out_dir / f"citizen-{national_id}.crt"
-    key_path = out_dir / f"citizen-{national_id}.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
