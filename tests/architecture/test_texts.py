@@ -1,5 +1,6 @@
-"""Every text a person reads exists in French, German and English, and every refusal reason has a
-title: the catalogues are checked against the code, so a new text or reason cannot ship half done."""
+"""Every text a person reads exists in French, German and English, and every refusal reason has
+a title: the catalogues are checked against the code, so a new text or reason cannot ship half
+done."""
 
 from __future__ import annotations
 
@@ -88,9 +89,12 @@ def reasons_in(path: Path) -> set[str]:
         if name == "super" or name == "__init__":
             candidates.extend(node.args[:1])
         for candidate in candidates:
-            if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
-                if REASON.match(candidate.value):
-                    found.add(candidate.value)
+            if (
+                isinstance(candidate, ast.Constant)
+                and isinstance(candidate.value, str)
+                and REASON.match(candidate.value)
+            ):
+                found.add(candidate.value)
     return found
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
-import grpc
 import nats
 import structlog
 from google.protobuf.message import DecodeError, Message
@@ -76,9 +75,18 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    if isinstance(error, grpc.aio.AioRpcError):
-        return error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    if _is_rpc_outage(error):
+        return True
     return isinstance(error, TRANSIENT_ERRORS)
+
+
+def _is_rpc_outage(error: BaseException) -> bool:
+    """A gRPC call to a service that is down; read by duck typing so the rules modules that use
+    this module do not depend on gRPC."""
+    code = getattr(error, "code", None)
+    if not type(error).__module__.startswith("grpc") or not callable(code):
+        return False
+    return getattr(code(), "name", "") in ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 
 
 async def connect(url: str, name: str) -> NatsClient:

@@ -108,7 +108,8 @@ def parse_tracking_number(text: str) -> TrackingNumber:
         raise InvalidTrackingNumber(
             "format",
             _(
-                "Only letters and digits are allowed: an eTracking number looks like ET-XXXX-XXXX-C."
+                "Only letters and digits are allowed: "
+                "an eTracking number looks like ET-XXXX-XXXX-C."
             ),
         )
     compact = compact.upper()
