@@ -8,8 +8,10 @@ signature). Signing keys come from the issuer's JWKS, fetched once and kept; an 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ssl
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import IntEnum
@@ -96,6 +98,43 @@ class InvalidToken(Exception):
     """The token is missing a claim, expired, badly signed, or not for this platform."""
 
 
+class RevokedToken(InvalidToken):
+    """A valid token of an account that was deleted since it was issued."""
+
+
+class RevokedSubjects:
+    """Subjects whose account was deleted: their tokens, still unexpired, are refused.
+
+    Fed by the deletion events (`guichet_kit.revocation`); an entry is kept as long as a token
+    issued before the deletion can live, then forgotten.
+    """
+
+    def __init__(self, keep_seconds: float = 3600.0) -> None:
+        self._keep = keep_seconds
+        self._until: dict[str, float] = {}
+        self._listeners: list[Callable[[str], None]] = []
+
+    def revoke(self, subject: str) -> None:
+        now = time.monotonic()
+        self._until = {s: t for s, t in self._until.items() if t > now}
+        self._until[subject] = now + self._keep
+        for listener in self._listeners:
+            listener(subject)
+
+    def on_revoke(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    def __contains__(self, subject: object) -> bool:
+        until = self._until.get(subject) if isinstance(subject, str) else None
+        return until is not None and until > time.monotonic()
+
+
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    expires_at: float  # the token's own `exp`, in time.time() seconds
+
+
 class IssuerUnavailable(Exception):
     """The issuer's signing keys could not be fetched: an outage, not the caller's fault."""
 
@@ -109,6 +148,8 @@ class TokenVerifier:
         ca_file: Path | None = None,
         leeway_seconds: float = 30.0,
         refetch_interval: float = 30.0,
+        revoked: RevokedSubjects | None = None,
+        cache_size: int = 10_000,
     ) -> None:
         self._issuer = issuer.rstrip("/")
         self._audience = audience
@@ -121,6 +162,19 @@ class TokenVerifier:
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()
+        # A token is verified once per process, then served from here until it expires: keyed by
+        # its hash (the token itself is a credential), bounded, dropped when its subject is revoked.
+        self._verified: dict[bytes, _Verified] = {}
+        self._cache_size = cache_size
+        self.revoked = revoked or RevokedSubjects()
+        self.revoked.on_revoke(self._forget_subject)
+
+    def _forget_subject(self, subject: str) -> None:
+        self._verified = {
+            key: entry
+            for key, entry in self._verified.items()
+            if entry.principal.subject != subject
+        }
 
     async def _refresh_keys(self) -> None:
         async with self._lock:
@@ -154,6 +208,22 @@ class TokenVerifier:
             raise InvalidToken("signed with an unknown key") from None
 
     async def verify(self, token: str) -> Principal:
+        key = hashlib.sha256(token.encode()).digest()
+        cached = self._verified.get(key)
+        if cached is not None and cached.expires_at > time.time():
+            principal = cached.principal
+            if principal.subject in self.revoked:
+                raise RevokedToken("the account of this token was deleted")
+            return principal
+        principal, expires_at = await self._verify_signature(token)
+        if principal.subject in self.revoked:
+            raise RevokedToken("the account of this token was deleted")
+        if len(self._verified) >= self._cache_size:
+            self._verified.pop(next(iter(self._verified)))  # the oldest entry
+        self._verified[key] = _Verified(principal, expires_at)
+        return principal
+
+    async def _verify_signature(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -177,7 +247,7 @@ class TokenVerifier:
         if not claims.get("national_id"):
             # Every citizen's data is keyed by it: a token without one would share a space.
             raise InvalidToken("no national identifier in the token")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             level=level,
             national_id=str(claims.get("national_id", "")),
@@ -185,6 +255,7 @@ class TokenVerifier:
             name=str(claims.get("name", "")),
             token=token,
         )
+        return principal, float(claims["exp"])
 
 
 # The caller of the current gRPC call (set by the kit's interceptor), and what an outgoing call

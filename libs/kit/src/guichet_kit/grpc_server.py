@@ -27,6 +27,7 @@ from guichet_kit.auth import (
     ActingContext,
     InvalidToken,
     IssuerUnavailable,
+    RevokedToken,
     TokenVerifier,
     bearer_token,
     set_caller,
@@ -84,6 +85,10 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 grpc.StatusCode.UNAVAILABLE,
                 "IDENTITY_PROVIDER_UNAVAILABLE",
                 "the sign-in service cannot be reached; try again shortly",
+            ) from error
+        except RevokedToken as error:
+            raise unauthenticated(
+                "TOKEN_REVOKED", "the account of this token was deleted"
             ) from error
         except InvalidToken as error:
             raise unauthenticated(

@@ -6,6 +6,7 @@ endpoint; the journeys in tests/e2e verify real Keycloak tokens.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -23,6 +24,8 @@ from guichet_kit.auth import (
     InvalidToken,
     IssuerUnavailable,
     LevelOfAssurance,
+    RevokedSubjects,
+    RevokedToken,
     TokenVerifier,
 )
 from guichet_testkit.processes import free_port
@@ -190,3 +193,44 @@ async def test_an_unreachable_issuer_is_an_outage_not_a_bad_token(issuer: Issuer
     verifier = TokenVerifier(f"http://127.0.0.1:{free_port()}/realms/guichet", "guichet-api")
     with pytest.raises(IssuerUnavailable):
         await verifier.verify(issuer.token())
+
+
+async def test_a_verified_token_is_served_from_the_cache_until_it_expires(issuer: Issuer) -> None:
+    verifier = TokenVerifier(issuer.url, "guichet-api", leeway_seconds=0.0)
+    token = issuer.token(exp=int(time.time()) + 2)
+    await verifier.verify(token)
+    issuer.rotate()  # the issuer no longer knows the key: only the cache can answer now
+    assert (await verifier.verify(token)).subject == "7b0f0c8e-0000-4000-8000-000000000001"
+    await asyncio.sleep(2.5)
+    with pytest.raises(InvalidToken):
+        await verifier.verify(token)
+
+
+async def test_the_cache_is_bounded(issuer: Issuer) -> None:
+    verifier = TokenVerifier(issuer.url, "guichet-api", cache_size=3)
+    tokens = [issuer.token(sub=f"subject-{n}") for n in range(5)]
+    for token in tokens:
+        await verifier.verify(token)
+    assert len(verifier._verified) == 3
+
+
+async def test_a_revoked_subject_is_refused_even_from_the_cache(issuer: Issuer) -> None:
+    verifier = verifier_for(issuer)
+    deleted, other = issuer.token(sub="deleted-subject"), issuer.token(sub="other-subject")
+    await verifier.verify(deleted)
+    await verifier.verify(other)
+
+    verifier.revoked.revoke("deleted-subject")
+
+    with pytest.raises(RevokedToken):
+        await verifier.verify(deleted)
+    assert (await verifier.verify(other)).subject == "other-subject"
+    assert all(e.principal.subject != "deleted-subject" for e in verifier._verified.values())
+
+
+def test_a_revocation_is_forgotten_after_its_window() -> None:
+    revoked = RevokedSubjects(keep_seconds=0.2)
+    revoked.revoke("someone")
+    assert "someone" in revoked
+    time.sleep(0.3)
+    assert "someone" not in revoked

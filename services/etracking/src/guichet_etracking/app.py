@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Sequence
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_etracking.settings import EtrackingSettings
-from guichet_etracking.tracking.events import STREAM, STREAM_SUBJECTS
+from guichet_etracking.tracking.events import STREAM
 from guichet_etracking.tracking.grpc import AdministrationServicer, TrackingServicer
 from guichet_etracking.tracking.purge import account_purge_subscription
 from guichet_kit.auth import TokenVerifier
@@ -16,6 +16,7 @@ from guichet_kit.events import EventConsumer
 from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.mandates import MandateChecker
+from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
 
@@ -27,7 +28,7 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
             roles,
             database_url=settings.database_url,
             nats_url=settings.nats_url,
-            streams={STREAM: STREAM_SUBJECTS},
+            streams={STREAM.name: STREAM.subjects},
             log_level=settings.log_level,
             log_json=settings.log_json,
             metrics_port=settings.metrics_port,
@@ -53,6 +54,10 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:
+            verifier = TokenVerifier(
+                settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
+            )
+            tasks.append(follow_account_deletions(runtime.js, verifier.revoked, runtime.stop))
             grpc_service = GrpcService(
                 name="etracking",
                 register=register,
@@ -61,9 +66,7 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
                     Endpoint(settings.admin_grpc_address, settings.admin_tls()),
                 ],
                 readiness=runtime.ready,
-                token_verifier=TokenVerifier(
-                    settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
-                ),
+                token_verifier=verifier,
             )
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:

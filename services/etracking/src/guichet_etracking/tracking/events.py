@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from guichet.events import subjects
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet.events.v1 import identity_pb2 as identity_events_pb2
 from guichet_etracking.tracking.models import Tracking
 from guichet_etracking.tracking.status import TrackingStatus
 from guichet_etracking.tracking.wire import status_to_proto
 
-STREAM = "ETRACKING"
-STREAM_SUBJECTS = ("etracking.>",)
-TRACKING_CREATED = "etracking.tracking.created.v1"
-TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"
-ACCOUNT_PURGED = "etracking.account.purged.v1"
 SERVICE = "etracking"
+STREAM = subjects.ETRACKING
+TRACKING_CREATED = subjects.TRACKING_CREATED
+TRACKING_STATUS_CHANGED = subjects.TRACKING_STATUS_CHANGED
+ACCOUNT_PURGED = subjects.account_purged(SERVICE)
 
 
 def account_purged(deletion_id: str) -> identity_events_pb2.AccountPurged:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guichet.events import subjects
 from guichet.events.v1 import identity_pb2 as identity_events
 from guichet_etracking.tracking import service
 from guichet_kit.events import EventSubscription, PoisonMessage
 
 log = structlog.get_logger(__name__)
-
-ACCOUNT_DELETED = "identity.account.deleted.v1"
 
 
 async def on_account_deleted(session: AsyncSession, event: identity_events.AccountDeleted) -> None:
@@ -23,9 +22,9 @@ async def on_account_deleted(session: AsyncSession, event: identity_events.Accou
 
 def account_purge_subscription() -> EventSubscription[identity_events.AccountDeleted]:
     return EventSubscription(
-        stream="IDENTITY",
+        stream=subjects.IDENTITY.name,
         durable="etracking-account-purge",
-        subject=ACCOUNT_DELETED,
+        subject=subjects.ACCOUNT_DELETED,
         event_type=identity_events.AccountDeleted,
         handler=on_account_deleted,
     )

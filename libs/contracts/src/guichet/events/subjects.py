@@ -1,0 +1,32 @@
+"""Event subjects and the streams that carry them, declared once beside the payloads in
+`guichet.events.v1` (hand-written: `make proto` regenerates only the *_pb2 modules).
+
+Subjects are `<service>.<entity>.<past_tense_verb>.v<major>`; each producing service has one stream
+named after it on `<service>.>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    subjects: tuple[str, ...]
+
+
+IDENTITY = Stream("IDENTITY", ("identity.>",))
+ETRACKING = Stream("ETRACKING", ("etracking.>",))
+
+# identity
+ACCOUNT_DELETED = "identity.account.deleted.v1"  # payload identity_pb2.AccountDeleted
+
+# etracking
+TRACKING_CREATED = "etracking.tracking.created.v1"  # payload etracking_pb2.TrackingCreated
+TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"  # ...TrackingStatusChanged
+
+
+def account_purged(service: str) -> str:
+    """Where `service` confirms it purged a deleted account (payload identity_pb2.AccountPurged)."""
+    return f"{service}.account.purged.v1"
