@@ -117,12 +117,13 @@ class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
                 "INVALID_TRACKING_REQUEST", _("The tracking request has errors."), errors.errors
             )
         # Signed in: the tracking goes to the space the caller acts for; else it is anonymous.
-        owner = None
+        owner = created_by = None
         if call.principal is not None:
             owner = await self._mandates.owner(
                 call.principal, call.acting, "etracking:write", act=f"eTracking of {form.code}"
             )
-        tracking = await service.create_tracking(call.session, form, choice, owner)
+            created_by = call.principal.person
+        tracking = await service.create_tracking(call.session, form, choice, owner, created_by)
         return pb.CreateTrackingResponse(tracking=tracking_to_proto(tracking, choice.language))
 
     @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)

@@ -26,6 +26,9 @@ class Tracking(Base):
     status: Mapped[str] = mapped_column(String(30))
     # Whose space lists it: "person:<national id>" or "company:<space id>"; None if anonymous.
     owner: Mapped[str | None] = mapped_column(String(80), index=True)
+    # "person:<national id>" of the signed-in person who created it (None if anonymous): when it
+    # was made for a child or a company, their contact data goes with their account's deletion.
+    created_by: Mapped[str | None] = mapped_column(String(80), index=True)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(2))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -34,6 +34,16 @@ async def owned_by(session: AsyncSession, owner: str) -> list[Tracking]:
 
 async def delete_owned_by(session: AsyncSession, owner: str) -> int:
     result = await session.execute(delete(Tracking).where(Tracking.owner == owner))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def forget_creator(session: AsyncSession, creator: str) -> int:
+    """Remove a creator's contact data from the trackings they made for someone else."""
+    result = await session.execute(
+        update(Tracking)
+        .where(Tracking.created_by == creator)
+        .values(email=None, phone=None, created_by=None)
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

@@ -58,7 +58,11 @@ async def _free_number(session: AsyncSession) -> TrackingNumber:
 
 
 async def create_tracking(
-    session: AsyncSession, form: PaperForm, choice: NotificationChoice, owner: str | None = None
+    session: AsyncSession,
+    form: PaperForm,
+    choice: NotificationChoice,
+    owner: str | None = None,
+    created_by: str | None = None,
 ) -> Tracking:
     now = datetime.now(UTC)
     number = await _free_number(session)
@@ -68,6 +72,7 @@ async def create_tracking(
         administration=form.administration.value,
         status=TrackingStatus.AWAITING_PAPER_FORM.value,
         owner=owner,
+        created_by=created_by,
         email=choice.email,
         phone=choice.phone,
         language=choice.language.value,
@@ -93,8 +98,11 @@ async def trackings_of(session: AsyncSession, owner: str) -> list[Tracking]:
 
 
 async def purge_account(session: AsyncSession, deletion_id: str, national_id: str) -> int:
-    """F8: remove every tracking of a deleted account, and say so in the same transaction."""
-    removed = await repository.delete_owned_by(session, f"person:{national_id}")
+    """F8: remove every tracking of a deleted account and the contact data it left on trackings
+    it made for a child or a company, and say so in the same transaction."""
+    person = f"person:{national_id}"
+    removed = await repository.delete_owned_by(session, person)
+    await repository.forget_creator(session, person)
     add_event(session, events.ACCOUNT_PURGED, events.account_purged(deletion_id))
     return removed
 
