@@ -22,7 +22,7 @@ help:
 	@echo "make migrate apply every service's Alembic migrations"
 	@echo "make proto   regenerate libs/contracts from proto/"
 	@echo "make lint    ruff, mypy, buf lint, stale-stub check"
-	@echo "make bench   run the benchmarks in bench/"
+	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(UV_HOME)"
@@ -59,5 +59,5 @@ test: infra
 up: migrate
 	@deploy/local/run.sh
 
-bench: migrate
+bench: infra
 	@scripts/bench.sh

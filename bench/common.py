@@ -1,13 +1,24 @@
-"""What the benchmarks share: the processes (started like the journeys start them), a bare
-FastAPI baseline, and a request-rate loop."""
+"""What the benchmarks share: the processes (started like the journeys start them) on databases of
+their own, the bare and monolith baselines, the native load generators (wrk, ghz) with a check
+that they did not saturate a core, the report, and py-spy profiles.
+
+Load: BENCH_DURATION seconds (10) with BENCH_CONNECTIONS connections (16) per target, after a
+warm-up; the generators are found in BENCH_WRK and BENCH_GHZ (scripts/bench.sh installs them).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -17,9 +28,40 @@ import httpx
 from launcher import Launcher
 
 from guichet_kit.infra import find_root, read_infra_env
-from guichet_kit.testing import ServiceProcess, free_port, wait_until
+from guichet_testkit.db import migrated_database
+from guichet_testkit.eventually import wait_until
+from guichet_testkit.processes import ServiceProcess, free_port
 
 ROOT = find_root(Path(__file__))
+OUT_DIR = ROOT / ".data" / "bench"
+# A generator using this share of one core or more was the bottleneck: its figure is void.
+SATURATED = 0.9
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Load:
+    duration: int
+    connections: int
+    warmup: int
+
+    @classmethod
+    def from_env(cls) -> Load:
+        duration = int(os.environ.get("BENCH_DURATION", "10"))
+        connections = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+        if duration < 1 or connections < 1:
+            raise SystemExit("BENCH_DURATION and BENCH_CONNECTIONS must be positive integers")
+        return cls(duration, connections, warmup=max(1, min(3, duration // 3)))
+
+    def describe(self) -> str:
+        return (
+            f"{self.connections} connections, {self.duration} s per target after a"
+            f" {self.warmup} s warm-up"
+        )
+
+
+def profiling() -> bool:
+    return os.environ.get("BENCH_PROFILE", "") not in ("", "0")
 
 
 def bench_launcher() -> Launcher:
@@ -34,47 +76,357 @@ def bench_launcher() -> Launcher:
     )
 
 
+async def bench_database(launcher: Launcher, service: str) -> str:
+    """A fresh database of the bench's own, migrated to head: nobody's tests share it."""
+    service_dir = ROOT / "services" / service
+    return await migrated_database(launcher.infra, service_dir, f"{service}_bench")
+
+
+def pid_of(process: ServiceProcess) -> int:
+    # The kit keeps the Popen private; the bench needs its id to sample CPU use and to profile.
+    popen = process._process
+    if popen is None:
+        raise RuntimeError(f"{process.name} is not running")
+    return popen.pid
+
+
 async def http_up(url: str) -> bool:
     async with httpx.AsyncClient() as client:
         return (await client.get(url)).status_code < 500
 
 
-async def start_bare_app(body: object, log_dir: Path) -> tuple[ServiceProcess, str]:
-    """A bare FastAPI app serving `body` at every path, in its own process like the gateway."""
+async def start_uvicorn(
+    name: str, module: str, env: Mapping[str, str], log_dir: Path
+) -> tuple[ServiceProcess, str]:
+    """`module:app` from bench/ under uvicorn in a process of its own, like the gateway."""
     port = free_port()
-    process = ServiceProcess(
-        "bench-bare",
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_app:app",
-            "--app-dir",
-            str(ROOT / "bench"),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        {"BARE_APP_BODY": json.dumps(body)},
-        log_dir,
-    )
+    args = [sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(ROOT / "bench")]
+    args += ["--port", str(port), "--log-level", "warning"]
+    process = ServiceProcess(name, args, env, log_dir)
     process.start()
     url = f"http://127.0.0.1:{port}"
-    await wait_until(lambda: http_up(url), seconds=30, what="bare app", process=process)
+    await wait_until(lambda: http_up(f"{url}/docs"), seconds=30, what=name, process=process)
     return process, url
 
 
-async def rate(call: Callable[[], Awaitable[None]], requests: int, concurrency: int) -> float:
-    """Calls per second for `requests` calls spread over `concurrency` loops, after a warm-up."""
-    per_loop = max(1, requests // concurrency)
+async def start_bare_app(body: object, log_dir: Path) -> tuple[ServiceProcess, str]:
+    """A bare FastAPI app serving `body` at every path: the cost of HTTP and JSON alone."""
+    return await start_uvicorn(
+        "bench-bare", "bare_app", {"BARE_APP_BODY": json.dumps(body)}, log_dir
+    )
 
-    async def loop() -> None:
-        for _ in range(per_loop):
-            await call()
 
-    for _ in range(min(50, per_loop)):
-        await call()
-    started = time.perf_counter()
-    await asyncio.gather(*(loop() for _ in range(concurrency)))
-    return per_loop * concurrency / (time.perf_counter() - started)
+async def start_monolith(env: Mapping[str, str], log_dir: Path) -> tuple[ServiceProcess, str]:
+    """FastAPI + asyncpg doing the services' reads in one process (bench/monolith_app.py)."""
+    return await start_uvicorn("bench-monolith", "monolith_app", env, log_dir)
+
+
+def same_answer(expected: object, got: object, ignore: Sequence[str] = ()) -> list[str]:
+    """The top-level keys where two JSON answers differ (a baseline must answer like the API)."""
+    if not isinstance(expected, dict) or not isinstance(got, dict):
+        return [] if expected == got else ["<body>"]
+    keys = (set(expected) | set(got)) - set(ignore)
+    return sorted(key for key in keys if expected.get(key) != got.get(key))
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One target under load: throughput, latency, and who used the CPU meanwhile."""
+
+    name: str
+    generator: str
+    rate: float = 0.0  # successful requests per second
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    requests: int = 0
+    errors: int = 0
+    generator_cpu: float = 0.0  # share of one core
+    server_cpu: dict[str, float] = field(default_factory=dict)
+    machine_cpu: float = 0.0  # cores busy on the whole machine, ours and everybody else's
+
+    @property
+    def void(self) -> bool:
+        return self.generator_cpu >= SATURATED
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of every thread of `pid` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _machine_busy_seconds() -> float:
+    """CPU time every core of the machine spent on anything but idling, so far."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS  # less idle and iowait
+
+
+@contextmanager
+def _sampled(servers: Mapping[str, int], figure: Figure) -> Iterator[None]:
+    started_at = time.monotonic()
+    machine = _machine_busy_seconds()
+    before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
+    yield
+    wall = time.monotonic() - started_at
+    figure.server_cpu = {
+        name: (_cpu_seconds(pid) - before[name]) / wall for name, pid in servers.items()
+    }
+    figure.machine_cpu = (_machine_busy_seconds() - machine) / wall
+
+
+def _run_generator(args: Sequence[str], figure: Figure, servers: Mapping[str, int]) -> str:
+    """Runs a load generator; its own CPU use comes from the kernel's account of the child."""
+    with tempfile.TemporaryFile() as out, _sampled(servers, figure):
+        started_at = time.monotonic()
+        generator = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(generator.pid, 0)
+        generator.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started_at
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    if generator.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({generator.returncode}):\n{output[-2000:]}")
+    figure.generator_cpu = (usage.ru_utime + usage.ru_stime) / wall
+    return output
+
+
+# Prints the figures as one JSON line when wrk is done; non-2xx/3xx answers count as errors.
+_WRK_REPORT = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "BENCH {\\"requests\\":%d,\\"duration_us\\":%d,\\"p50_us\\":%d,\\"p99_us\\":%d,"
+    .. "\\"socket_errors\\":%d,\\"bad_status\\":%d}\\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+"""
+
+
+def wrk(
+    name: str,
+    url: str,
+    load: Load,
+    *,
+    headers: Mapping[str, str] | None = None,
+    servers: Mapping[str, int] | None = None,
+    warmup: bool = True,
+) -> Figure:
+    """`url` under wrk: one generator thread holding `load.connections` keep-alive connections."""
+    script = OUT_DIR / "wrk-report.lua"
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(_WRK_REPORT)
+    base = [os.environ.get("BENCH_WRK", "wrk"), "-t1", f"-c{load.connections}", "--timeout", "10s"]
+    for key, value in (headers or {}).items():
+        base += ["-H", f"{key}: {value}"]
+    figure = Figure(name, "wrk")
+    if warmup:
+        _run_generator([*base, f"-d{load.warmup}s", url], Figure(name, "wrk"), {})
+    output = _run_generator(
+        [*base, f"-d{load.duration}s", "-s", str(script), url], figure, servers or {}
+    )
+    match = re.search(r"^BENCH (\{.*\})$", output, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no figures:\n{output[-2000:]}")
+    numbers = json.loads(match.group(1))
+    figure.errors = numbers["socket_errors"] + numbers["bad_status"]
+    figure.requests = numbers["requests"]
+    figure.rate = (numbers["requests"] - numbers["bad_status"]) / (numbers["duration_us"] / 1e6)
+    figure.p50_ms, figure.p99_ms = numbers["p50_us"] / 1000, numbers["p99_us"] / 1000
+    return figure
+
+
+def ghz(
+    name: str,
+    address: str,
+    call: str,
+    request: Mapping[str, object],
+    proto: Path,
+    load: Load,
+    *,
+    servers: Mapping[str, int] | None = None,
+    warmup: bool = True,
+) -> Figure:
+    """A unary gRPC call under ghz: `load.connections` connections, one caller on each."""
+    base = [os.environ.get("BENCH_GHZ", "ghz"), "--insecure", "--proto", str(proto)]
+    base += ["--import-paths", str(ROOT / "proto"), "--call", call, "-d", json.dumps(request)]
+    base += ["-c", str(load.connections), "--connections", str(load.connections)]
+    # Calls still in flight when the time is up are left out, not counted as failures.
+    base += ["--duration-stop", "ignore", "--format", "json"]
+    figure = Figure(name, "ghz")
+    if warmup:
+        _run_generator([*base, "-z", f"{load.warmup}s", address], Figure(name, "ghz"), {})
+    output = _run_generator([*base, "-z", f"{load.duration}s", address], figure, servers or {})
+    report = json.loads(output[output.index("{") :])
+    statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
+    percentiles = {p["percentage"]: p["latency"] for p in report.get("latencyDistribution") or []}
+    figure.requests = int(report["count"])
+    figure.errors = sum(count for status, count in statuses.items() if status != "OK")
+    figure.rate = statuses.get("OK", 0) / (report["total"] / 1e9)
+    figure.p50_ms, figure.p99_ms = percentiles.get(50, 0) / 1e6, percentiles.get(99, 0) / 1e6
+    return figure
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+
+def _load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What the issue asks of a figure: `share` times its monolith baseline (or `against`)."""
+
+    share: float
+    against: str = "monolith"
+
+
+def report(
+    title: str,
+    load: Load,
+    figures: Sequence[Figure],
+    *,
+    bare: Figure,
+    monolith: Figure,
+    goals: Mapping[str, Goal],
+) -> None:
+    cores = os.cpu_count() or 1
+    print(f"{title}\n  {load.describe()}; CPU in shares of one core")
+    print(f"  machine: {cores} cores shared with whoever else runs; load average {_load()}")
+    print(
+        f"  {'':44}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'gen CPU':>9}{'machine':>9}  server CPU"
+    )
+    for figure in figures:
+        servers = ", ".join(f"{name} {share:.0%}" for name, share in figure.server_cpu.items())
+        label = f"{figure.name} ({figure.generator})"
+        print(
+            f"  {label:44}{figure.rate:8.0f}{figure.p50_ms:9.2f}{figure.p99_ms:9.2f}"
+            f"{figure.generator_cpu:9.0%}{figure.machine_cpu:6.2f}/{cores}  {servers}"
+        )
+        if figure.void:
+            print(f"    VOID: {figure.generator} saturated a core; this figure measures the client")
+        if figure.errors:
+            print(f"    {figure.errors} of {figure.requests} requests failed: figure suspect")
+    print(f"  {'ratios':44}{'/ bare':>8}{'/ monolith':>11}   goal")
+    for figure in figures:
+        if figure is bare or figure is monolith:
+            continue
+        line = (
+            f"  {figure.name:44}{figure.rate / bare.rate:8.2f}{figure.rate / monolith.rate:11.2f}"
+        )
+        if (goal := goals.get(figure.name)) is not None:
+            base = monolith if goal.against == "monolith" else bare
+            met = figure.rate >= goal.share * base.rate and not (figure.void or base.void)
+            line += f"   >= {goal.share}x {goal.against}: {'met' if met else 'NOT met'}"
+        print(line)
+
+
+# --- profiling --------------------------------------------------------------------------------
+
+# Packages whose share of the samples (any frame of theirs on the stack) the summary gives.
+PACKAGES = (
+    "sqlalchemy",
+    "asyncpg",
+    "grpc",
+    "google/protobuf",
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "httptools",
+    "jwt",
+    "opentelemetry",
+    "prometheus_client",
+    "guichet_kit",
+    "guichet_etracking",
+    "guichet_identity",
+    "guichet_gateway",
+)
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::\d+)?\)$")
+
+
+def _split(frame: str) -> tuple[str, str]:
+    """`function (file:line)` as py-spy writes it (file from the package on) -> (function, file)."""
+    match = _FRAME.match(frame)
+    return (match["function"], match["file"]) if match else (frame, "")
+
+
+def summarise_profile(raw: Path, top: int = 10) -> str:
+    """Top self-time frames, package shares and the project's heaviest frames (inclusive) of a
+    py-spy raw (collapsed stacks) file."""
+    self_time: Counter[str] = Counter()
+    ours: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_split(frame) for frame in stack.split(";")]
+        function, file = frames[-1]
+        self_time[f"{function} ({file})"] += count
+        files = {file for _, file in frames}
+        for package in PACKAGES:
+            if any(file.startswith(f"{package}/") for file in files):
+                packages[package] += count
+        # The project's frames below the entry point (which is under every sample of its thread).
+        project = ["guichet" in file for _, file in frames]
+        entry = project.index(True) if True in project else 0
+        inner = frames[next((i for i in range(entry, len(frames)) if not project[i]), entry) :]
+        for frame in {f"{function} ({file})" for function, file in inner if "guichet" in file}:
+            ours[frame] += count
+    if total == 0:
+        return "  no samples (the process was idle or py-spy could not attach)"
+    lines = [f"  {total} samples; top {top} frames by self time:"]
+    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in self_time.most_common(top)]
+    shares = ", ".join(
+        f"{p} {n / total:.0%}" for p, n in packages.most_common() if n / total > 0.01
+    )
+    lines.append(f"  samples with a frame of (inclusive): {shares}")
+    lines.append("  the project's own frames by inclusive time:")
+    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in ours.most_common(8)]
+    return "\n".join(lines)
+
+
+@contextmanager
+def py_spy(targets: Mapping[str, int], seconds: int) -> Iterator[dict[str, Path]]:
+    """py-spy recording each process of `targets` for `seconds` (run the load meanwhile)."""
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    outputs = {name: OUT_DIR / f"{name}.raw.txt" for name in targets}
+    recorders = [
+        subprocess.Popen(
+            [
+                *(str(spy), "record", "--pid", str(pid), "--duration", str(seconds)),
+                *("--rate", "100", "--nonblocking", "--format", "raw", "-o", str(outputs[name])),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, pid in targets.items()
+    ]
+    try:
+        yield outputs
+    finally:
+        for recorder in recorders:
+            recorder.wait(timeout=seconds + 30)
+
+
+def profile_under_load(
+    title: str, targets: Mapping[str, int], run: Callable[[], Figure], load: Load
+) -> None:
+    """Runs the load once more with py-spy on `targets`; its figure is not compared (py-spy
+    takes CPU from the same 2 cores), only where the time goes."""
+    with py_spy(targets, load.duration) as outputs:
+        figure = run()
+    print(f"profile under {title} ({figure.rate:.0f} req/s while profiled, not comparable):")
+    for name, raw in outputs.items():
+        summary = summarise_profile(raw) if raw.exists() else "  py-spy wrote nothing"
+        (OUT_DIR / f"{name}.summary.txt").write_text(summary + "\n")
+        print(f" {name} (py-spy, {raw.relative_to(ROOT)}):\n{summary}")

@@ -1,79 +1,160 @@
-"""Public eTracking lookups per second: gateway vs direct gRPC vs a bare FastAPI endpoint.
+"""Public eTracking lookup: the gateway (wrk) and etracking's gRPC LookupTracking (ghz) against a
+bare FastAPI app returning the same JSON and a monolith (FastAPI + asyncpg) doing the same reads.
 
-Starts its own etracking and gateway processes on the database migrated by `make migrate`, and a
-bare FastAPI app returning the same JSON as the gateway, then drives each with the same number of
-concurrent clients for the same number of requests. Prints the rates and their ratios, measured
-in one run on one machine, so that the figure to watch is the ratio, not the absolute rate.
+Starts its own etracking and gateway on a database of its own (etracking_bench), creates one
+tracking, and loads every target with the same connections for the same time, one after the
+other in one run: the figures to watch are the ratios. With BENCH_PROFILE=1 it then loads the
+gRPC service and the gateway once more under py-spy and summarises where the time goes.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import json
 
 import httpx
-from common import bench_launcher, rate, start_bare_app
+from common import (
+    ROOT,
+    Figure,
+    Goal,
+    Load,
+    bench_database,
+    bench_launcher,
+    ghz,
+    pid_of,
+    profile_under_load,
+    profiling,
+    report,
+    same_answer,
+    start_bare_app,
+    start_monolith,
+    wrk,
+)
 
-from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
-from guichet_kit.grpc_client import insecure_channel
-from guichet_kit.infra import postgres_url
+from guichet_testkit.processes import ServiceProcess
+
+LANGUAGE = "en"
+CALL = "guichet.etracking.v1.TrackingService.LookupTracking"
+PROTO = ROOT / "proto" / "guichet" / "etracking" / "v1" / "etracking.proto"
+GRPC, GATEWAY = "etracking gRPC LookupTracking", "gateway GET /trackings/{number}"
+GOALS = {GATEWAY: Goal(0.5), GRPC: Goal(0.7)}
 
 
-async def main(requests: int, concurrency: int) -> None:
+def labels_of(body: dict[str, object]) -> dict[str, object]:
+    """What the monolith needs to translate like etracking: the labels the gateway answered."""
+    history = body["history"]
+    assert isinstance(history, list)
+    statuses = {change["status"]: change["status_label"] for change in history}
+    statuses[str(body["status"])] = body["status_label"]
+    paper_form = body["paper_form"]
+    assert isinstance(paper_form, dict)
+    return {"statuses": statuses, "paper_forms": {paper_form["code"]: paper_form}}
+
+
+async def main() -> None:
+    load = Load.from_env()
     launcher = bench_launcher()
-    etracking = await launcher.etracking(
-        postgres_url(launcher.infra, "etracking"), name="bench-etracking"
-    )
-    gateway = await launcher.gateway(etracking.address, burst=10 * requests, name="bench-gateway")
-    processes = [etracking.process, gateway.process]
+    database = await bench_database(launcher, "etracking")
+    processes: list[ServiceProcess] = []
     try:
-        async with httpx.AsyncClient(base_url=gateway.address) as client:
+        etracking = await launcher.etracking(database, name="bench-etracking")
+        processes.append(etracking.process)
+        gateway = await launcher.gateway(etracking.address, burst=100_000_000, name="bench-gateway")
+        processes.append(gateway.process)
+        headers = {"Accept-Language": LANGUAGE}
+        async with httpx.AsyncClient(base_url=gateway.address, headers=headers) as client:
             created = await client.post(
                 "/api/v1/etracking/trackings", json={"paper_form_code": "ACD-IR-100"}
             )
             created.raise_for_status()
             number = created.json()["number"]
-            body = (await client.get(f"/api/v1/etracking/trackings/{number}")).json()
+            path = f"/api/v1/etracking/trackings/{number.replace('-', '')}"
+            body = (await client.get(path)).raise_for_status().json()
         bare, bare_url = await start_bare_app(body, launcher.log_dir)
         processes.append(bare)
+        monolith, monolith_url = await start_monolith(
+            {"MONOLITH_ETRACKING_URL": database, "MONOLITH_LABELS": json.dumps(labels_of(body))},
+            launcher.log_dir,
+        )
+        processes.append(monolith)
+        async with httpx.AsyncClient(base_url=monolith_url, headers=headers) as client:
+            answer = (await client.get(path)).raise_for_status().json()
+        if differences := same_answer(body, answer, ignore=["sheet_url"]):
+            print(f"  warning: the monolith's answer differs from the gateway's in {differences}")
 
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with (
-            httpx.AsyncClient(base_url=gateway.address, limits=limits) as via_gateway,
-            httpx.AsyncClient(base_url=bare_url, limits=limits) as via_bare,
-            insecure_channel(etracking.address, timeout=10) as channel,
-        ):
-            stub = pb_grpc.TrackingServiceStub(channel)
-            path = f"/api/v1/etracking/trackings/{number}"
+        pids = {
+            "etracking": pid_of(etracking.process),
+            "gateway": pid_of(gateway.process),
+            "bare": pid_of(bare),
+            "monolith": pid_of(monolith),
+        }
 
-            async def gateway_call() -> None:
-                (await via_gateway.get(path)).raise_for_status()
+        def via_grpc(warmup: bool = True) -> Figure:
+            return ghz(
+                GRPC,
+                etracking.address,
+                CALL,
+                {"number": number, "language": LANGUAGE},
+                PROTO,
+                load,
+                servers={"etracking": pids["etracking"]},
+                warmup=warmup,
+            )
 
-            async def bare_call() -> None:
-                (await via_bare.get(path)).raise_for_status()
+        def via_gateway(warmup: bool = True) -> Figure:
+            servers = {"gateway": pids["gateway"], "etracking": pids["etracking"]}
+            return wrk(
+                GATEWAY,
+                gateway.address + path,
+                load,
+                headers=headers,
+                servers=servers,
+                warmup=warmup,
+            )
 
-            async def grpc_call() -> None:
-                await stub.LookupTracking(pb.LookupTrackingRequest(number=number))
-
-            bare_rate = await rate(bare_call, requests, concurrency)
-            grpc_rate = await rate(grpc_call, requests, concurrency)
-            gateway_rate = await rate(gateway_call, requests, concurrency)
+        figures = [
+            wrk(
+                "bare FastAPI, fixed JSON",
+                bare_url + path,
+                load,
+                headers=headers,
+                servers={"bare": pids["bare"]},
+            ),
+            wrk(
+                "monolith FastAPI + asyncpg",
+                monolith_url + path,
+                load,
+                headers=headers,
+                servers={"monolith": pids["monolith"]},
+            ),
+            via_grpc(),
+            via_gateway(),
+        ]
+        report(
+            f"etracking public lookup of one tracking ({number})",
+            load,
+            figures,
+            bare=figures[0],
+            monolith=figures[1],
+            goals=GOALS,
+        )
+        if profiling():
+            profile_under_load(
+                "the gRPC lookup load",
+                {"etracking-grpc": pids["etracking"]},
+                lambda: via_grpc(warmup=False),
+                load,
+            )
+            profile_under_load(
+                "the gateway lookup load",
+                {"gateway-lookup": pids["gateway"], "etracking-via-gateway": pids["etracking"]},
+                lambda: via_gateway(warmup=False),
+                load,
+            )
     finally:
         for process in reversed(processes):
             process.stop()
 
-    print(f"etracking lookup, {requests} requests, {concurrency} concurrent clients")
-    print(f"  bare FastAPI (same JSON, no work)   {bare_rate:8.0f} req/s")
-    print(f"  direct gRPC LookupTracking           {grpc_rate:8.0f} req/s")
-    print(f"  gateway GET /trackings/{{number}}      {gateway_rate:8.0f} req/s")
-    print(f"  ratio gateway / bare FastAPI         {gateway_rate / bare_rate:8.2f}")
-    print(f"  ratio gateway / direct gRPC          {gateway_rate / grpc_rate:8.2f}")
-
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    arguments = parser.parse_args()
-    asyncio.run(main(arguments.requests, arguments.concurrency))
+    asyncio.run(main())

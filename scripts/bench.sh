@@ -1,11 +1,42 @@
 #!/usr/bin/env bash
-# `make bench`: every benchmark in bench/, each printing ratios against a baseline of the same run.
+# `make bench`: every benchmark in bench/, driven by native load generators (wrk for HTTP, ghz
+# for gRPC) so that the figures measure the servers, not a Python client; each prints its ratios
+# against the baselines of the same run.
+#   BENCH_DURATION=10     seconds of load per target        BENCH_CONNECTIONS=16
+#   BENCH_PROFILE=1       also profile the services under the lookup load (py-spy, .data/bench/)
+#   BENCH_ONLY=lookup|auth  run one benchmark
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+GHZ_VERSION=v0.120.0
+TOOLS=${GUICHET_TOOLS_DIR:-$HOME/.cache/openguichet}
+GHZ="$TOOLS/bin/ghz-$GHZ_VERSION"
+if [ ! -x "$GHZ" ]; then
+  echo "==> bench: installing ghz $GHZ_VERSION with go install (once)"
+  GOBIN="$TOOLS/ghz-build" go install "github.com/bojand/ghz/cmd/ghz@$GHZ_VERSION"
+  mkdir -p "$TOOLS/bin" && mv "$TOOLS/ghz-build/ghz" "$GHZ"
+fi
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "bench: wrk is missing; install it (apt-get install wrk) or run as root" >&2
+    exit 1
+  fi
+  echo "==> bench: installing wrk from the distribution (once)"
+  apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+fi
+BENCH_WRK=$(command -v wrk)
+export BENCH_GHZ="$GHZ" BENCH_WRK
+mkdir -p .data/bench
+
 # The benchmarks start the services with the journeys' launcher and citizens (tests/e2e).
 export PYTHONPATH="$ROOT/tests/e2e:$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}"
-for bench in bench/etracking_lookup.py bench/auth.py; do
+case "${BENCH_ONLY:-all}" in
+  lookup) benches=(bench/etracking_lookup.py) ;;
+  auth) benches=(bench/auth.py) ;;
+  all) benches=(bench/etracking_lookup.py bench/auth.py) ;;
+  *) echo "bench: BENCH_ONLY is lookup, auth or unset, not '$BENCH_ONLY'" >&2; exit 2 ;;
+esac
+for bench in "${benches[@]}"; do
   echo "==> $bench"
   "$ROOT/.venv/bin/python" "$bench"
 done
