@@ -20,7 +20,7 @@ MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"           # commit 7aac2a2c5b7c (2026-02-12)
 KEYCLOAK_VERSION="26.4.7"                                    # Maven Central org.keycloak:keycloak-quarkus-dist
 
-PG_PORT=55432
+PG_PORT="${GUICHET_PG_PORT:-55432}"                          # override: a second cluster beside a running one
 NATS_PORT=54222
 NATS_MONITOR_PORT=58222
 MINIO_PORT=59000
@@ -32,6 +32,8 @@ SMTP_PORT=51025
 SMS_PORT=51080
 
 INFRA_COMPONENTS=(postgres nats minio keycloak smtp-sink sms-sink)
+[[ "$PG_PORT" =~ ^[1-9][0-9]{3,4}$ ]] && (( PG_PORT <= 65535 )) \
+    || { printf '==> ERROR: GUICHET_PG_PORT must be a port number from 1024 to 65535, not "%s"\n' "$PG_PORT" >&2; exit 1; }
 
 mkdir -p "$DATA" "$RUN" "$LOGS" "$TOOLS"
 

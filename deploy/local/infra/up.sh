@@ -2,7 +2,8 @@
 # `make infra`: install what is missing into the tools cache ($GUICHET_TOOLS_DIR, default ~/.cache/openguichet)
 # and start the development infrastructure of OpenGuichet with its data under .data/:
 # dev PKI, PostgreSQL, NATS JetStream, MinIO, Keycloak, SMTP and SMS sinks. Idempotent: a second run only
-# starts what is down. Writes .data/infra.env for the services and tests.
+# starts what is down. Writes .data/infra.env for the services and tests. As root, PostgreSQL's data is in
+# /var/lib/openguichet/pg-<checkout hash>, linked from .data/pg (see postgres.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now)
@@ -101,4 +102,5 @@ row keycloak "http://127.0.0.1:$KC_HTTP_PORT, https :$KC_HTTPS_PORT, mgmt :$KC_M
 row smtp-sink "127.0.0.1:$SMTP_PORT -> .data/mail" "$(pid_of smtp-sink)" "${SECS[sinks]}"
 row sms-sink "http://127.0.0.1:$SMS_PORT -> .data/sms" "$(pid_of sms-sink)" "${SECS[sinks]}"
 echo "  settings: $DATA/infra.env   logs: $LOGS   stop: make down"
+echo "  postgres data: $(bash "$INFRA_DIR/postgres.sh" where)"
 echo "==> infrastructure ready in $(( $(now) - T0 ))s"
