@@ -1,4 +1,5 @@
-"""identity on the real PostgreSQL: a migrated database per xdist worker, emptied before each test.
+"""identity on the real PostgreSQL: a migrated database per xdist worker, emptied before each test
+(every table of the models' metadata, so a new table needs no change here).
 
 Servicers are called in-process; the caller is set with `guichet_kit.auth.set_caller`, as the
 kit's interceptor does after verifying the forwarded token.
@@ -14,18 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from guichet_identity.national_id import make_national_id
 from guichet_identity.profile.service import create_profile
 from guichet_kit.auth import PRIVATE, ActingContext, LevelOfAssurance, Principal, set_caller
 from guichet_kit.db import create_engine, session_factory, transaction
-from guichet_kit.testing import migrated_database, worker_name
+from guichet_kit.national_id import make_national_id
+from guichet_testkit import worker_name
+from guichet_testkit.db import migrated_database, row_counts, service_metadata, truncate_tables
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
-# The tables this suite writes; the account engineer's tables are theirs to clean.
-TABLES = ("acts_on_behalf", "relations", "collaborators", "spaces", "preferences", "profiles")
+TABLES = service_metadata("guichet_identity")
 # Servicers here never touch the gRPC context.
 NO_CONTEXT: Any = None
 
@@ -46,8 +46,7 @@ async def identity_database(
 async def identity_sessions(
     identity_database: async_sessionmaker[AsyncSession],
 ) -> async_sessionmaker[AsyncSession]:
-    async with identity_database() as session, session.begin():
-        await session.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+    await truncate_tables(identity_database, TABLES)
     set_caller(None)
     return identity_database
 
@@ -116,14 +115,6 @@ def new_person(identity_sessions: async_sessionmaker[AsyncSession]) -> NewPerson
     return make
 
 
-async def row_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    async with sessions() as session:
-        return {
-            table: int((await session.scalar(text(f"SELECT count(*) FROM {table}"))) or 0)
-            for table in TABLES
-        }
-
-
 class FakeClock:
     """The RelationServicer's clock, moved by the test instead of waited for."""
 
@@ -146,8 +137,8 @@ def clock() -> FakeClock:
 def counts(
     identity_sessions: async_sessionmaker[AsyncSession],
 ) -> Callable[[], Awaitable[dict[str, int]]]:
-    """Rows per table: a refusal must leave them as they were."""
-    return lambda: row_counts(identity_sessions)
+    """Rows per table (the outbox's too): a refusal must leave them as they were."""
+    return lambda: row_counts(identity_sessions, TABLES)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ from datetime import timedelta
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from guichet.identity.v1 import identity_pb2 as pb
-from guichet_identity.profile.service import erase_person, export_person, find_profile
+from guichet_identity.account.deletion import erase_person
+from guichet_identity.profile.service import export_person, find_profile
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.spaces.grpc import SpaceServicer
 from guichet_kit.auth import set_caller
@@ -115,7 +116,7 @@ async def test_erasing_a_person_leaves_nothing_of_them(
         "spaces": 1,
         "preferences": 1,
         "profiles": 1,
-    }
+    }.items()
     set_caller(bob.principal)
     kept = await spaces.GetSpace(pb.GetSpaceRequest(space_id=shared.id), NO_CONTEXT)
     # Bob only reads: he is not made administrator (see the spaces tests for a member).
