@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.events.v1 import etracking_pb2 as events_pb2
-from guichet_etracking.tracking import events, service
+from guichet_etracking.tracking import events, repository
 from guichet_etracking.tracking.grpc import AdministrationServicer, TrackingServicer
 from guichet_etracking.tracking.models import Tracking
 from guichet_etracking.tracking.number import generate_tracking_number, parse_tracking_number
@@ -27,7 +27,7 @@ async def new_tracking(servicer: TrackingServicer, form: str = "ACD-IR-100") -> 
 
 async def stored(sessions: async_sessionmaker[AsyncSession], number: str) -> Tracking:
     async with sessions() as session:
-        return await service.find_tracking(session, parse_tracking_number(number))
+        return await repository.find_by_number(session, parse_tracking_number(number).canonical)
 
 
 async def move(

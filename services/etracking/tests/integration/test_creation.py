@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.events.v1 import etracking_pb2 as events_pb2
-from guichet_etracking.tracking import events, service
+from guichet_etracking.tracking import events, repository, service
 from guichet_etracking.tracking.catalogue import find_paper_form
 from guichet_etracking.tracking.contact import notification_choice
 from guichet_etracking.tracking.grpc import TrackingServicer
@@ -27,7 +27,7 @@ async def test_an_anonymous_tracking_is_stored_with_its_contact_and_announced(
     number = parse_tracking_number(reply.tracking.number)
     assert reply.tracking.status == pb.TRACKING_STATUS_AWAITING_PAPER_FORM
     async with sessions() as session:
-        stored = await service.find_tracking(session, number)
+        stored = await repository.find_by_number(session, number.canonical)
     assert stored.owner is None
     assert (stored.paper_form_code, stored.administration) == ("CCSS-AFF-01", "ccss")
     assert (stored.email, stored.phone, stored.language) == ("anne@example.org", None, "en")

@@ -12,6 +12,7 @@ from guichet_etracking.tracking.catalogue import PaperForm
 from guichet_etracking.tracking.contact import NotificationChoice
 from guichet_etracking.tracking.models import Tracking, TrackingStatusChange
 from guichet_etracking.tracking.number import TrackingNumber, generate_tracking_number
+from guichet_etracking.tracking.repository import TrackingView
 from guichet_etracking.tracking.status import TrackingStatus, check_transition
 from guichet_kit.domain import Forbidden, NotFound
 from guichet_kit.i18n import Catalog
@@ -93,8 +94,8 @@ async def create_tracking(
     return tracking
 
 
-async def trackings_of(session: AsyncSession, owner: str) -> list[Tracking]:
-    return await repository.owned_by(session, owner)
+async def trackings_of(session: AsyncSession, owner: str) -> list[TrackingView]:
+    return await repository.views_owned_by(session, owner)
 
 
 async def purge_account(session: AsyncSession, deletion_id: str, national_id: str) -> int:
@@ -107,8 +108,8 @@ async def purge_account(session: AsyncSession, deletion_id: str, national_id: st
     return removed
 
 
-async def find_tracking(session: AsyncSession, number: TrackingNumber) -> Tracking:
-    tracking = await repository.find_by_number(session, number.canonical)
+async def find_tracking(session: AsyncSession, number: TrackingNumber) -> TrackingView:
+    tracking = await repository.view_by_number(session, number.canonical)
     if tracking is None:
         raise TrackingNotFound(number)
     return tracking

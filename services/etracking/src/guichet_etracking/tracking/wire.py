@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet_etracking.tracking.catalogue import PaperForm, find_paper_form
 from guichet_etracking.tracking.contact import Language
-from guichet_etracking.tracking.models import Tracking
 from guichet_etracking.tracking.number import parse_tracking_number
 from guichet_etracking.tracking.status import TrackingStatus, status_label
 
@@ -30,7 +33,29 @@ def paper_form_to_proto(form: PaperForm, language: Language) -> pb.PaperForm:
     )
 
 
-def tracking_to_proto(tracking: Tracking, language: Language) -> pb.Tracking:
+class StatusChangeLike(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+
+
+class TrackingLike(Protocol):
+    """A tracking as stored (`models.Tracking`) or as read (`repository.TrackingView`)."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def paper_form_code(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def history(self) -> Sequence[StatusChangeLike]: ...
+
+
+def tracking_to_proto(tracking: TrackingLike, language: Language) -> pb.Tracking:
     """The public view: number, form, status and history; never the contact data."""
     status = TrackingStatus(tracking.status)
     message = pb.Tracking(
