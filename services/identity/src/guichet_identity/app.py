@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 
-import grpc
-
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.account import events as account_events
@@ -19,8 +17,9 @@ from guichet_kit.auth import TokenVerifier
 from guichet_kit.events import EventConsumer
 from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.runtime import service_runtime
+from guichet_kit.servicers import Registry
 
-SERVICES = ("AccountService", "ProfileService", "RelationService", "SpaceService")
+SERVICES = pb.DESCRIPTOR.services_by_name
 
 
 async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
@@ -38,12 +37,27 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
         # The account servicer holds a Keycloak admin client, closed once the server stopped.
         accounts = AccountServicer(sessions, settings, runtime.events_written)
 
-        def register(server: grpc.aio.Server) -> list[str]:
-            pb_grpc.add_AccountServiceServicer_to_server(accounts, server)
-            pb_grpc.add_ProfileServiceServicer_to_server(ProfileServicer(sessions), server)
-            pb_grpc.add_RelationServiceServicer_to_server(RelationServicer(sessions), server)
-            pb_grpc.add_SpaceServiceServicer_to_server(SpaceServicer(sessions), server)
-            return [pb.DESCRIPTOR.services_by_name[name].full_name for name in SERVICES]
+        def register(registry: Registry) -> None:
+            # Each servicer is refused at start-up if one RPC of its service lacks a declaration.
+            woken = runtime.events_written
+            registry.add(
+                pb_grpc.add_AccountServiceServicer_to_server, accounts, SERVICES["AccountService"]
+            )
+            registry.add(
+                pb_grpc.add_ProfileServiceServicer_to_server,
+                ProfileServicer(sessions, woken),
+                SERVICES["ProfileService"],
+            )
+            registry.add(
+                pb_grpc.add_RelationServiceServicer_to_server,
+                RelationServicer(sessions, woken),
+                SERVICES["RelationService"],
+            )
+            registry.add(
+                pb_grpc.add_SpaceServiceServicer_to_server,
+                SpaceServicer(sessions, woken),
+                SERVICES["SpaceService"],
+            )
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:

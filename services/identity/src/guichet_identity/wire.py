@@ -12,11 +12,17 @@ from guichet_identity.profile.fields import Address
 from guichet_identity.profile.models import Preferences, Profile
 from guichet_identity.relations.mandate import RelationKind
 from guichet_identity.relations.models import ActOnBehalf, Relation
+from guichet_identity.relations.service import ContextChoice
 from guichet_identity.spaces.models import Space
 from guichet_identity.spaces.roles import CollaboratorRole
 
 _KIND_PREFIX = "RELATION_KIND_"
 _ROLE_PREFIX = "COLLABORATOR_ROLE_"
+_CONTEXT_KINDS = {
+    "private": pb.ACTING_CONTEXT_KIND_PRIVATE,
+    "company": pb.ACTING_CONTEXT_KIND_COMPANY,
+    "relation": pb.ACTING_CONTEXT_KIND_RELATION,
+}
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -131,4 +137,20 @@ def space_to_proto(space: Space, my_national_id: str, names: Mapping[str, str]) 
         )
         if collaborator.national_id == my_national_id:
             message.my_role = role_to_proto(role)
+    return message
+
+
+def context_choice_to_proto(choice: ContextChoice) -> pb.ActingContext:
+    message = pb.ActingContext(
+        context=str(choice.context),
+        kind=_CONTEXT_KINDS[choice.context.kind],
+        owner=choice.owner,
+        name=choice.name,
+    )
+    if choice.role is not None:
+        message.role = role_to_proto(choice.role)
+    if choice.relation is not None:
+        message.relation_kind = kind_to_proto(RelationKind(choice.relation.kind))
+        message.rights.extend(choice.relation.rights)
+        message.expires_at.CopyFrom(timestamp(choice.relation.expires_at))
     return message

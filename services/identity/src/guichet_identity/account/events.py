@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from guichet.events.v1 import identity_pb2 as events_pb2
-from guichet_identity.account import service
+from guichet_identity.account import deletion as protocol
 from guichet_identity.account.models import AccountDeletion
 from guichet_kit.events import EventSubscription
 
@@ -41,7 +41,7 @@ def purge_confirmation_subscriptions(
             durable=PURGE_CONFIRMATIONS_DURABLE,
             subject=account_purged_subject(name),
             event_type=events_pb2.AccountPurged,
-            handler=service.purge_confirmation_handler(name),
+            handler=protocol.purge_confirmation_handler(name),
         )
         for name in purge_services
     ]

@@ -1,26 +1,35 @@
 """The Keycloak admin API as identity needs it: a small typed adapter over python-keycloak.
 
 identity acts with the client credentials of its confidential client (service account with
-manage-users, view-users, query-users and view-events); Keycloak's refusals become ServiceErrors
-with stable reasons, so the servicer never sees a Keycloak exception.
+manage-users, view-users, query-users and view-events); Keycloak's refusals become domain errors
+with stable reasons and translated messages, so the rules never see a Keycloak exception.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 import structlog
 from keycloak import KeycloakAdmin, KeycloakOpenID
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
 from guichet_identity.settings import IdentitySettings
-from guichet_kit.errors import FieldError, ServiceError, invalid_argument
+from guichet_kit.domain import (
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    FieldError,
+    InvalidInput,
+    Unavailable,
+)
+from guichet_kit.i18n import Catalog, Text
 
 log = structlog.get_logger(__name__)
+_ = Catalog("guichet_identity")
 
 NATIONAL_ID_ATTRIBUTE = "national_id"
 LOCALE_ATTRIBUTE = "locale"
@@ -71,8 +80,45 @@ class SignInEvent:
     error: str
 
 
-def unavailable(message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.UNAVAILABLE, "IDENTITY_PROVIDER_UNAVAILABLE", message)
+def _password_rule(kind: str, description: str) -> Text:
+    """The rule of the realm's password policy (deploy/keycloak/realm-guichet.json) a password
+    broke, in the person's language; the number comes from Keycloak's description."""
+    found = re.search(r"\d+", description)
+    number = found.group() if found else "?"
+    if kind == "invalidPasswordMinLengthMessage":
+        return _("At least {number} characters.", number=number)
+    if kind == "invalidPasswordMaxLengthMessage":
+        return _("At most {number} characters.", number=number)
+    if kind in ("invalidPasswordNotUsernameMessage", "invalidPasswordNotEmailMessage"):
+        return _("The password must not be your e-mail address.")
+    if kind == "invalidPasswordHistoryMessage":
+        return _("The password must not be one of your last {number}.", number=number)
+    return _("This password does not meet the password rules.")
+
+
+def _profile_rule(key: str) -> Text:
+    return {
+        "error-person-name-invalid-character": _(
+            "This name contains a character that is not allowed."
+        ),
+        "error-invalid-length": _("This value is too long."),
+        "error-invalid-email": _("This is not a valid e-mail address, e.g. anne@example.lu."),
+    }.get(key, _("This value is not accepted."))
+
+
+def unavailable() -> Unavailable:
+    return Unavailable(
+        "IDENTITY_PROVIDER_UNAVAILABLE",
+        _("The sign-in service cannot be reached; try again shortly."),
+    )
+
+
+def email_taken(field: str) -> AlreadyExists:
+    return AlreadyExists(
+        "EMAIL_TAKEN",
+        _("An account already uses this e-mail address."),
+        [FieldError(field, "taken", _("An account already uses this e-mail address."))],
+    )
 
 
 def _body(error: KeycloakError) -> dict[str, Any]:
@@ -97,49 +143,44 @@ def _user(data: dict[str, Any]) -> KeycloakUser:
     )
 
 
-def translate(error: KeycloakError, field: str = "password") -> ServiceError:
-    """A Keycloak refusal as the ServiceError the caller gets; `field` names the password field."""
+def translate(error: KeycloakError, field: str = "password") -> DomainError:
+    """A Keycloak refusal as the domain error the caller gets; `field` names the password field."""
     if isinstance(error, KeycloakConnectionError):
-        return unavailable("the identity provider cannot be reached")
+        return unavailable()
     body = _body(error)
     code = error.response_code or 0
     kind = str(body.get("error", ""))
     description = str(body.get("error_description") or body.get("errorMessage") or "")
     if code == 400 and kind.startswith("invalidPassword"):
-        return invalid_argument(
+        return InvalidInput(
             "PASSWORD_POLICY",
-            "the password does not meet the password policy",
-            [FieldError(field, "policy", description or kind)],
+            _("The password does not meet the password rules."),
+            [FieldError(field, "policy", _password_rule(kind, description))],
         )
     if code == 409:
         # "User exists with same email" or "... same username": the username is the e-mail.
-        return ServiceError(
-            grpc.StatusCode.ALREADY_EXISTS,
-            "EMAIL_TAKEN",
-            "an account already uses this e-mail address",
-            [FieldError("email", "taken", "An account already uses this e-mail address.")],
-        )
+        return email_taken("email")
     if code == 400 and ("field" in body or "errors" in body):
         # User-profile validation (e.g. characters not allowed in a name).
         entries = body.get("errors") or [body]
         fields = [
             FieldError(
-                _PROFILE_FIELDS.get(str(entry.get("field", "")), str(entry.get("field", ""))),
+                _PROFILE_FIELDS.get(str(entry.get("field", "")), "account"),
                 "invalid",
-                str(entry.get("errorMessage", "invalid")),
+                _profile_rule(str(entry.get("errorMessage", ""))),
             )
             for entry in entries
             if isinstance(entry, dict)
         ]
-        return invalid_argument(
-            "INVALID_ACCOUNT", "the identity provider refused the account", fields
+        return InvalidInput(
+            "INVALID_ACCOUNT", _("The sign-in service refused the account."), fields
         )
     if code >= 500 or code in (401, 403):
         # 401/403: identity's own client is misconfigured; the caller can only retry later.
         log.error("keycloak.refused", status=code, body=body)
-        return unavailable("the identity provider refused the request")
+        return unavailable()
     log.error("keycloak.unexpected", status=code, body=body)
-    return ServiceError(grpc.StatusCode.INTERNAL, "IDENTITY_PROVIDER_ERROR", "unexpected answer")
+    return Conflict("IDENTITY_PROVIDER_ERROR", _("The sign-in service refused the change."))
 
 
 class KeycloakAccounts:

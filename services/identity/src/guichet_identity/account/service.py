@@ -1,4 +1,5 @@
-"""Account rules: registration, password, login e-mail change, deletion and purge confirmations.
+"""Account rules: registration, password, login e-mail change, sign-ins and export (the deletion
+protocol is `guichet_identity.account.deletion`).
 
 Keycloak holds the login (e-mail, password, sign-in events); identity's database holds the
 person. Where one operation touches both, Keycloak is changed in a way that can be undone, and
@@ -10,27 +11,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import grpc
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from guichet.events.v1 import identity_pb2 as events_pb2
-from guichet_identity.account import events, repository
-from guichet_identity.account.keycloak_admin import KeycloakAccounts, KeycloakUser, SignInEvent
-from guichet_identity.account.models import AccountDeletion, EmailChangeRequest
+from guichet_identity.account import repository
+from guichet_identity.account.keycloak_admin import (
+    KeycloakAccounts,
+    KeycloakUser,
+    SignInEvent,
+    email_taken,
+)
+from guichet_identity.account.models import EmailChangeRequest
 from guichet_identity.profile import repository as profile_repository
 from guichet_identity.profile import service as profiles
-from guichet_kit.errors import FieldError, ServiceError, invalid_argument
-from guichet_kit.events import PoisonMessage
-from guichet_kit.outbox import add_event
+from guichet_kit.db import transaction
+from guichet_kit.domain import DomainError, FieldError, InvalidInput, NotFound
+from guichet_kit.i18n import Catalog, Language, parse_language
 
 log = structlog.get_logger(__name__)
+_ = Catalog("guichet_identity")
 
 
 @dataclass(frozen=True)
@@ -43,16 +47,12 @@ class Registration:
     language: str
 
 
-class EmailChangeTokenInvalid(LookupError):
-    """Unknown, expired or already used."""
-
-
-def email_taken(field: str) -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS,
-        "EMAIL_TAKEN",
-        "an account already uses this e-mail address",
-        [FieldError(field, "taken", "An account already uses this e-mail address.")],
+def email_change_token_invalid() -> InvalidInput:
+    """Unknown, expired or already used: the same answer, so tokens cannot be probed."""
+    return InvalidInput(
+        "EMAIL_CHANGE_TOKEN_INVALID",
+        _("This confirmation link is unknown, expired or already used."),
+        [FieldError("token", "invalid", _("Ask for the e-mail change again."))],
     )
 
 
@@ -87,6 +87,26 @@ async def new_login(accounts: KeycloakAccounts, registration: Registration) -> A
         raise
 
 
+async def register(
+    sessions: async_sessionmaker[AsyncSession],
+    accounts: KeycloakAccounts,
+    registration: Registration,
+) -> str:
+    """The login in Keycloak and the person in the database, both or neither; then the
+    verification mail. Returns the new account's subject."""
+    async with transaction(sessions) as session:
+        # Before Keycloak is touched; the unique constraint still guards a race.
+        await check_national_id_free(session, registration.national_id)
+    async with new_login(accounts, registration) as subject, transaction(sessions) as session:
+        await create_person(session, subject, registration)
+    try:
+        await accounts.send_verification_email(subject)
+    except DomainError as error:
+        # The account stands; Keycloak's login page offers to send the mail again.
+        log.error("account.verification_mail_not_sent", subject=subject, reason=error.reason)
+    return subject
+
+
 async def create_person(session: AsyncSession, subject: str, registration: Registration) -> None:
     await profiles.create_profile(
         session,
@@ -109,15 +129,15 @@ async def request_password_reset(accounts: KeycloakAccounts, email: str) -> None
         return
     try:
         await accounts.send_password_reset(user.id)
-    except ServiceError as error:
+    except DomainError as error:
         # Reported to nobody but the logs: an error here would tell that the account exists.
-        log.error("account.password_reset_not_sent", subject=user.id, error=str(error))
+        log.error("account.password_reset_not_sent", subject=user.id, reason=error.reason)
 
 
 async def login_of(accounts: KeycloakAccounts, subject: str) -> KeycloakUser:
     user = await accounts.find_user(subject)
     if user is None:
-        raise ServiceError(grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND", "no such account")
+        raise NotFound("ACCOUNT_NOT_FOUND", _("There is no such account."))
     return user
 
 
@@ -126,10 +146,10 @@ async def change_password(
 ) -> None:
     user = await login_of(accounts, subject)
     if not await accounts.check_password(user.username, current_password):
-        raise invalid_argument(
+        raise InvalidInput(
             "CURRENT_PASSWORD_WRONG",
-            "the current password is wrong",
-            [FieldError("current_password", "wrong", "The current password is wrong.")],
+            _("The current password is wrong."),
+            [FieldError("current_password", "wrong", _("The current password is wrong."))],
         )
     await accounts.set_password(subject, new_password, field="new_password")
 
@@ -142,7 +162,8 @@ def _token_hash(token: str) -> str:
 class EmailChange:
     request: EmailChangeRequest
     token: str
-    language: str | None
+    # The person's language, for the confirmation mail.
+    language: Language
 
 
 async def request_email_change(
@@ -155,10 +176,10 @@ async def request_email_change(
     """Store a change waiting for confirmation; nothing changes in Keycloak yet."""
     user = await login_of(accounts, subject)
     if user.email.lower() == new_email.lower():
-        raise invalid_argument(
+        raise InvalidInput(
             "EMAIL_UNCHANGED",
-            "this is already the account's e-mail address",
-            [FieldError("new_email", "unchanged", "This is already your e-mail address.")],
+            _("This is already the account's e-mail address."),
+            [FieldError("new_email", "unchanged", _("This is already your e-mail address."))],
         )
     other = await accounts.find_user_by_email(new_email)
     if other is not None and other.id != subject:
@@ -176,7 +197,8 @@ async def request_email_change(
     session.add(request)
     await session.flush()
     preferences = await profile_repository.find_preferences(session, subject)
-    return EmailChange(request, token, preferences.language if preferences else None)
+    language = parse_language(preferences.language if preferences else None)
+    return EmailChange(request, token, language or Language.FR)
 
 
 async def confirm_email_change(
@@ -185,14 +207,14 @@ async def confirm_email_change(
     request = await repository.find_email_change(session, _token_hash(token))
     now = datetime.now(UTC)
     if request is None or request.confirmed_at is not None or request.expires_at <= now:
-        raise EmailChangeTokenInvalid()
+        raise email_change_token_invalid()
     request.confirmed_at = now
     await profiles.change_email(session, request.subject, request.new_email)
     await session.flush()
     # Last: if Keycloak refuses (the address was taken meanwhile), the transaction rolls back.
     try:
         await accounts.change_email(request.subject, request.new_email)
-    except ServiceError as error:
+    except DomainError as error:
         if error.reason == "EMAIL_TAKEN":
             raise email_taken("token") from error
         raise
@@ -241,97 +263,3 @@ async def export_identity(
         ],
         "sign_ins": [_sign_in_json(event) for event in activity],
     }
-
-
-def check_deletion_confirmation(user: KeycloakUser, confirm_email: str) -> None:
-    if not confirm_email.strip() or confirm_email.strip().lower() != user.email.lower():
-        raise invalid_argument(
-            "CONFIRMATION_MISMATCH",
-            "type the account's e-mail address to confirm the deletion",
-            [FieldError("confirm_email", "mismatch", "This is not your account's e-mail address.")],
-        )
-
-
-async def delete_account(
-    session: AsyncSession, user: KeycloakUser, national_id: str, purge_services: list[str]
-) -> AccountDeletion:
-    """Erase the person and announce the deletion, in the caller's transaction.
-
-    The Keycloak user is deleted by the caller after the commit: deleting it first would leave a
-    person without a login if the transaction then failed.
-    """
-    profile = await profiles.find_profile(session, user.id)
-    national_id = profile.national_id if profile is not None else national_id
-    await profiles.erase_person(session, user.id)
-    await repository.drop_email_changes(session, user.id)
-    now = datetime.now(UTC)
-    deletion = AccountDeletion(
-        id=uuid.uuid4(),
-        subject=user.id,
-        requested_at=now,
-        awaited_services=list(purge_services),
-        completed_at=None if purge_services else now,
-        confirmations=[],
-    )
-    session.add(deletion)
-    await session.flush()
-    add_event(session, events.ACCOUNT_DELETED, events.account_deleted(deletion, national_id))
-    return deletion
-
-
-async def delete_login(accounts: KeycloakAccounts, deletion: AccountDeletion) -> None:
-    """After the commit. A failure is logged for an operator; the person is already erased."""
-    try:
-        await accounts.delete_user(deletion.subject)
-    except ServiceError as error:
-        log.error(
-            "account.login_not_deleted",
-            subject=deletion.subject,
-            deletion_id=str(deletion.id),
-            error=str(error),
-        )
-
-
-class DeletionNotFound(LookupError):
-    pass
-
-
-async def find_deletion(session: AsyncSession, deletion_id: uuid.UUID) -> AccountDeletion:
-    deletion = await repository.find_deletion(session, deletion_id)
-    if deletion is None:
-        raise DeletionNotFound(str(deletion_id))
-    return deletion
-
-
-async def record_purge_confirmation(
-    session: AsyncSession, service: str, event: events_pb2.AccountPurged
-) -> None:
-    """`service` confirmed it holds nothing more of the deleted account."""
-    try:
-        deletion_id = uuid.UUID(event.deletion_id)
-    except ValueError as error:
-        raise PoisonMessage(f"deletion id {event.deletion_id!r} is not a UUID") from error
-    deletion = await repository.find_deletion(session, deletion_id, for_update=True)
-    if deletion is None:
-        raise PoisonMessage(f"no account deletion {deletion_id}")
-    if event.service and event.service != service:
-        log.warning("account.purge_service_mismatch", stream_of=service, says=event.service)
-    if service not in deletion.awaited_services:
-        log.info("account.purge_not_awaited", deletion_id=str(deletion_id), service=service)
-        return
-    added = await repository.add_confirmation(
-        session, deletion_id, service, uuid.UUID(event.event_id)
-    )
-    confirmed = {*deletion.confirmed_services, service}
-    if added and deletion.completed_at is None and confirmed >= set(deletion.awaited_services):
-        deletion.completed_at = datetime.now(UTC)
-        log.info("account.purge_complete", deletion_id=str(deletion_id))
-
-
-def purge_confirmation_handler(
-    service: str,
-) -> Callable[[AsyncSession, events_pb2.AccountPurged], Awaitable[None]]:
-    async def handle(session: AsyncSession, event: events_pb2.AccountPurged) -> None:
-        await record_purge_confirmation(session, service, event)
-
-    return handle

@@ -1,23 +1,25 @@
-"""What the fields of a profile may hold; each check returns the clean value or field errors."""
+"""What identity's own fields may hold: names and addresses (the shared value types, e-mail, phone,
+national identifier, language, are `guichet_kit.values`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 
-from guichet_identity.national_id import InvalidNationalId, NationalId, validate_national_id
-from guichet_kit.errors import FieldError
+from guichet_kit.domain import FieldErrors
+from guichet_kit.i18n import Catalog
+from guichet_kit.values import check, parse_human_text
 
+_ = Catalog("guichet_identity")
+
+# The columns' sizes: a longer value is refused, never cut.
 MAX_NAME_LENGTH = 100
 MAX_STREET_LENGTH = 200
 MAX_LOCALITY_LENGTH = 100
 MAX_HOUSE_NUMBER_LENGTH = 20
-# Numbers without a country prefix are read as Luxembourg numbers.
-DEFAULT_PHONE_REGION = "LU"
+MAX_POSTAL_CODE_INPUT = 20
 
 # Region codes phonenumbers knows that are not ISO 3166-1 alpha-2 countries.
 _NOT_ISO_COUNTRIES = {"AC", "TA", "XK", "001"}
@@ -35,10 +37,9 @@ _POSTAL_CODES = {
 _ANY_POSTAL_CODE = re.compile(r"([A-Z0-9][A-Z0-9 -]{1,9})")
 
 
-class Language(StrEnum):
-    FR = "fr"
-    DE = "de"
-    EN = "en"
+def parse_name(text: str) -> str:
+    """A first or last name: human text (no control or bidi characters), NFC, at most 100."""
+    return parse_human_text(text, max_length=MAX_NAME_LENGTH)
 
 
 @dataclass(frozen=True)
@@ -50,75 +51,21 @@ class Address:
     country: str = ""
 
 
-class InvalidFields(ValueError):
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{error.field}: {error.message}" for error in errors))
-        self.errors = errors
-
-
-def check_name(field: str, text: str, errors: list[FieldError]) -> str:
-    value = " ".join(text.split())
-    if not value:
-        errors.append(FieldError(field, "required", "Give a name."))
-    elif len(value) > MAX_NAME_LENGTH:
-        errors.append(FieldError(field, "too_long", f"At most {MAX_NAME_LENGTH} characters."))
-    return value
-
-
-def check_national_id(field: str, text: str, errors: list[FieldError]) -> NationalId | None:
-    try:
-        return validate_national_id(text)
-    except InvalidNationalId as error:
-        errors.append(FieldError(field, error.reason, str(error)))
-        return None
-
-
-def check_phone(field: str, text: str, errors: list[FieldError]) -> str | None:
-    """E.164, or None when `text` is empty (the person gave no number)."""
-    if not text.strip():
-        return None
-    try:
-        number = phonenumbers.parse(text, DEFAULT_PHONE_REGION)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        errors.append(
-            FieldError(field, "invalid", "Give a valid phone number, e.g. +352 621 123 456.")
-        )
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def check_language(field: str, text: str, errors: list[FieldError]) -> Language:
-    try:
-        return Language(text.strip().lower())
-    except ValueError:
-        errors.append(FieldError(field, "unsupported", "Choose fr, de or en."))
-        return Language.FR
-
-
-def check_email(field: str, text: str, errors: list[FieldError]) -> str:
-    try:
-        return validate_email(text.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        errors.append(FieldError(field, "invalid", str(error)))
-        return text
-
-
-def _bounded(field: str, text: str, limit: int, errors: list[FieldError]) -> str:
-    value = " ".join(text.split())
-    if len(value) > limit:
-        errors.append(FieldError(field, "too_long", f"At most {limit} characters."))
-    return value
-
-
-def check_address(prefix: str, address: Address, errors: list[FieldError]) -> Address:
+def check_address(errors: FieldErrors, prefix: str, address: Address) -> Address:
     """All empty (no address known), or street, postal code, locality and country."""
-    street = _bounded(f"{prefix}.street", address.street, MAX_STREET_LENGTH, errors)
-    house_number = _bounded(
-        f"{prefix}.house_number", address.house_number, MAX_HOUSE_NUMBER_LENGTH, errors
-    )
-    locality = _bounded(f"{prefix}.locality", address.locality, MAX_LOCALITY_LENGTH, errors)
+
+    def text(field: str, value: str, limit: int) -> str:
+        clean = check(
+            errors,
+            f"{prefix}.{field}",
+            lambda t: parse_human_text(t, max_length=limit, required=False),
+            value,
+        )
+        return clean if clean is not None else value.strip()
+
+    street = text("street", address.street, MAX_STREET_LENGTH)
+    house_number = text("house_number", address.house_number, MAX_HOUSE_NUMBER_LENGTH)
+    locality = text("locality", address.locality, MAX_LOCALITY_LENGTH)
     country = address.country.strip().upper()
     postal_code = " ".join(address.postal_code.upper().split())
     if not any((street, house_number, locality, country, postal_code)):
@@ -130,17 +77,17 @@ def check_address(prefix: str, address: Address, errors: list[FieldError]) -> Ad
         ("country", country),
     ):
         if not value:
-            errors.append(FieldError(f"{prefix}.{field}", "required", "Complete the address."))
+            errors.add(f"{prefix}.{field}", "required", _("Complete the address."))
     if country and country not in COUNTRIES:
-        errors.append(
-            FieldError(f"{prefix}.country", "invalid", "Give the country's two-letter ISO code.")
-        )
+        errors.add(f"{prefix}.country", "invalid", _("Give the country's two-letter ISO code."))
     if postal_code:
         pattern = _POSTAL_CODES.get(country, _ANY_POSTAL_CODE)
-        match = pattern.fullmatch(postal_code)
+        match = (
+            pattern.fullmatch(postal_code) if len(postal_code) <= MAX_POSTAL_CODE_INPUT else None
+        )
         if match is None:
-            errors.append(
-                FieldError(f"{prefix}.postal_code", "invalid", "This is not a postal code here.")
+            errors.add(
+                f"{prefix}.postal_code", "invalid", _("This is not a postal code of this country.")
             )
         else:
             # Stored without the country letter people often write (L-1234 → 1234).

@@ -1,60 +1,47 @@
-"""ProfileService: the caller's own profile and preferences (F7, F9)."""
+"""ProfileService: the caller's own profile and preferences (F7, F9).
+
+Reads return the caller's own data whatever the acting context (a client lists them to offer the
+contexts); changes are made in one's own name only: identity never applies a mandate to another
+person's profile.
+"""
 
 from __future__ import annotations
-
-from typing import Any
-
-import grpc
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.profile import service
-from guichet_identity.profile.fields import check_address, check_language, check_name, check_phone
+from guichet_identity.profile.fields import check_address, parse_name
 from guichet_identity.wire import address_from_proto, preferences_to_proto, profile_to_proto
-from guichet_kit.auth import Principal, acting_context, authenticated
-from guichet_kit.db import transaction
-from guichet_kit.errors import FieldError, invalid_argument, permission_denied
+from guichet_kit.domain import FieldErrors, InvalidInput
+from guichet_kit.i18n import Catalog
+from guichet_kit.servicers import ANY_CONTEXT, Call, Db, DeclaredServicer, citizen, rpc
+from guichet_kit.values import check, parse_language_code, parse_phone
 
-Context = grpc.aio.ServicerContext[Any, Any]
+_ = Catalog("guichet_identity")
 
 
-def caller_in_own_name() -> Principal:
-    """The signed-in caller, for a change made in their private space.
-
-    Reads always return the caller's own data, whatever the context (the gateway lists one's
-    relations to offer the contexts). A change made while acting for someone else is refused
-    rather than silently applied to the caller's own profile or mandates: identity never
-    applies a mandate to another person's profile, and a mandate never extends to managing
-    who may act for the subject.
-    """
-    principal = authenticated()
-    if acting_context().kind != "private":
-        raise permission_denied(
-            "ACTING_CONTEXT_NOT_ALLOWED", "this is done in one's own name, not for someone else"
-        )
-    return principal
+def _phone(text: str) -> str | None:
+    """E.164, or None when the person gave no number."""
+    return parse_phone(text) if text.strip() else None
 
 
 def _changes(request: pb.UpdateProfileRequest) -> service.ProfileChanges:
-    errors: list[FieldError] = []
-    changes = service.ProfileChanges(
-        first_name=check_name("first_name", request.first_name, errors),
-        last_name=check_name("last_name", request.last_name, errors),
-        phone=check_phone("phone", request.phone, errors),
-        address=check_address("address", address_from_proto(request.address), errors),
-    )
-    if errors:
-        raise invalid_argument("INVALID_PROFILE", "the profile is invalid", errors)
-    return changes
+    errors = FieldErrors()
+    first_name = check(errors, "first_name", parse_name, request.first_name)
+    last_name = check(errors, "last_name", parse_name, request.last_name)
+    phone = check(errors, "phone", _phone, request.phone)
+    address = check_address(errors, "address", address_from_proto(request.address))
+    if errors or first_name is None or last_name is None:
+        raise InvalidInput("INVALID_PROFILE", _("The profile has errors."), errors.errors)
+    return service.ProfileChanges(first_name, last_name, phone, address)
 
 
 def _choice(request: pb.UpdatePreferencesRequest) -> service.PreferenceChoice:
-    errors: list[FieldError] = []
+    errors = FieldErrors()
     chosen = request.preferences
-    language = check_language("preferences.language", chosen.language, errors)
-    if errors:
-        raise invalid_argument("INVALID_PREFERENCES", "the preferences are invalid", errors)
+    language = check(errors, "preferences.language", parse_language_code, chosen.language)
+    if errors or language is None:
+        raise InvalidInput("INVALID_PREFERENCES", _("The preferences have errors."), errors.errors)
     return service.PreferenceChoice(
         email_notifications=chosen.email_notifications,
         sms_notifications=chosen.sms_notifications,
@@ -63,40 +50,31 @@ def _choice(request: pb.UpdatePreferencesRequest) -> service.PreferenceChoice:
     )
 
 
-class ProfileServicer(pb_grpc.ProfileServiceServicer):
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        self._sessions = sessions
+class ProfileServicer(DeclaredServicer, pb_grpc.ProfileServiceServicer):
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
+    async def GetProfile(self, request: pb.GetProfileRequest, call: Call) -> pb.GetProfileResponse:
+        profile = await service.own_profile(call.session, call.person.subject)
+        return pb.GetProfileResponse(profile=profile_to_proto(profile))
 
-    async def GetProfile(
-        self, request: pb.GetProfileRequest, context: Context
-    ) -> pb.GetProfileResponse:
-        principal = authenticated()
-        async with transaction(self._sessions) as session:
-            profile = await service.own_profile(session, principal.subject)
-            return pb.GetProfileResponse(profile=profile_to_proto(profile))
-
+    @rpc(citizen())
     async def UpdateProfile(
-        self, request: pb.UpdateProfileRequest, context: Context
+        self, request: pb.UpdateProfileRequest, call: Call
     ) -> pb.UpdateProfileResponse:
-        principal = caller_in_own_name()
         changes = _changes(request)
-        async with transaction(self._sessions) as session:
-            profile = await service.update_profile(session, principal.subject, changes)
-            return pb.UpdateProfileResponse(profile=profile_to_proto(profile))
+        profile = await service.update_profile(call.session, call.person.subject, changes)
+        return pb.UpdateProfileResponse(profile=profile_to_proto(profile))
 
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
     async def GetPreferences(
-        self, request: pb.GetPreferencesRequest, context: Context
+        self, request: pb.GetPreferencesRequest, call: Call
     ) -> pb.GetPreferencesResponse:
-        principal = authenticated()
-        async with transaction(self._sessions) as session:
-            preferences = await service.own_preferences(session, principal.subject)
-            return pb.GetPreferencesResponse(preferences=preferences_to_proto(preferences))
+        preferences = await service.own_preferences(call.session, call.person.subject)
+        return pb.GetPreferencesResponse(preferences=preferences_to_proto(preferences))
 
+    @rpc(citizen())
     async def UpdatePreferences(
-        self, request: pb.UpdatePreferencesRequest, context: Context
+        self, request: pb.UpdatePreferencesRequest, call: Call
     ) -> pb.UpdatePreferencesResponse:
-        principal = caller_in_own_name()
         choice = _choice(request)
-        async with transaction(self._sessions) as session:
-            preferences = await service.update_preferences(session, principal.subject, choice)
-            return pb.UpdatePreferencesResponse(preferences=preferences_to_proto(preferences))
+        preferences = await service.update_preferences(call.session, call.person.subject, choice)
+        return pb.UpdatePreferencesResponse(preferences=preferences_to_proto(preferences))

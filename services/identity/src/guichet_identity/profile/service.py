@@ -1,7 +1,8 @@
 """Profile rules: a person's own identity, address, contact data and preferences.
 
 Also what the account lifecycle needs of identity's data (`create_profile` at registration,
-`change_email`, `erase_person` at deletion, `export_person` for F13); callers own the transaction.
+`change_email`, `export_person` for F13); callers own the transaction. Erasing a person is the
+account-deletion protocol's (`guichet_identity.account.deletion`).
 """
 
 from __future__ import annotations
@@ -9,25 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-import grpc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_identity.profile import repository
-from guichet_identity.profile.fields import (
-    Address,
-    Language,
-    check_email,
-    check_language,
-    check_name,
-    check_national_id,
-)
+from guichet_identity.profile.fields import Address, parse_name
 from guichet_identity.profile.models import Preferences, Profile
 from guichet_identity.relations import repository as relation_repository
 from guichet_identity.relations.models import ActOnBehalf
 from guichet_identity.spaces import repository as space_repository
-from guichet_identity.spaces.roles import CollaboratorRole
-from guichet_kit.errors import FieldError, ServiceError, invalid_argument, not_found
+from guichet_kit.domain import AlreadyExists, FieldError, FieldErrors, InvalidInput, NotFound
+from guichet_kit.i18n import Catalog, Language
+from guichet_kit.values import (
+    InvalidValue,
+    check,
+    parse_email,
+    parse_language_code,
+    parse_national_id,
+    parse_phone,
+)
+
+_ = Catalog("guichet_identity")
 
 
 @dataclass(frozen=True)
@@ -48,17 +51,33 @@ class PreferenceChoice:
     edelivery_subscribed: bool
 
 
-def profile_not_found() -> ServiceError:
-    return not_found("PROFILE_NOT_FOUND", "there is no profile for this account")
+def profile_not_found() -> NotFound:
+    return NotFound("PROFILE_NOT_FOUND", _("There is no profile for this account."))
 
 
-def national_id_taken() -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS,
+def national_id_taken() -> AlreadyExists:
+    return AlreadyExists(
         "NATIONAL_ID_TAKEN",
-        "an account already exists for this national identifier",
-        [FieldError("national_id", "taken", "An account already exists for this identifier.")],
+        _("An account already exists for this national identification number."),
+        [
+            FieldError(
+                "national_id",
+                "taken",
+                _("An account already exists for this national identification number."),
+            )
+        ],
     )
+
+
+def can_receive_sms(phone: str | None) -> bool:
+    """Whether text messages can reach `phone` (a mobile number)."""
+    if phone is None:
+        return False
+    try:
+        parse_phone(phone, mobile=True)
+    except InvalidValue:
+        return False
+    return True
 
 
 async def find_profile(session: AsyncSession, subject: str) -> Profile | None:
@@ -83,14 +102,14 @@ async def create_profile(
     language: str,
 ) -> Profile:
     """The profile of a newly registered account, with default preferences."""
-    errors: list[FieldError] = []
-    identifier = check_national_id("national_id", national_id, errors)
-    clean_email = check_email("email", email, errors)
-    first = check_name("first_name", first_name, errors)
-    last = check_name("last_name", last_name, errors)
-    chosen = check_language("language", language, errors)
-    if errors or identifier is None:
-        raise invalid_argument("INVALID_PROFILE", "the profile is invalid", errors)
+    errors = FieldErrors()
+    identifier = check(errors, "national_id", parse_national_id, national_id)
+    clean_email = check(errors, "email", parse_email, email)
+    first = check(errors, "first_name", parse_name, first_name)
+    last = check(errors, "last_name", parse_name, last_name)
+    chosen = check(errors, "language", parse_language_code, language)
+    if errors or not (identifier and clean_email and first and last and chosen):
+        raise InvalidInput("INVALID_PROFILE", _("The profile has errors."), errors.errors)
     if await repository.find_by_national_id(session, identifier.value) is not None:
         raise national_id_taken()
     now = datetime.now(UTC)
@@ -123,10 +142,10 @@ async def create_profile(
 
 async def change_email(session: AsyncSession, subject: str, email: str) -> None:
     """Keep the profile's copy of the login e-mail in step with a confirmed change."""
-    errors: list[FieldError] = []
-    clean = check_email("email", email, errors)
-    if errors:
-        raise invalid_argument("INVALID_EMAIL", "the e-mail address is invalid", errors)
+    errors = FieldErrors()
+    clean = check(errors, "email", parse_email, email)
+    if errors or clean is None:
+        raise InvalidInput("INVALID_EMAIL", _("The e-mail address is not valid."), errors.errors)
     profile = await own_profile(session, subject)
     profile.email = clean
     profile.updated_at = datetime.now(UTC)
@@ -145,8 +164,8 @@ async def update_profile(session: AsyncSession, subject: str, changes: ProfileCh
     profile.locality = changes.address.locality
     profile.country = changes.address.country
     profile.updated_at = datetime.now(UTC)
-    if changes.phone is None and profile.preferences.sms_notifications:
-        # No number, no SMS: the choice would otherwise silently do nothing.
+    if profile.preferences.sms_notifications and not can_receive_sms(changes.phone):
+        # No mobile number, no SMS: the choice would otherwise silently do nothing.
         profile.preferences.sms_notifications = False
         profile.preferences.updated_at = profile.updated_at
     await session.flush()
@@ -166,15 +185,15 @@ async def update_preferences(
     profile = await repository.find_by_subject(session, subject, with_preferences=True)
     if profile is None:
         raise profile_not_found()
-    if choice.sms_notifications and profile.phone is None:
-        raise invalid_argument(
+    if choice.sms_notifications and not can_receive_sms(profile.phone):
+        raise InvalidInput(
             "PHONE_REQUIRED",
-            "SMS notifications need a phone number in the profile",
+            _("SMS notifications need a mobile phone number in the profile."),
             [
                 FieldError(
                     "preferences.sms_notifications",
                     "phone_required",
-                    "Add a phone number to your profile first.",
+                    _("Add a mobile phone number to your profile first."),
                 )
             ],
         )
@@ -186,38 +205,6 @@ async def update_preferences(
     preferences.updated_at = datetime.now(UTC)
     await session.flush()
     return preferences
-
-
-async def erase_person(session: AsyncSession, subject: str) -> None:
-    """Delete everything identity holds of the person (F8); nothing to do if already gone.
-
-    Relations on either side, their collaborator rows (a space left with nobody goes too; one
-    left without an administrator gets its longest-standing member as administrator, never a
-    reader),
-    the audit of acts on their behalf, the preferences and the profile. Acts they did for others
-    stay in the others' audit, unlinked from the deleted login.
-    """
-    profile = await repository.find_by_subject(session, subject)
-    if profile is None:
-        return
-    national_id = profile.national_id
-    await relation_repository.delete_involving(session, national_id)
-    await relation_repository.forget_acts_of(session, profile.person, subject)
-    emptied = []
-    for space in await space_repository.list_for(session, national_id):
-        space.collaborators = [c for c in space.collaborators if c.national_id != national_id]
-        if not space.collaborators:
-            emptied.append(space.id)
-        elif all(c.role != CollaboratorRole.ADMINISTRATOR for c in space.collaborators):
-            # Hand the space to its longest-standing member; a reader was never trusted with
-            # changes, so a space of readers waits for an operator instead.
-            members = [c for c in space.collaborators if c.role == CollaboratorRole.MEMBER]
-            if members:
-                members[0].role = CollaboratorRole.ADMINISTRATOR.value
-    await session.flush()
-    await space_repository.delete_spaces(session, emptied)
-    await session.delete(profile)  # preferences go with it (ON DELETE CASCADE)
-    await session.flush()
 
 
 def _instant(value: datetime | None) -> str | None:

@@ -44,6 +44,20 @@ class MandateTerms:
     revoked_at: datetime | None
 
 
+def lapse(terms: MandateTerms, now: datetime) -> Refusal | None:
+    """Why the relation lets its actor do nothing at `now` (revoked, expired), or None."""
+    if terms.revoked_at is not None:
+        return Refusal.REVOKED
+    if terms.expires_at <= now:
+        return Refusal.EXPIRED
+    return None
+
+
+def in_force(terms: MandateTerms, now: datetime) -> bool:
+    """Neither revoked nor expired at `now`: a context its actor may be offered."""
+    return lapse(terms, now) is None and bool(terms.rights)
+
+
 def refusal(
     terms: MandateTerms | None, actor_national_id: str, right: str, now: datetime
 ) -> Refusal | None:
@@ -51,10 +65,8 @@ def refusal(
     # Someone else's relation is reported as missing, so relation ids cannot be probed.
     if terms is None or terms.actor_national_id != actor_national_id:
         return Refusal.NO_SUCH_CONTEXT
-    if terms.revoked_at is not None:
-        return Refusal.REVOKED
-    if terms.expires_at <= now:
-        return Refusal.EXPIRED
+    if (lapsed := lapse(terms, now)) is not None:
+        return lapsed
     if not grants(terms.rights, right):
         return Refusal.RIGHT_NOT_GRANTED
     return None

@@ -44,6 +44,16 @@ async def list_involving(session: AsyncSession, national_id: str) -> list[Relati
     return list(rows)
 
 
+async def list_acting_for(session: AsyncSession, actor_national_id: str) -> list[Relation]:
+    """The relations whose actor is `actor_national_id`, newest first."""
+    rows = await session.scalars(
+        select(Relation)
+        .where(Relation.actor_national_id == actor_national_id)
+        .order_by(Relation.created_at.desc(), Relation.id)
+    )
+    return list(rows)
+
+
 async def find_active(
     session: AsyncSession, actor_national_id: str, subject_national_id: str, now: datetime
 ) -> Relation | None:

@@ -6,10 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guichet_identity.national_id import NationalId
 from guichet_identity.profile import repository as profile_repository
 from guichet_identity.profile.models import Profile
 from guichet_identity.relations import repository
@@ -18,14 +16,20 @@ from guichet_identity.relations.mandate import (
     Refusal,
     RelationKind,
     coming_of_age,
+    in_force,
     refusal,
 )
 from guichet_identity.relations.models import ActOnBehalf, Relation
 from guichet_identity.relations.rights import ALL_RIGHTS, Right
 from guichet_identity.spaces import repository as space_repository
 from guichet_identity.spaces.roles import CollaboratorRole, role_grants
-from guichet_kit.auth import ActingContext
-from guichet_kit.errors import FieldError, ServiceError, invalid_argument, not_found
+from guichet_identity.spaces.service import audit_owner, space_not_found
+from guichet_kit.auth import PRIVATE, ActingContext
+from guichet_kit.domain import AlreadyExists, FieldError, InvalidInput, NotFound
+from guichet_kit.i18n import Catalog
+from guichet_kit.national_id import NationalId
+
+_ = Catalog("guichet_identity")
 
 
 @dataclass(frozen=True)
@@ -57,15 +61,24 @@ class MandateDecision:
         return self.refusal is None
 
 
-def relation_not_found() -> ServiceError:
-    return not_found("RELATION_NOT_FOUND", "no such relation of yours")
+@dataclass(frozen=True)
+class ContextChoice:
+    """A context a person may act in now, and whose data it opens."""
+
+    context: ActingContext
+    owner: str
+    name: str
+    role: CollaboratorRole | None = None  # company: the person's role in the space
+    relation: Relation | None = None  # relation: the mandate
 
 
-def _already_related(what: str) -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS,
-        "RELATION_EXISTS",
-        f"{what} already has an active relation with you; revoke it first",
+def relation_not_found() -> NotFound:
+    return NotFound("RELATION_NOT_FOUND", _("You have no such relation."))
+
+
+def _terms(relation: Relation) -> MandateTerms:
+    return MandateTerms(
+        relation.actor_national_id, relation.rights, relation.expires_at, relation.revoked_at
     )
 
 
@@ -73,13 +86,16 @@ async def grant_mandate(
     session: AsyncSession, grantor: Profile, grant: MandateGrant, now: datetime
 ) -> Relation:
     if grant.actor.value == grantor.national_id:
-        raise invalid_argument(
+        raise InvalidInput(
             "INVALID_MANDATE",
-            "a mandate is given to someone else",
-            [FieldError("actor_national_id", "self", "You cannot give a mandate to yourself.")],
+            _("A mandate is given to someone else."),
+            [FieldError("actor_national_id", "self", _("You cannot give a mandate to yourself."))],
         )
     if await repository.find_active(session, grant.actor.value, grantor.national_id, now):
-        raise _already_related("this person")
+        raise AlreadyExists(
+            "RELATION_EXISTS",
+            _("This person already has an active mandate from you; revoke it first."),
+        )
     relation = Relation(
         kind=grant.kind.value,
         actor_national_id=grant.actor.value,
@@ -100,20 +116,28 @@ async def declare_child(
 ) -> Relation:
     """The parent may act for the child in everything until the child comes of age."""
     if child.value == parent.national_id:
-        raise invalid_argument(
+        raise InvalidInput(
             "INVALID_CHILD",
-            "one cannot declare oneself as one's child",
-            [FieldError("child_national_id", "self", "This is your own national identifier.")],
+            _("One cannot declare oneself as one's child."),
+            [
+                FieldError(
+                    "child_national_id",
+                    "self",
+                    _("This is your own national identification number."),
+                )
+            ],
         )
     coming_of_age_at = coming_of_age(child.birth_date)
     if coming_of_age_at <= now:
-        raise invalid_argument(
+        raise InvalidInput(
             "INVALID_CHILD",
-            "only a minor child is declared; an adult child gives a mandate",
-            [FieldError("child_national_id", "not_a_minor", "This person is 18 or older.")],
+            _("Only a minor child is declared; an adult child gives a mandate."),
+            [FieldError("child_national_id", "not_a_minor", _("This person is 18 or older."))],
         )
     if await repository.find_active(session, parent.national_id, child.value, now):
-        raise _already_related("this child")
+        raise AlreadyExists(
+            "RELATION_EXISTS", _("You already act for this child; revoke that relation first.")
+        )
     relation = Relation(
         kind=RelationKind.CHILD.value,
         actor_national_id=parent.national_id,
@@ -163,13 +187,7 @@ async def _relation_decision(
     except ValueError:
         return MandateDecision(refusal=Refusal.NO_SUCH_CONTEXT)  # never an id of ours
     relation = await repository.find(session, relation_id)
-    terms = (
-        MandateTerms(
-            relation.actor_national_id, relation.rights, relation.expires_at, relation.revoked_at
-        )
-        if relation is not None
-        else None
-    )
+    terms = _terms(relation) if relation is not None else None
     refused = refusal(terms, actor.national_id, right, now)
     if relation is None or refused is Refusal.NO_SUCH_CONTEXT:
         return MandateDecision(refusal=Refusal.NO_SUCH_CONTEXT)
@@ -235,6 +253,56 @@ async def check_mandate(
     return decision
 
 
-async def list_acts(session: AsyncSession, owner: str, limit: int) -> list[ActOnBehalf]:
-    """The audit of one owner: `person:<national id>` or `company:<space id>`."""
+async def list_acts(
+    session: AsyncSession, person: Profile, context: ActingContext, limit: int
+) -> list[ActOnBehalf]:
+    """The audit the person reads: their own, or in a company's context the company's (for its
+    administrators). Acting for another person, one still reads one's own."""
+    owner = person.person
+    if context.kind == "company":
+        try:
+            space_id = uuid.UUID(context.id)
+        except ValueError:
+            raise space_not_found() from None
+        owner = await audit_owner(session, person, space_id)
     return await repository.list_acts(session, owner, limit)
+
+
+async def acting_contexts(
+    session: AsyncSession, person: Profile, now: datetime
+) -> list[ContextChoice]:
+    """Where the person may act now: their private space, the spaces they collaborate in, and
+    those whose mandate they hold that is neither revoked nor expired."""
+    choices = [ContextChoice(PRIVATE, person.person, person.name)]
+    for space in await space_repository.list_for(session, person.national_id):
+        [role] = [
+            CollaboratorRole(c.role)
+            for c in space.collaborators
+            if c.national_id == person.national_id
+        ]
+        choices.append(
+            ContextChoice(
+                ActingContext("company", str(space.id)),
+                f"company:{space.id}",
+                space.company_name,
+                role=role,
+            )
+        )
+    relations = [
+        relation
+        for relation in await repository.list_acting_for(session, person.national_id)
+        if in_force(_terms(relation), now)
+    ]
+    names = await profile_repository.names_by_national_id(
+        session, {relation.subject_national_id for relation in relations}
+    )
+    choices.extend(
+        ContextChoice(
+            ActingContext("relation", str(relation.id)),
+            f"person:{relation.subject_national_id}",
+            names.get(relation.subject_national_id, relation.subject_name),
+            relation=relation,
+        )
+        for relation in relations
+    )
+    return choices

@@ -6,7 +6,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import grpc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,13 +14,10 @@ from guichet_identity.profile.models import Profile
 from guichet_identity.spaces import repository
 from guichet_identity.spaces.models import Collaborator, Space
 from guichet_identity.spaces.roles import CollaboratorRole
-from guichet_kit.errors import (
-    FieldError,
-    ServiceError,
-    failed_precondition,
-    not_found,
-    permission_denied,
-)
+from guichet_kit.domain import AlreadyExists, Conflict, FieldError, Forbidden, NotFound
+from guichet_kit.i18n import Catalog, Text
+
+_ = Catalog("guichet_identity")
 
 
 @dataclass(frozen=True)
@@ -32,24 +28,27 @@ class SpaceView:
     names: dict[str, str]
 
 
-def space_not_found() -> ServiceError:
+def space_not_found() -> NotFound:
     # Also for spaces that exist but are not the caller's, so ids cannot be probed.
-    return not_found("SPACE_NOT_FOUND", "no such space of yours")
+    return NotFound("SPACE_NOT_FOUND", _("You have no such professional space."))
 
 
-def _registry_number_taken() -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS,
+def _registry_number_taken() -> AlreadyExists:
+    return AlreadyExists(
         "REGISTRY_NUMBER_TAKEN",
-        "a professional space already exists for this company",
+        _("A professional space already exists for this company."),
         [
             FieldError(
                 "registry_number",
                 "taken",
-                "This company already has a space; ask its administrator.",
+                _("This company already has a space; ask its administrator."),
             )
         ],
     )
+
+
+def _administrator_required(what: Text) -> Forbidden:
+    return Forbidden("SPACE_ADMINISTRATOR_REQUIRED", what)
 
 
 async def _view(session: AsyncSession, space: Space) -> SpaceView:
@@ -78,9 +77,7 @@ async def _visible_space(
 async def _administered_space(session: AsyncSession, person: Profile, space_id: uuid.UUID) -> Space:
     space = await _visible_space(session, person, space_id, for_update=True)
     if _role_of(space, person.national_id) != CollaboratorRole.ADMINISTRATOR:
-        raise permission_denied(
-            "SPACE_ADMINISTRATOR_REQUIRED", "only the space's administrators may change it"
-        )
+        raise _administrator_required(_("Only the space's administrators may change it."))
     return space
 
 
@@ -88,9 +85,7 @@ async def audit_owner(session: AsyncSession, person: Profile, space_id: uuid.UUI
     """Owner key of a space's audit, which only its administrators read."""
     space = await _visible_space(session, person, space_id)
     if _role_of(space, person.national_id) != CollaboratorRole.ADMINISTRATOR:
-        raise permission_denied(
-            "SPACE_ADMINISTRATOR_REQUIRED", "only the space's administrators read its audit"
-        )
+        raise _administrator_required(_("Only the space's administrators read its audit."))
     return f"company:{space.id}"
 
 
@@ -98,7 +93,7 @@ def _collaborator(space: Space, national_id: str) -> Collaborator:
     for collaborator in space.collaborators:
         if collaborator.national_id == national_id:
             return collaborator
-    raise not_found("COLLABORATOR_NOT_FOUND", "this person does not collaborate in this space")
+    raise NotFound("COLLABORATOR_NOT_FOUND", _("This person does not collaborate in this space."))
 
 
 def _keep_an_administrator(space: Space, leaving: Collaborator) -> None:
@@ -108,8 +103,9 @@ def _keep_an_administrator(space: Space, leaving: Collaborator) -> None:
         if c is not leaving and c.role == CollaboratorRole.ADMINISTRATOR.value
     ]
     if leaving.role == CollaboratorRole.ADMINISTRATOR.value and not others:
-        raise failed_precondition(
-            "LAST_ADMINISTRATOR", "a space keeps at least one administrator; name another first"
+        raise Conflict(
+            "LAST_ADMINISTRATOR",
+            _("A space keeps at least one administrator; name another one first."),
         )
 
 
@@ -170,15 +166,20 @@ async def add_collaborator(
 ) -> SpaceView:
     space = await _administered_space(session, person, space_id)
     if await profile_repository.find_by_national_id(session, national_id) is None:
-        raise failed_precondition(
-            "NO_SUCH_ACCOUNT", "a collaborator needs an account on the platform first"
+        raise Conflict(
+            "NO_SUCH_ACCOUNT",
+            _("A collaborator needs an account on the platform first."),
+            [
+                FieldError(
+                    "national_id", "no_account", _("This person has no account on the platform.")
+                )
+            ],
         )
     if _role_of(space, national_id) is not None:
-        raise ServiceError(
-            grpc.StatusCode.ALREADY_EXISTS,
+        raise AlreadyExists(
             "COLLABORATOR_EXISTS",
-            "this person already collaborates in this space",
-            [FieldError("national_id", "exists", "Already a collaborator; change the role.")],
+            _("This person already collaborates in this space."),
+            [FieldError("national_id", "exists", _("Already a collaborator; change the role."))],
         )
     space.collaborators.append(
         Collaborator(national_id=national_id, role=role.value, added_at=datetime.now(UTC))

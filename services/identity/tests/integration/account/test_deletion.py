@@ -24,7 +24,7 @@ from guichet_kit.events import EventConsumer, ensure_stream
 from guichet_kit.outbox import MSG_ID_HEADER, OutboxMessage, stamp
 from guichet_testkit.streams import purge_streams
 
-from .conftest import People, register_and_sign_in
+from .conftest import People, register_and_sign_in, sign_in_as
 
 NO_CONTEXT: Any = None
 
@@ -121,6 +121,7 @@ async def test_a_deletion_whose_database_part_fails_leaves_the_account_usable(
 
 
 async def test_an_unknown_or_malformed_deletion_id_is_refused(servicer: AccountServicer) -> None:
+    sign_in_as("kc-someone", "someone@example.org", "1980010100017")
     with pytest.raises(ServiceError) as unknown:
         await servicer.GetAccountDeletion(
             pb.GetAccountDeletionRequest(deletion_id=str(uuid.uuid4())), NO_CONTEXT

@@ -10,6 +10,7 @@ from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.profile.service import create_profile
 from guichet_kit.auth import ActingContext, set_caller
 from guichet_kit.db import transaction
+from guichet_kit.domain import DomainError, Refusal
 from guichet_kit.errors import ServiceError
 
 NO_CONTEXT = None
@@ -226,7 +227,7 @@ async def test_a_national_id_has_one_profile(identity_sessions, new_person, coun
     anne = await new_person()
     before = await counts()
 
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(DomainError) as refused:
         async with transaction(identity_sessions) as session:
             await create_profile(
                 session,
@@ -238,16 +239,16 @@ async def test_a_national_id_has_one_profile(identity_sessions, new_person, coun
                 language="en",
             )
 
-    assert refused.value.code == grpc.StatusCode.ALREADY_EXISTS
+    assert refused.value.refusal == Refusal.ALREADY_EXISTS
     assert refused.value.reason == "NATIONAL_ID_TAKEN"
-    assert [error.field for error in refused.value.field_errors] == ["national_id"]
+    assert [error.field for error in refused.value.fields] == ["national_id"]
     assert await counts() == before
 
 
 async def test_a_profile_with_bad_registration_data_is_refused(identity_sessions, counts) -> None:
     before = await counts()
 
-    with pytest.raises(ServiceError) as refused:
+    with pytest.raises(DomainError) as refused:
         async with transaction(identity_sessions) as session:
             await create_profile(
                 session,
@@ -259,8 +260,8 @@ async def test_a_profile_with_bad_registration_data_is_refused(identity_sessions
                 language="it",
             )
 
-    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
-    assert {error.field for error in refused.value.field_errors} == {
+    assert refused.value.refusal == Refusal.INVALID
+    assert {error.field for error in refused.value.fields} == {
         "national_id",
         "email",
         "first_name",

@@ -350,7 +350,11 @@ async def test_an_unknown_relation_is_no_such_context(relations, new_person, con
         ),
     ],
 )
-async def test_a_bad_mandate_check_is_refused_with_its_field(relations, request_, field) -> None:
+async def test_a_bad_mandate_check_is_refused_with_its_field(
+    relations, new_person, request_, field
+) -> None:
+    set_caller((await new_person()).principal)
+
     with pytest.raises(ServiceError) as refused:
         await relations.CheckMandate(request_, NO_CONTEXT)
 

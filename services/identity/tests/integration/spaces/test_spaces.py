@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from guichet.identity.v1 import identity_pb2 as pb
-from guichet_identity.profile.service import erase_person
+from guichet_identity.account.deletion import erase_person
 from guichet_identity.spaces.grpc import SpaceServicer
 from guichet_kit.auth import set_caller
 from guichet_kit.db import transaction

@@ -7,6 +7,7 @@ from guichet_identity.relations.mandate import (
     Refusal,
     anniversary,
     coming_of_age,
+    in_force,
     is_minor,
     latest_mandate_expiry,
     mandate_expiry_problem,
@@ -92,3 +93,14 @@ def test_a_mandate_ends_in_the_future_and_within_five_years(
 
 def test_five_years_ahead_is_the_same_instant_five_years_later() -> None:
     assert latest_mandate_expiry(NOW) == datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_a_relation_is_in_force_until_it_expires_or_is_revoked() -> None:
+    assert in_force(_terms(), NOW)
+    assert not in_force(_terms(expires_at=NOW), NOW)
+    assert not in_force(_terms(expires_at=NOW - timedelta(seconds=1)), NOW)
+    assert not in_force(_terms(revoked_at=NOW - timedelta(days=1)), NOW)
+
+
+def test_a_relation_without_rights_is_not_in_force() -> None:
+    assert not in_force(_terms(rights=[]), NOW)

@@ -42,6 +42,25 @@ RELATION_KIND_PARENT: RelationKind.ValueType  # 3
 RELATION_KIND_OTHER_PERSON: RelationKind.ValueType  # 4
 Global___RelationKind: _TypeAlias = RelationKind  # noqa: Y015
 
+class _ActingContextKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ActingContextKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ActingContextKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACTING_CONTEXT_KIND_UNSPECIFIED: _ActingContextKind.ValueType  # 0
+    ACTING_CONTEXT_KIND_PRIVATE: _ActingContextKind.ValueType  # 1
+    ACTING_CONTEXT_KIND_COMPANY: _ActingContextKind.ValueType  # 2
+    ACTING_CONTEXT_KIND_RELATION: _ActingContextKind.ValueType  # 3
+
+class ActingContextKind(_ActingContextKind, metaclass=_ActingContextKindEnumTypeWrapper): ...
+
+ACTING_CONTEXT_KIND_UNSPECIFIED: ActingContextKind.ValueType  # 0
+ACTING_CONTEXT_KIND_PRIVATE: ActingContextKind.ValueType  # 1
+ACTING_CONTEXT_KIND_COMPANY: ActingContextKind.ValueType  # 2
+ACTING_CONTEXT_KIND_RELATION: ActingContextKind.ValueType  # 3
+Global___ActingContextKind: _TypeAlias = ActingContextKind  # noqa: Y015
+
 class _CollaboratorRole:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -1100,6 +1119,92 @@ class ListActsOnMyBehalfResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListActsOnMyBehalfResponse: _TypeAlias = ListActsOnMyBehalfResponse  # noqa: Y015
+
+@_typing.final
+class ActingContext(_message.Message):
+    """ActingContext: one context the caller may act in now."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    RELATION_KIND_FIELD_NUMBER: _builtins.int
+    RIGHTS_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    context: _builtins.str
+    """The X-Acting-Context value: "private", "company:<space id>" or "relation:<relation id>"."""
+    kind: Global___ActingContextKind.ValueType
+    owner: _builtins.str
+    """Whose data: "person:<national id>" or "company:<space id>" (as CheckMandate's owner)."""
+    name: _builtins.str
+    """The caller's own name, the company's name, or the name of the person acted for."""
+    role: Global___CollaboratorRole.ValueType
+    """company: the caller's role in the space."""
+    relation_kind: Global___RelationKind.ValueType
+    """relation: the kind of relation, the rights it carries and when it ends."""
+    @_builtins.property
+    def rights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        context: _builtins.str = ...,
+        kind: Global___ActingContextKind.ValueType = ...,
+        owner: _builtins.str = ...,
+        name: _builtins.str = ...,
+        role: Global___CollaboratorRole.ValueType = ...,
+        relation_kind: Global___RelationKind.ValueType = ...,
+        rights: _abc.Iterable[_builtins.str] | None = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "expires_at", b"expires_at", "kind", b"kind", "name", b"name", "owner", b"owner", "relation_kind", b"relation_kind", "rights", b"rights", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ActingContext: _TypeAlias = ActingContext  # noqa: Y015
+
+@_typing.final
+class ListActingContextsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListActingContextsRequest: _TypeAlias = ListActingContextsRequest  # noqa: Y015
+
+@_typing.final
+class ListActingContextsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONTEXTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def contexts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ActingContext]:
+        """The private context first, then the spaces by name, then the relations, newest first."""
+
+    def __init__(
+        self,
+        *,
+        contexts: _abc.Iterable[Global___ActingContext] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["contexts", b"contexts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListActingContextsResponse: _TypeAlias = ListActingContextsResponse  # noqa: Y015
 
 @_typing.final
 class Collaborator(_message.Message):

@@ -26,8 +26,11 @@ if _version_not_supported:
 
 
 class AccountServiceStub:
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -86,8 +89,11 @@ class AccountServiceStub:
 
 
 class AccountServiceServicer:
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -135,21 +141,24 @@ class AccountServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportIdentity(self, request, context):
-        """ExportIdentity returns everything identity holds about the caller, as JSON (F13).
+        """ExportIdentity returns everything identity holds about the caller, as JSON (F13); level
+        substantial.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAccount(self, request, context):
-        """DeleteAccount removes the account for good and starts the purge in every service (F8).
+        """DeleteAccount removes the account for good and starts the purge in every service (F8); level
+        substantial.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetAccountDeletion(self, request, context):
-        """GetAccountDeletion tells which services have confirmed the purge (operators, tests).
+        """GetAccountDeletion tells the caller which services have confirmed the purge of their own
+        deletion (another's deletion is NOT_FOUND).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,8 +221,11 @@ def add_AccountServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AccountService:
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -706,6 +718,11 @@ class RelationServiceStub:
                 request_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfRequest.SerializeToString,
                 response_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfResponse.FromString,
                 _registered_method=True)
+        self.ListActingContexts = channel.unary_unary(
+                '/guichet.identity.v1.RelationService/ListActingContexts',
+                request_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsRequest.SerializeToString,
+                response_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsResponse.FromString,
+                _registered_method=True)
 
 
 class RelationServiceServicer:
@@ -713,14 +730,15 @@ class RelationServiceServicer:
     """
 
     def GrantMandate(self, request, context):
-        """GrantMandate: the caller (the subject) allows another person to act for them.
+        """GrantMandate: the caller (the subject) allows another person to act for them; level high.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeclareChild(self, request, context):
-        """DeclareChild: a parent declares a minor child (checked against the register later, F50).
+        """DeclareChild: a parent declares a minor child (checked against the register later, F50);
+        level high.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -747,7 +765,17 @@ class RelationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListActsOnMyBehalf(self, request, context):
-        """ListActsOnMyBehalf: the audit the subject reads.
+        """ListActsOnMyBehalf: the audit the subject reads (in a company's context: the company's
+        audit, for its administrators).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListActingContexts(self, request, context):
+        """ListActingContexts: the contexts the caller may act in now: their private space, the
+        professional spaces they collaborate in (with their role), and the people whose mandate they
+        hold, neither revoked nor expired. What a client offers to choose from, and nothing else.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -785,6 +813,11 @@ def add_RelationServiceServicer_to_server(servicer, server):
                     servicer.ListActsOnMyBehalf,
                     request_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfRequest.FromString,
                     response_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfResponse.SerializeToString,
+            ),
+            'ListActingContexts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActingContexts,
+                    request_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsRequest.FromString,
+                    response_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -950,6 +983,33 @@ class RelationService:
             '/guichet.identity.v1.RelationService/ListActsOnMyBehalf',
             guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfRequest.SerializeToString,
             guichet_dot_identity_dot_v1_dot_identity__pb2.ListActsOnMyBehalfResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListActingContexts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.identity.v1.RelationService/ListActingContexts',
+            guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsRequest.SerializeToString,
+            guichet_dot_identity_dot_v1_dot_identity__pb2.ListActingContextsResponse.FromString,
             options,
             channel_credentials,
             insecure,

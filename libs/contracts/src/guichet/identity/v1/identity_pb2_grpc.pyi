@@ -27,8 +27,11 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AccountServiceStub:
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -50,16 +53,25 @@ class AccountServiceStub:
     ListSignIns: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListSignInsRequest, _identity_pb2.ListSignInsResponse]
     """ListSignIns returns the caller's recent sign-in activity (F12)."""
     ExportIdentity: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ExportIdentityRequest, _identity_pb2.ExportIdentityResponse]
-    """ExportIdentity returns everything identity holds about the caller, as JSON (F13)."""
+    """ExportIdentity returns everything identity holds about the caller, as JSON (F13); level
+    substantial.
+    """
     DeleteAccount: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeleteAccountRequest, _identity_pb2.DeleteAccountResponse]
-    """DeleteAccount removes the account for good and starts the purge in every service (F8)."""
+    """DeleteAccount removes the account for good and starts the purge in every service (F8); level
+    substantial.
+    """
     GetAccountDeletion: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetAccountDeletionRequest, _identity_pb2.GetAccountDeletionResponse]
-    """GetAccountDeletion tells which services have confirmed the purge (operators, tests)."""
+    """GetAccountDeletion tells the caller which services have confirmed the purge of their own
+    deletion (another's deletion is NOT_FOUND).
+    """
 
 @_typing.type_check_only
 class AccountServiceAsyncStub(AccountServiceStub):
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -78,15 +90,24 @@ class AccountServiceAsyncStub(AccountServiceStub):
     ListSignIns: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListSignInsRequest, _identity_pb2.ListSignInsResponse]  # type: ignore[assignment]
     """ListSignIns returns the caller's recent sign-in activity (F12)."""
     ExportIdentity: _aio.UnaryUnaryMultiCallable[_identity_pb2.ExportIdentityRequest, _identity_pb2.ExportIdentityResponse]  # type: ignore[assignment]
-    """ExportIdentity returns everything identity holds about the caller, as JSON (F13)."""
+    """ExportIdentity returns everything identity holds about the caller, as JSON (F13); level
+    substantial.
+    """
     DeleteAccount: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeleteAccountRequest, _identity_pb2.DeleteAccountResponse]  # type: ignore[assignment]
-    """DeleteAccount removes the account for good and starts the purge in every service (F8)."""
+    """DeleteAccount removes the account for good and starts the purge in every service (F8); level
+    substantial.
+    """
     GetAccountDeletion: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetAccountDeletionRequest, _identity_pb2.GetAccountDeletionResponse]  # type: ignore[assignment]
-    """GetAccountDeletion tells which services have confirmed the purge (operators, tests)."""
+    """GetAccountDeletion tells the caller which services have confirmed the purge of their own
+    deletion (another's deletion is NOT_FOUND).
+    """
 
 class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Every RPC but Register, RequestPasswordReset, ConfirmEmailChange and CheckMandate needs the
-    caller's access token in the `authorization` metadata ("Bearer <token>"); the service verifies it.
+    """Every RPC but Register, RequestPasswordReset and ConfirmEmailChange needs the caller's access
+    token in the `authorization` metadata ("Bearer <token>"); the service verifies it, and refuses a
+    token below the RPC's level with UNAUTHENTICATED, reason INSUFFICIENT_USER_AUTHENTICATION and
+    the level needed in `acr_values` (RFC 9470). Changes are made in one's own name: they are
+    refused (ACTING_CONTEXT_NOT_ALLOWED) while acting for someone else.
 
     AccountService: the login account in Keycloak and its lifecycle (F1, F4–F6, F8, F12, F13).
     """
@@ -145,7 +166,9 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.ExportIdentityRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ExportIdentityResponse, _abc.Awaitable[_identity_pb2.ExportIdentityResponse]]:
-        """ExportIdentity returns everything identity holds about the caller, as JSON (F13)."""
+        """ExportIdentity returns everything identity holds about the caller, as JSON (F13); level
+        substantial.
+        """
 
     @_abc_1.abstractmethod
     def DeleteAccount(
@@ -153,7 +176,9 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.DeleteAccountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.DeleteAccountResponse, _abc.Awaitable[_identity_pb2.DeleteAccountResponse]]:
-        """DeleteAccount removes the account for good and starts the purge in every service (F8)."""
+        """DeleteAccount removes the account for good and starts the purge in every service (F8); level
+        substantial.
+        """
 
     @_abc_1.abstractmethod
     def GetAccountDeletion(
@@ -161,7 +186,9 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.GetAccountDeletionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetAccountDeletionResponse, _abc.Awaitable[_identity_pb2.GetAccountDeletionResponse]]:
-        """GetAccountDeletion tells which services have confirmed the purge (operators, tests)."""
+        """GetAccountDeletion tells the caller which services have confirmed the purge of their own
+        deletion (another's deletion is NOT_FOUND).
+        """
 
 def add_AccountServiceServicer_to_server(servicer: AccountServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
@@ -228,9 +255,11 @@ class RelationServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> RelationServiceAsyncStub: ...
     GrantMandate: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GrantMandateRequest, _identity_pb2.GrantMandateResponse]
-    """GrantMandate: the caller (the subject) allows another person to act for them."""
+    """GrantMandate: the caller (the subject) allows another person to act for them; level high."""
     DeclareChild: _grpc.UnaryUnaryMultiCallable[_identity_pb2.DeclareChildRequest, _identity_pb2.DeclareChildResponse]
-    """DeclareChild: a parent declares a minor child (checked against the register later, F50)."""
+    """DeclareChild: a parent declares a minor child (checked against the register later, F50);
+    level high.
+    """
     ListRelations: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListRelationsRequest, _identity_pb2.ListRelationsResponse]
     RevokeRelation: _grpc.UnaryUnaryMultiCallable[_identity_pb2.RevokeRelationRequest, _identity_pb2.RevokeRelationResponse]
     CheckMandate: _grpc.UnaryUnaryMultiCallable[_identity_pb2.CheckMandateRequest, _identity_pb2.CheckMandateResponse]
@@ -238,7 +267,14 @@ class RelationServiceStub:
     allowed check with an `act` is written to the subject's audit.
     """
     ListActsOnMyBehalf: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListActsOnMyBehalfRequest, _identity_pb2.ListActsOnMyBehalfResponse]
-    """ListActsOnMyBehalf: the audit the subject reads."""
+    """ListActsOnMyBehalf: the audit the subject reads (in a company's context: the company's
+    audit, for its administrators).
+    """
+    ListActingContexts: _grpc.UnaryUnaryMultiCallable[_identity_pb2.ListActingContextsRequest, _identity_pb2.ListActingContextsResponse]
+    """ListActingContexts: the contexts the caller may act in now: their private space, the
+    professional spaces they collaborate in (with their role), and the people whose mandate they
+    hold, neither revoked nor expired. What a client offers to choose from, and nothing else.
+    """
 
 @_typing.type_check_only
 class RelationServiceAsyncStub(RelationServiceStub):
@@ -246,9 +282,11 @@ class RelationServiceAsyncStub(RelationServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GrantMandate: _aio.UnaryUnaryMultiCallable[_identity_pb2.GrantMandateRequest, _identity_pb2.GrantMandateResponse]  # type: ignore[assignment]
-    """GrantMandate: the caller (the subject) allows another person to act for them."""
+    """GrantMandate: the caller (the subject) allows another person to act for them; level high."""
     DeclareChild: _aio.UnaryUnaryMultiCallable[_identity_pb2.DeclareChildRequest, _identity_pb2.DeclareChildResponse]  # type: ignore[assignment]
-    """DeclareChild: a parent declares a minor child (checked against the register later, F50)."""
+    """DeclareChild: a parent declares a minor child (checked against the register later, F50);
+    level high.
+    """
     ListRelations: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListRelationsRequest, _identity_pb2.ListRelationsResponse]  # type: ignore[assignment]
     RevokeRelation: _aio.UnaryUnaryMultiCallable[_identity_pb2.RevokeRelationRequest, _identity_pb2.RevokeRelationResponse]  # type: ignore[assignment]
     CheckMandate: _aio.UnaryUnaryMultiCallable[_identity_pb2.CheckMandateRequest, _identity_pb2.CheckMandateResponse]  # type: ignore[assignment]
@@ -256,7 +294,14 @@ class RelationServiceAsyncStub(RelationServiceStub):
     allowed check with an `act` is written to the subject's audit.
     """
     ListActsOnMyBehalf: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListActsOnMyBehalfRequest, _identity_pb2.ListActsOnMyBehalfResponse]  # type: ignore[assignment]
-    """ListActsOnMyBehalf: the audit the subject reads."""
+    """ListActsOnMyBehalf: the audit the subject reads (in a company's context: the company's
+    audit, for its administrators).
+    """
+    ListActingContexts: _aio.UnaryUnaryMultiCallable[_identity_pb2.ListActingContextsRequest, _identity_pb2.ListActingContextsResponse]  # type: ignore[assignment]
+    """ListActingContexts: the contexts the caller may act in now: their private space, the
+    professional spaces they collaborate in (with their role), and the people whose mandate they
+    hold, neither revoked nor expired. What a client offers to choose from, and nothing else.
+    """
 
 class RelationServiceServicer(metaclass=_abc_1.ABCMeta):
     """RelationService: mandates to act for natural and legal persons, and their audit (F10)."""
@@ -267,7 +312,7 @@ class RelationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.GrantMandateRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GrantMandateResponse, _abc.Awaitable[_identity_pb2.GrantMandateResponse]]:
-        """GrantMandate: the caller (the subject) allows another person to act for them."""
+        """GrantMandate: the caller (the subject) allows another person to act for them; level high."""
 
     @_abc_1.abstractmethod
     def DeclareChild(
@@ -275,7 +320,9 @@ class RelationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.DeclareChildRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.DeclareChildResponse, _abc.Awaitable[_identity_pb2.DeclareChildResponse]]:
-        """DeclareChild: a parent declares a minor child (checked against the register later, F50)."""
+        """DeclareChild: a parent declares a minor child (checked against the register later, F50);
+        level high.
+        """
 
     @_abc_1.abstractmethod
     def ListRelations(
@@ -307,7 +354,20 @@ class RelationServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _identity_pb2.ListActsOnMyBehalfRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.ListActsOnMyBehalfResponse, _abc.Awaitable[_identity_pb2.ListActsOnMyBehalfResponse]]:
-        """ListActsOnMyBehalf: the audit the subject reads."""
+        """ListActsOnMyBehalf: the audit the subject reads (in a company's context: the company's
+        audit, for its administrators).
+        """
+
+    @_abc_1.abstractmethod
+    def ListActingContexts(
+        self,
+        request: _identity_pb2.ListActingContextsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.ListActingContextsResponse, _abc.Awaitable[_identity_pb2.ListActingContextsResponse]]:
+        """ListActingContexts: the contexts the caller may act in now: their private space, the
+        professional spaces they collaborate in (with their role), and the people whose mandate they
+        hold, neither revoked nor expired. What a client offers to choose from, and nothing else.
+        """
 
 def add_RelationServiceServicer_to_server(servicer: RelationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
