@@ -14,10 +14,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po
 
 
@@ -50,7 +53,7 @@ def pick_language(accept_language: str | None, explicit: str | None = None) -> L
         return Language(explicit)
     best: tuple[float, Language] | None = None
     for position, part in enumerate((accept_language or "").split(",")[:32]):
-        tag, _, params = part.strip().partition(";")
+        tag, _separator, params = part.strip().partition(";")
         language = parse_language(tag)
         if language is None:
             continue
@@ -143,6 +146,29 @@ class Text:
 
 def render(text: Text | str, language: Language | None = None) -> str:
     return text.render(language) if isinstance(text, Text) else text
+
+
+LUXEMBOURG = ZoneInfo("Europe/Luxembourg")
+# Babel locales for dates and numbers: the platform's languages as written in Luxembourg.
+LOCALES: Mapping[Language, str] = {
+    Language.FR: "fr_LU",
+    Language.DE: "de_LU",
+    Language.EN: "en_GB",
+}
+_ = Catalog("guichet_kit")
+
+
+def format_moment(moment: datetime, language: Language) -> str:
+    """An aware instant as read in Luxembourg, in the language's words: "3 March 2025 at 14:05"."""
+    if moment.tzinfo is None:
+        raise ValueError("a moment must be timezone-aware (times are stored in UTC)")
+    local = moment.astimezone(LUXEMBOURG)
+    locale = LOCALES[language]
+    return _(
+        "{date} at {time}",
+        date=format_date(local, "long", locale=locale),
+        time=format_time(local, "HH:mm", locale=locale),
+    ).render(language)
 
 
 def N_(msgid: str) -> str:

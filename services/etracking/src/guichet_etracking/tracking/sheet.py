@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from types import MappingProxyType
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
@@ -22,116 +19,18 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from guichet_etracking.tracking.catalogue import PaperForm, administration_name
 from guichet_etracking.tracking.contact import Language
 from guichet_etracking.tracking.number import TrackingNumber
+from guichet_kit.i18n import Catalog, format_moment, speaking
 
 LUXEMBOURG = ZoneInfo("Europe/Luxembourg")
 _QR_SIZE = 40 * mm
 
 
-@dataclass(frozen=True, slots=True)
-class _Wording:
-    title: str
-    form: str  # {code}, {administration}
-    number: str
-    created: str  # {date}
-    instructions: str  # {url}
-    months: tuple[str, ...]
-    date: str  # {day}, {month}, {year}, {time}
-
-
-_WORDING: Mapping[Language, _Wording] = MappingProxyType(
-    {
-        Language.FR: _Wording(
-            title="Feuille eTracking",
-            form="Formulaire {code} — {administration}",
-            number="Numéro eTracking",
-            created="Créée le {date} (heure de Luxembourg)",
-            instructions=(
-                "Imprimez cette feuille et joignez-la à votre formulaire papier complété. "
-                "Suivez l'avancement de votre démarche sur {url} ou en scannant le code QR."
-            ),
-            months=(
-                "janvier",
-                "février",
-                "mars",
-                "avril",
-                "mai",
-                "juin",
-                "juillet",
-                "août",
-                "septembre",
-                "octobre",
-                "novembre",
-                "décembre",
-            ),
-            date="{day} {month} {year} à {time}",
-        ),
-        Language.DE: _Wording(
-            title="eTracking-Blatt",
-            form="Formular {code} — {administration}",
-            number="eTracking-Nummer",
-            created="Erstellt am {date} (Luxemburger Zeit)",
-            instructions=(
-                "Drucken Sie dieses Blatt aus und legen Sie es Ihrem ausgefüllten Papierformular "
-                "bei. Verfolgen Sie den Stand Ihres Vorgangs unter {url} oder durch Scannen des "
-                "QR-Codes."
-            ),
-            months=(
-                "Januar",
-                "Februar",
-                "März",
-                "April",
-                "Mai",
-                "Juni",
-                "Juli",
-                "August",
-                "September",
-                "Oktober",
-                "November",
-                "Dezember",
-            ),
-            date="{day}. {month} {year}, {time} Uhr",
-        ),
-        Language.EN: _Wording(
-            title="eTracking sheet",
-            form="Form {code} — {administration}",
-            number="eTracking number",
-            created="Created on {date} (Luxembourg time)",
-            instructions=(
-                "Print this sheet and attach it to your completed paper form. "
-                "Follow its progress at {url} or by scanning the QR code."
-            ),
-            months=(
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ),
-            date="{day} {month} {year} at {time}",
-        ),
-    }
-)
+_ = Catalog("guichet_etracking")
 
 
 def format_luxembourg_time(moment: datetime, language: Language) -> str:
     """An aware instant as read in Luxembourg, e.g. "3 March 2025 at 14:05"."""
-    if moment.tzinfo is None:
-        raise ValueError("created_at must be timezone-aware (times are stored in UTC)")
-    local = moment.astimezone(LUXEMBOURG)
-    wording = _WORDING[language]
-    return wording.date.format(
-        day=local.day,
-        month=wording.months[local.month - 1],
-        year=local.year,
-        time=local.strftime("%H:%M"),
-    )
+    return format_moment(moment, language)
 
 
 def _qr_code(value: str) -> Drawing:
@@ -152,14 +51,28 @@ def render_tracking_sheet(
     lookup_url: str,
 ) -> bytes:
     """An A4 PDF; identical inputs give identical bytes (no timestamps or random ids inside)."""
-    wording = _WORDING[language]
+    with speaking(language):
+        title = _("eTracking sheet").render()
+        form_line = _(
+            "Form {code} — {administration}",
+            code=form.code,
+            administration=administration_name(form.administration, language),
+        ).render()
+        number_label = _("eTracking number").render()
+        created = _(
+            "Created on {date} (Luxembourg time)", date=format_moment(created_at, language)
+        ).render()
+        instructions = _(
+            "Print this sheet and attach it to your completed paper form. "
+            "Follow its progress at {url} or by scanning the QR code.",
+            url=lookup_url,
+        ).render()
     styles = getSampleStyleSheet()
     body = styles["BodyText"]
     centred = ParagraphStyle("centred", parent=body, alignment=TA_CENTER)
     big_number = ParagraphStyle(
         "number", parent=centred, fontName="Helvetica-Bold", fontSize=30, leading=36
     )
-    administration = administration_name(form.administration, language)
 
     barcode = createBarcodeDrawing(
         "Code128", value=number.canonical, barHeight=18 * mm, barWidth=0.38 * mm, quiet=True
@@ -170,21 +83,17 @@ def render_tracking_sheet(
     )
 
     story = [
-        Paragraph(escape(wording.title), styles["Title"]),
+        Paragraph(escape(title), styles["Title"]),
         Paragraph(f"<b>{escape(form.title(language))}</b>", centred),
-        Paragraph(
-            escape(wording.form.format(code=form.code, administration=administration)), centred
-        ),
+        Paragraph(escape(form_line), centred),
         Spacer(1, 12 * mm),
-        Paragraph(escape(wording.number), centred),
+        Paragraph(escape(number_label), centred),
         Paragraph(escape(number.display), big_number),
         Spacer(1, 8 * mm),
         codes,
         Spacer(1, 10 * mm),
-        Paragraph(
-            escape(wording.created.format(date=format_luxembourg_time(created_at, language))), body
-        ),
-        Paragraph(escape(wording.instructions.format(url=lookup_url)), body),
+        Paragraph(escape(created), body),
+        Paragraph(escape(instructions), body),
     ]
 
     buffer = io.BytesIO()
@@ -195,7 +104,7 @@ def render_tracking_sheet(
         rightMargin=20 * mm,
         topMargin=20 * mm,
         bottomMargin=20 * mm,
-        title=f"{wording.title} {number.display}",
+        title=f"{title} {number.display}",
         author="OpenGuichet",
         creator="OpenGuichet eTracking",
         subject=form.title(language),

@@ -7,7 +7,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from guichet_kit.domain import Conflict
-from guichet_kit.i18n import Catalog, Language
+from guichet_kit.i18n import N_, Catalog, Language
 
 _ = Catalog("guichet_etracking")
 
@@ -35,43 +35,16 @@ ALLOWED_TRANSITIONS: Mapping[TrackingStatus, frozenset[TrackingStatus]] = Mappin
     }
 )
 
-_LABELS: Mapping[TrackingStatus, Mapping[Language, str]] = MappingProxyType(
+# The wording shown on the public lookup page and in notifications (English ids, .po files).
+_LABELS: Mapping[TrackingStatus, str] = MappingProxyType(
     {
-        _S.AWAITING_PAPER_FORM: {
-            Language.FR: "En attente de votre formulaire papier",
-            Language.DE: "Warten auf Ihr Papierformular",
-            Language.EN: "Waiting for your paper form",
-        },
-        _S.RECEIVED: {
-            Language.FR: "Reçu par l'administration",
-            Language.DE: "Bei der Verwaltung eingegangen",
-            Language.EN: "Received by the administration",
-        },
-        _S.IN_PROCESSING: {
-            Language.FR: "En cours de traitement",
-            Language.DE: "In Bearbeitung",
-            Language.EN: "Being processed",
-        },
-        _S.AWAITING_DOCUMENTS: {
-            Language.FR: "En attente de pièces complémentaires",
-            Language.DE: "Warten auf zusätzliche Unterlagen",
-            Language.EN: "Waiting for additional documents",
-        },
-        _S.COMPLETED: {
-            Language.FR: "Traitement terminé",
-            Language.DE: "Bearbeitung abgeschlossen",
-            Language.EN: "Processing completed",
-        },
-        _S.REJECTED: {
-            Language.FR: "Demande refusée",
-            Language.DE: "Antrag abgelehnt",
-            Language.EN: "Request rejected",
-        },
-        _S.WITHDRAWN: {
-            Language.FR: "Démarche retirée",
-            Language.DE: "Vorgang zurückgezogen",
-            Language.EN: "Withdrawn",
-        },
+        _S.AWAITING_PAPER_FORM: N_("Waiting for your paper form"),
+        _S.RECEIVED: N_("Received by the administration"),
+        _S.IN_PROCESSING: N_("Being processed"),
+        _S.AWAITING_DOCUMENTS: N_("Waiting for additional documents"),
+        _S.COMPLETED: N_("Processing completed"),
+        _S.REJECTED: N_("Request rejected"),
+        _S.WITHDRAWN: N_("Withdrawn"),
     }
 )
 
@@ -111,4 +84,4 @@ def check_transition(current: TrackingStatus, target: TrackingStatus) -> None:
 
 def status_label(status: TrackingStatus, language: Language) -> str:
     """The wording shown on the public lookup page and in notifications."""
-    return _LABELS[status][language]
+    return _.gettext(_LABELS[status], language)
