@@ -8,6 +8,7 @@ warm-up; the generators are found in BENCH_WRK and BENCH_GHZ (scripts/bench.sh i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -17,10 +18,12 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 # One definition of how each service is started and configured: the journeys' launcher
@@ -76,10 +79,10 @@ def bench_launcher() -> Launcher:
     )
 
 
-async def bench_database(launcher: Launcher, service: str) -> str:
-    """A fresh database of the bench's own, migrated to head: nobody's tests share it."""
-    service_dir = ROOT / "services" / service
-    return await migrated_database(launcher.infra, service_dir, f"{service}_bench")
+async def bench_database(launcher: Launcher, name: str) -> str:
+    """A fresh database `name` (<service>_bench), migrated to head: nobody's tests share it."""
+    service_dir = ROOT / "services" / name.split("_")[0]
+    return await migrated_database(launcher.infra, service_dir, name)
 
 
 def pid_of(process: ServiceProcess) -> int:
@@ -146,6 +149,10 @@ class Figure:
     generator_cpu: float = 0.0  # share of one core
     server_cpu: dict[str, float] = field(default_factory=dict)
     machine_cpu: float = 0.0  # cores busy on the whole machine, ours and everybody else's
+    # In the server's database meanwhile (PostgreSQL's statistics): connections opened and
+    # transactions run, to tell a connection pool that churns or round trips that add up.
+    db_sessions: int | None = None
+    db_transactions: int | None = None
 
     @property
     def void(self) -> bool:
@@ -164,8 +171,39 @@ def _machine_busy_seconds() -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS  # less idle and iowait
 
 
+def _database_counters(database: str) -> tuple[int, int]:
+    """Sessions opened and transactions run in `database` so far, from PostgreSQL's statistics
+    (which a backend flushes about once a second: wait a little before reading)."""
+
+    async def read() -> tuple[int, int]:
+        env = read_infra_env(ROOT)
+        connection = await asyncpg.connect(
+            host=env["GUICHET_PG_HOST"],
+            port=int(env["GUICHET_PG_PORT"]),
+            user=env["GUICHET_PG_USER"],
+            password=env["GUICHET_PG_PASSWORD"],
+            database="postgres",
+        )
+        try:
+            row = await connection.fetchrow(
+                "SELECT sessions, xact_commit + xact_rollback AS transactions"
+                " FROM pg_stat_database WHERE datname = $1",
+                database,
+            )
+        finally:
+            await connection.close()
+        return (int(row["sessions"]), int(row["transactions"])) if row else (0, 0)
+
+    # The benchmarks call this from inside their event loop: read in a loop of its own.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, read()).result()
+
+
 @contextmanager
-def _sampled(servers: Mapping[str, int], figure: Figure) -> Iterator[None]:
+def _sampled(servers: Mapping[str, int], figure: Figure, database: str | None) -> Iterator[None]:
+    if database:
+        time.sleep(1.5)
+        sessions, transactions = _database_counters(database)
     started_at = time.monotonic()
     machine = _machine_busy_seconds()
     before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
@@ -175,11 +213,21 @@ def _sampled(servers: Mapping[str, int], figure: Figure) -> Iterator[None]:
         name: (_cpu_seconds(pid) - before[name]) / wall for name, pid in servers.items()
     }
     figure.machine_cpu = (_machine_busy_seconds() - machine) / wall
+    if database:
+        time.sleep(1.5)
+        sessions_after, transactions_after = _database_counters(database)
+        figure.db_sessions = sessions_after - sessions
+        figure.db_transactions = transactions_after - transactions
 
 
-def _run_generator(args: Sequence[str], figure: Figure, servers: Mapping[str, int]) -> str:
+def _run_generator(
+    args: Sequence[str],
+    figure: Figure,
+    servers: Mapping[str, int],
+    database: str | None = None,
+) -> str:
     """Runs a load generator; its own CPU use comes from the kernel's account of the child."""
-    with tempfile.TemporaryFile() as out, _sampled(servers, figure):
+    with tempfile.TemporaryFile() as out, _sampled(servers, figure, database):
         started_at = time.monotonic()
         generator = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(generator.pid, 0)
@@ -213,6 +261,7 @@ def wrk(
     *,
     headers: Mapping[str, str] | None = None,
     servers: Mapping[str, int] | None = None,
+    database: str | None = None,
     warmup: bool = True,
 ) -> Figure:
     """`url` under wrk: one generator thread holding `load.connections` keep-alive connections."""
@@ -226,7 +275,7 @@ def wrk(
     if warmup:
         _run_generator([*base, f"-d{load.warmup}s", url], Figure(name, "wrk"), {})
     output = _run_generator(
-        [*base, f"-d{load.duration}s", "-s", str(script), url], figure, servers or {}
+        [*base, f"-d{load.duration}s", "-s", str(script), url], figure, servers or {}, database
     )
     match = re.search(r"^BENCH (\{.*\})$", output, re.MULTILINE)
     if match is None:
@@ -248,6 +297,7 @@ def ghz(
     load: Load,
     *,
     servers: Mapping[str, int] | None = None,
+    database: str | None = None,
     warmup: bool = True,
 ) -> Figure:
     """A unary gRPC call under ghz: `load.connections` connections, one caller on each."""
@@ -259,7 +309,9 @@ def ghz(
     figure = Figure(name, "ghz")
     if warmup:
         _run_generator([*base, "-z", f"{load.warmup}s", address], Figure(name, "ghz"), {})
-    output = _run_generator([*base, "-z", f"{load.duration}s", address], figure, servers or {})
+    output = _run_generator(
+        [*base, "-z", f"{load.duration}s", address], figure, servers or {}, database
+    )
     report = json.loads(output[output.index("{") :])
     statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
     percentiles = {p["percentage"]: p["latency"] for p in report.get("latencyDistribution") or []}
@@ -309,6 +361,12 @@ def report(
         )
         if figure.void:
             print(f"    VOID: {figure.generator} saturated a core; this figure measures the client")
+        if figure.db_sessions is not None and figure.db_transactions is not None:
+            per_request = figure.db_transactions / max(1, figure.requests)
+            print(
+                f"    its database meanwhile: {figure.db_sessions} connections opened,"
+                f" {per_request:.1f} transactions per request"
+            )
         if figure.errors:
             print(f"    {figure.errors} of {figure.requests} requests failed: figure suspect")
     print(f"  {'ratios':44}{'/ bare':>8}{'/ monolith':>11}   goal")

@@ -37,6 +37,7 @@ LANGUAGE = "en"
 CALL = "guichet.etracking.v1.TrackingService.LookupTracking"
 PROTO = ROOT / "proto" / "guichet" / "etracking" / "v1" / "etracking.proto"
 GRPC, GATEWAY = "etracking gRPC LookupTracking", "gateway GET /trackings/{number}"
+DATABASE = "etracking_bench"
 GOALS = {GATEWAY: Goal(0.5), GRPC: Goal(0.7)}
 
 
@@ -54,7 +55,7 @@ def labels_of(body: dict[str, object]) -> dict[str, object]:
 async def main() -> None:
     load = Load.from_env()
     launcher = bench_launcher()
-    database = await bench_database(launcher, "etracking")
+    database = await bench_database(launcher, DATABASE)
     processes: list[ServiceProcess] = []
     try:
         etracking = await launcher.etracking(database, name="bench-etracking")
@@ -89,7 +90,8 @@ async def main() -> None:
             "monolith": pid_of(monolith),
         }
 
-        def via_grpc(warmup: bool = True) -> Figure:
+        # The profiled runs follow measured ones: no warm-up, no database statistics.
+        def via_grpc(profiled: bool = False) -> Figure:
             return ghz(
                 GRPC,
                 etracking.address,
@@ -98,10 +100,11 @@ async def main() -> None:
                 PROTO,
                 load,
                 servers={"etracking": pids["etracking"]},
-                warmup=warmup,
+                database=None if profiled else DATABASE,
+                warmup=not profiled,
             )
 
-        def via_gateway(warmup: bool = True) -> Figure:
+        def via_gateway(profiled: bool = False) -> Figure:
             servers = {"gateway": pids["gateway"], "etracking": pids["etracking"]}
             return wrk(
                 GATEWAY,
@@ -109,7 +112,8 @@ async def main() -> None:
                 load,
                 headers=headers,
                 servers=servers,
-                warmup=warmup,
+                database=None if profiled else DATABASE,
+                warmup=not profiled,
             )
 
         figures = [
@@ -126,6 +130,7 @@ async def main() -> None:
                 load,
                 headers=headers,
                 servers={"monolith": pids["monolith"]},
+                database=DATABASE,
             ),
             via_grpc(),
             via_gateway(),
@@ -142,13 +147,13 @@ async def main() -> None:
             profile_under_load(
                 "the gRPC lookup load",
                 {"etracking-grpc": pids["etracking"]},
-                lambda: via_grpc(warmup=False),
+                lambda: via_grpc(profiled=True),
                 load,
             )
             profile_under_load(
                 "the gateway lookup load",
                 {"gateway-lookup": pids["gateway"], "etracking-via-gateway": pids["etracking"]},
-                lambda: via_gateway(warmup=False),
+                lambda: via_gateway(profiled=True),
                 load,
             )
     finally:
