@@ -19,6 +19,7 @@ from guichet_identity.account import events
 from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.account.keycloak_admin import KeycloakAccounts
 from guichet_identity.profile.models import Profile
+from guichet_kit.auth import set_caller
 from guichet_kit.errors import ServiceError
 from guichet_kit.events import EventConsumer, ensure_stream
 from guichet_kit.outbox import MSG_ID_HEADER, OutboxMessage, stamp
@@ -132,6 +133,31 @@ async def test_an_unknown_or_malformed_deletion_id_is_refused(servicer: AccountS
             pb.GetAccountDeletionRequest(deletion_id="12"), NO_CONTEXT
         )
     assert malformed.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_deletion_is_only_shown_to_the_account_it_deleted(
+    servicer: AccountServicer, people: People
+) -> None:
+    anne = await register_and_sign_in(servicer, people)
+    reply = await servicer.DeleteAccount(
+        pb.DeleteAccountRequest(confirm_email=anne.email), NO_CONTEXT
+    )
+    request = pb.GetAccountDeletionRequest(deletion_id=reply.deletion_id)
+    assert (await servicer.GetAccountDeletion(request, NO_CONTEXT)).deletion_id == reply.deletion_id
+
+    await register_and_sign_in(servicer, people)
+    with pytest.raises(ServiceError) as someone_else:
+        await servicer.GetAccountDeletion(request, NO_CONTEXT)
+    set_caller(None)
+    with pytest.raises(ServiceError) as anonymous:
+        await servicer.GetAccountDeletion(request, NO_CONTEXT)
+
+    # Another's deletion is not found, exactly as one that does not exist.
+    assert (someone_else.value.code, someone_else.value.reason) == (
+        grpc.StatusCode.NOT_FOUND,
+        "DELETION_NOT_FOUND",
+    )
+    assert anonymous.value.code == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_purge_subscriptions_follow_the_configured_services() -> None:

@@ -93,6 +93,33 @@ async def test_every_bad_field_is_refused_at_once_and_nothing_is_created(
     assert await _profile_count(account_sessions, email=address) == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "name"), [("first_name", "Anne\u202eeciL"), ("last_name", "Muller\u001b[31m")]
+)
+async def test_a_name_with_control_or_bidi_characters_is_refused_before_keycloak(
+    servicer: AccountServicer,
+    keycloak: KeycloakAccounts,
+    people: People,
+    account_sessions: async_sessionmaker[AsyncSession],
+    field: str,
+    name: str,
+) -> None:
+    request = people.registration(**{field: name})
+
+    with pytest.raises(ServiceError) as refused:
+        await servicer.Register(request, NO_CONTEXT)
+
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_REGISTRATION",
+    )
+    assert [(e.field, e.reason) for e in refused.value.field_errors] == [
+        (field, "control_character")
+    ]
+    assert await keycloak.find_user_by_email(request.email) is None
+    assert await _profile_count(account_sessions, national_id=request.national_id) == 0
+
+
 async def test_a_malformed_email_is_refused(servicer: AccountServicer, people: People) -> None:
     with pytest.raises(ServiceError) as refused:
         await servicer.Register(people.registration(email="not-an-address"), NO_CONTEXT)

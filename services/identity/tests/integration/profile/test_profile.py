@@ -268,3 +268,93 @@ async def test_a_profile_with_bad_registration_data_is_refused(identity_sessions
         "language",
     }
     assert await counts() == before
+
+
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (pb.UpdateProfileRequest(first_name="Anne\u202eeciL", last_name="Muller"), "first_name"),
+        (pb.UpdateProfileRequest(first_name="Anne\u001b[31m", last_name="Muller"), "first_name"),
+        (pb.UpdateProfileRequest(first_name="Anne", last_name="Mul\u2067ler"), "last_name"),
+        (
+            pb.UpdateProfileRequest(
+                first_name="Anne",
+                last_name="Muller",
+                address=pb.Address(
+                    street="rue de la Gare\u202e",
+                    postal_code="1611",
+                    locality="Luxembourg",
+                    country="LU",
+                ),
+            ),
+            "address.street",
+        ),
+        (
+            pb.UpdateProfileRequest(
+                first_name="Anne",
+                last_name="Muller",
+                address=pb.Address(
+                    street="rue de la Gare",
+                    house_number="1\x07",
+                    postal_code="1611",
+                    locality="Luxembourg",
+                    country="LU",
+                ),
+            ),
+            "address.house_number",
+        ),
+    ],
+)
+async def test_control_or_bidi_characters_in_a_name_are_refused_and_nothing_changes(
+    profiles, new_person, counts, request_, field
+) -> None:
+    anne = await new_person("Anne", "Muller")
+    set_caller(anne.principal)
+    before = await profiles.GetProfile(pb.GetProfileRequest(), NO_CONTEXT)
+    rows = await counts()
+
+    with pytest.raises(ServiceError) as refused:
+        await profiles.UpdateProfile(request_, NO_CONTEXT)
+
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_PROFILE",
+    )
+    assert [(e.field, e.reason) for e in refused.value.field_errors] == [
+        (field, "control_character")
+    ]
+    assert await profiles.GetProfile(pb.GetProfileRequest(), NO_CONTEXT) == before
+    assert await counts() == rows
+
+
+async def test_a_name_is_stored_in_nfc(profiles, new_person) -> None:
+    anne = await new_person()
+    set_caller(anne.principal)
+
+    updated = await profiles.UpdateProfile(
+        pb.UpdateProfileRequest(first_name="Le\u0301a", last_name="Muller"), NO_CONTEXT
+    )
+
+    assert updated.profile.first_name == "L\u00e9a"
+
+
+async def test_sms_notifications_need_a_mobile_number(profiles, new_person) -> None:
+    anne = await new_person()
+    set_caller(anne.principal)
+    # A Luxembourg fixed line: a valid number, but no text message reaches it.
+    await profiles.UpdateProfile(
+        pb.UpdateProfileRequest(first_name="Anne", last_name="Muller", phone="+352 22 12 34"),
+        NO_CONTEXT,
+    )
+    before = await profiles.GetPreferences(pb.GetPreferencesRequest(), NO_CONTEXT)
+
+    with pytest.raises(ServiceError) as refused:
+        await profiles.UpdatePreferences(
+            pb.UpdatePreferencesRequest(
+                preferences=pb.Preferences(language="fr", sms_notifications=True)
+            ),
+            NO_CONTEXT,
+        )
+
+    assert refused.value.reason == "PHONE_REQUIRED"
+    assert await profiles.GetPreferences(pb.GetPreferencesRequest(), NO_CONTEXT) == before

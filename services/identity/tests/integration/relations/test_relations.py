@@ -455,3 +455,165 @@ async def test_while_acting_for_someone_one_still_lists_ones_relations_but_grant
         "ACTING_CONTEXT_NOT_ALLOWED",
     )
     assert await counts() == before
+
+
+async def _contexts(relations, person, context: ActingContext | None = None):
+    set_caller(person.principal, context or ActingContext("private"))
+    reply = await relations.ListActingContexts(pb.ListActingContextsRequest(), NO_CONTEXT)
+    return list(reply.contexts)
+
+
+async def test_the_contexts_offered_are_the_private_one_the_spaces_and_mandates_in_force(
+    identity_sessions, relations, clock, new_person
+) -> None:
+    anne, bob, carl, dora = (
+        await new_person("Anne", "Muller"),
+        await new_person("Bob", "Schmit"),
+        await new_person("Carl", "Weber"),
+        await new_person("Dora", "Klein"),
+    )
+    spaces = SpaceServicer(identity_sessions)
+    set_caller(carl.principal)
+    space = (
+        await spaces.CreateSpace(
+            pb.CreateSpaceRequest(company_name="Weber SA", registry_number="B7"), NO_CONTEXT
+        )
+    ).space
+    await spaces.AddCollaborator(
+        pb.AddCollaboratorRequest(
+            space_id=space.id, national_id=bob.national_id, role=pb.COLLABORATOR_ROLE_MEMBER
+        ),
+        NO_CONTEXT,
+    )
+    lasting = await _grant(relations, clock, anne, bob, ["etracking:read"], hours=48)
+    clock.advance(timedelta(seconds=1))
+    short = await _grant(relations, clock, carl, bob, ["wallet:read"], hours=1)
+    clock.advance(timedelta(seconds=1))
+    revoked = await _grant(relations, clock, dora, bob, ["wallet:read"], hours=48)
+    set_caller(dora.principal)
+    await relations.RevokeRelation(pb.RevokeRelationRequest(relation_id=revoked.id), NO_CONTEXT)
+
+    offered = await _contexts(relations, bob)
+
+    assert [(c.context, c.kind, c.owner, c.name) for c in offered] == [
+        ("private", pb.ACTING_CONTEXT_KIND_PRIVATE, f"person:{bob.national_id}", "Bob Schmit"),
+        (
+            f"company:{space.id}",
+            pb.ACTING_CONTEXT_KIND_COMPANY,
+            f"company:{space.id}",
+            "Weber SA",
+        ),
+        (
+            f"relation:{short.id}",
+            pb.ACTING_CONTEXT_KIND_RELATION,
+            f"person:{carl.national_id}",
+            "Carl Weber",
+        ),
+        (
+            f"relation:{lasting.id}",
+            pb.ACTING_CONTEXT_KIND_RELATION,
+            f"person:{anne.national_id}",
+            "Anne Muller",
+        ),
+    ]
+    assert offered[1].role == pb.COLLABORATOR_ROLE_MEMBER
+    assert (offered[3].relation_kind, list(offered[3].rights)) == (
+        pb.RELATION_KIND_SPOUSE,
+        ["etracking:read"],
+    )
+    assert offered[3].expires_at == lasting.expires_at
+    # Asked while acting for someone, the answer is the same: the caller's own choices.
+    assert await _contexts(relations, bob, ActingContext("relation", lasting.id)) == offered
+
+    clock.advance(timedelta(hours=1, seconds=1))
+
+    # An expired mandate is no longer offered (CheckMandate refuses it too).
+    later = await _contexts(relations, bob)
+    assert [c.context for c in later] == [
+        "private",
+        f"company:{space.id}",
+        f"relation:{lasting.id}",
+    ]
+    expired = await _check(relations, bob, f"relation:{short.id}", "wallet:read")
+    assert expired.refusal == "EXPIRED"
+
+
+async def test_nobody_is_offered_someone_elses_relation(relations, clock, new_person) -> None:
+    anne, bob, eve = await new_person("Anne"), await new_person("Bob"), await new_person("Eve")
+    relation = await _grant(relations, clock, anne, bob, hours=48)
+
+    # The subject gave the mandate; only its actor may act through it.
+    for person in (anne, eve):
+        offered = await _contexts(relations, person)
+        assert [c.context for c in offered] == ["private"]
+        assert f"relation:{relation.id}" not in [c.context for c in offered]
+
+
+async def test_a_caller_without_a_profile_is_offered_nothing(relations, new_person) -> None:
+    anne = await new_person()
+    set_caller(anne.__class__("kc-nobody", "1980010100017", "No", "Body").principal)
+
+    with pytest.raises(ServiceError) as refused:
+        await relations.ListActingContexts(pb.ListActingContextsRequest(), NO_CONTEXT)
+
+    assert refused.value.reason == "PROFILE_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "field"),
+    [
+        ("Lea\u202eaeL", "Weber", "child_first_name"),
+        ("Lea", "Weber\u001b[31m", "child_last_name"),
+        ("Le\u200fa", "Weber", "child_first_name"),
+    ],
+)
+async def test_a_childs_name_with_control_or_bidi_characters_is_refused_and_nothing_is_written(
+    relations, clock, new_person, born, counts, first, last, field
+) -> None:
+    parent = await new_person("Paul")
+    set_caller(parent.principal)
+    before = await counts()
+
+    with pytest.raises(ServiceError) as refused:
+        await relations.DeclareChild(
+            pb.DeclareChildRequest(
+                child_national_id=born((clock.now - timedelta(days=365 * 3)).date()),
+                child_first_name=first,
+                child_last_name=last,
+            ),
+            NO_CONTEXT,
+        )
+
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "INVALID_CHILD",
+    )
+    assert [(e.field, e.reason) for e in refused.value.field_errors] == [
+        (field, "control_character")
+    ]
+    assert await counts() == before
+
+
+async def test_a_flood_of_rights_is_refused_without_echoing_them(
+    relations, clock, new_person, counts
+) -> None:
+    anne, bob = await new_person("Anne"), await new_person("Bob")
+    set_caller(anne.principal)
+    before = await counts()
+    flood = ["x" * 5_000] * 30
+
+    for rights in (flood, ["x" * 5_000]):
+        with pytest.raises(ServiceError) as refused:
+            await relations.GrantMandate(
+                pb.GrantMandateRequest(
+                    actor_national_id=bob.national_id,
+                    kind=pb.RELATION_KIND_SPOUSE,
+                    rights=rights,
+                    expires_at=_expiring(clock, timedelta(days=1)),
+                ),
+                NO_CONTEXT,
+            )
+        assert [error.field for error in refused.value.field_errors] == ["rights"]
+        assert "xxxxx" not in str(refused.value.message)
+        assert all("xxxxx" not in str(e.message) for e in refused.value.field_errors)
+    assert await counts() == before

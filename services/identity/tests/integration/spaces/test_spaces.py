@@ -369,3 +369,28 @@ async def test_when_the_last_administrator_leaves_a_member_takes_over_never_a_re
     set_caller(people["reader"].principal)
     left = (await spaces.GetSpace(pb.GetSpaceRequest(space_id=space.id), NO_CONTEXT)).space
     assert [c.role for c in left.collaborators] == [pb.COLLABORATOR_ROLE_READER]
+
+
+@pytest.mark.parametrize("name", ["Muller\u202e LRAS", "Muller\u001b[31m SARL", "\u2066Muller"])
+async def test_a_company_name_with_control_or_bidi_characters_is_refused(
+    spaces, company, counts, name
+) -> None:
+    space, people = company
+    set_caller(people["administrator"].principal)
+    before = await counts()
+
+    for call in (
+        spaces.CreateSpace(
+            pb.CreateSpaceRequest(company_name=name, registry_number="B99"), NO_CONTEXT
+        ),
+        spaces.UpdateSpace(pb.UpdateSpaceRequest(space_id=space.id, company_name=name), NO_CONTEXT),
+    ):
+        with pytest.raises(ServiceError) as refused:
+            await call
+        assert refused.value.reason == "INVALID_SPACE_REQUEST"
+        assert [(e.field, e.reason) for e in refused.value.field_errors] == [
+            ("company_name", "control_character")
+        ]
+    assert await counts() == before
+    seen = await spaces.GetSpace(pb.GetSpaceRequest(space_id=space.id), NO_CONTEXT)
+    assert seen.space.company_name == "Muller SARL"
