@@ -84,7 +84,7 @@ def platform_service(*names: str) -> Access:
 
 class Db(Enum):
     WRITE = "write"  # one transaction, committed when the RPC returns
-    READ = "read"  # a session whose work is never committed (cheaper: no write transaction)
+    READ = "read"  # an autocommit session for reads: no write transaction, no BEGIN/ROLLBACK
     NONE = "none"  # no database, or a protocol module that handles its own transactions
 
 
@@ -122,6 +122,18 @@ class DeclaredServicer:
     ) -> None:
         self.sessions = sessions
         self.events_written = events_written
+        self._read_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    def read_sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions on autocommit connections: a read needs no BEGIN and ROLLBACK round trips."""
+        if getattr(self, "_read_sessions", None) is None:
+            if self.sessions is None:
+                raise RuntimeError(f"{type(self).__name__} has no database sessions")
+            engine = self.sessions.kw["bind"]
+            self._read_sessions = async_sessionmaker(
+                engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
+        return self._read_sessions  # type: ignore[return-value]
 
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -196,7 +208,7 @@ def rpc(
                             call.db_session = session
                             reply = await body(self, request, call)
                     else:
-                        async with self.sessions() as session:
+                        async with self.read_sessions()() as session:
                             call.db_session = session
                             reply = await body(self, request, call)
             except DomainError as error:
