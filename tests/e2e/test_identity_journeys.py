@@ -452,11 +452,18 @@ async def test_account_deletion_leaves_nothing_behind(
     assert deleted.status_code == 202, deleted.text
     deletion_id = deleted.json()["deletion_id"]
 
+    # Only the person whose account it was may follow the deletion, with the token they used.
+    as_anne = (("authorization", anne.bearer("substantial")["Authorization"]),)
     async with grpc.aio.insecure_channel(stack.identity_address) as channel:
         accounts = identity_grpc.AccountServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
+            await accounts.GetAccountDeletion(
+                identity.GetAccountDeletionRequest(deletion_id=deletion_id)
+            )
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
         for _ in range(100):
             state = await accounts.GetAccountDeletion(
-                identity.GetAccountDeletionRequest(deletion_id=deletion_id)
+                identity.GetAccountDeletionRequest(deletion_id=deletion_id), metadata=as_anne
             )
             if state.complete:
                 break
