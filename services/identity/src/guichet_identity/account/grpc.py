@@ -41,10 +41,6 @@ from guichet_kit.values import (
 log = structlog.get_logger(__name__)
 _ = Catalog("guichet_identity")
 
-DEFAULT_SIGN_INS = 20
-MAX_SIGN_INS = 100
-# Sign-ins in an export: Keycloak keeps events only for the realm's retention anyway.
-EXPORT_SIGN_INS = 1000
 MAX_PASSWORD_LENGTH = 256
 MAX_TOKEN_LENGTH = 200
 
@@ -191,9 +187,8 @@ class AccountServicer(DeclaredServicer, pb_grpc.AccountServiceServicer):
     async def ListSignIns(
         self, request: pb.ListSignInsRequest, call: Call
     ) -> pb.ListSignInsResponse:
-        limit = DEFAULT_SIGN_INS if request.limit <= 0 else min(request.limit, MAX_SIGN_INS)
         reply = pb.ListSignInsResponse()
-        for event in await service.sign_ins(self._accounts, call.person.subject, limit):
+        for event in await service.sign_ins(self._accounts, call.person.subject, request.limit):
             sign_in = reply.sign_ins.add(
                 type=event.type,
                 ip_address=event.ip_address,
@@ -207,9 +202,7 @@ class AccountServicer(DeclaredServicer, pb_grpc.AccountServiceServicer):
     async def ExportIdentity(
         self, request: pb.ExportIdentityRequest, call: Call
     ) -> pb.ExportIdentityResponse:
-        document = await service.export_identity(
-            call.session, self._accounts, call.person.subject, EXPORT_SIGN_INS
-        )
+        document = await service.export_identity(call.session, self._accounts, call.person.subject)
         return pb.ExportIdentityResponse(
             document=json.dumps(document, ensure_ascii=False, default=str, indent=2).encode()
         )

@@ -31,10 +31,15 @@ from guichet_identity.profile import repository as profile_repository
 from guichet_identity.profile import service as profiles
 from guichet_kit.db import transaction
 from guichet_kit.domain import DomainError, FieldError, InvalidInput, NotFound
-from guichet_kit.i18n import Catalog, Language, parse_language
+from guichet_kit.i18n import DEFAULT_LANGUAGE, Catalog, Language, parse_language
 
 log = structlog.get_logger(__name__)
 _ = Catalog("guichet_identity")
+
+DEFAULT_SIGN_INS = 20
+MAX_SIGN_INS = 100
+# Sign-ins in an export: Keycloak keeps events only for the realm's retention anyway.
+EXPORT_SIGN_INS = 1000
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,12 @@ async def create_person(session: AsyncSession, subject: str, registration: Regis
 
 async def request_password_reset(accounts: KeycloakAccounts, email: str) -> None:
     """Keycloak e-mails a reset link if the account exists; the caller learns nothing either way."""
-    user = await accounts.find_user_by_email(email)
+    try:
+        user = await accounts.find_user_by_email(email)
+    except DomainError as error:
+        # Run after the answer: nobody is waiting for this refusal but the logs.
+        log.error("account.password_reset_not_sent", reason=error.reason)
+        return
     if user is None or not user.enabled:
         log.info("account.password_reset_unknown")
         return
@@ -198,7 +208,7 @@ async def request_email_change(
     await session.flush()
     preferences = await profile_repository.find_preferences(session, subject)
     language = parse_language(preferences.language if preferences else None)
-    return EmailChange(request, token, language or Language.FR)
+    return EmailChange(request, token, language or DEFAULT_LANGUAGE)
 
 
 async def confirm_email_change(
@@ -221,7 +231,10 @@ async def confirm_email_change(
     return request
 
 
-async def sign_ins(accounts: KeycloakAccounts, subject: str, limit: int) -> list[SignInEvent]:
+async def sign_ins(accounts: KeycloakAccounts, subject: str, asked: int) -> list[SignInEvent]:
+    """The newest sign-ins: `asked` of them, the default when 0 or less, never more than the
+    maximum (clients show what they get; the gateway does not clamp again)."""
+    limit = DEFAULT_SIGN_INS if asked <= 0 else min(asked, MAX_SIGN_INS)
     return await accounts.sign_ins(subject, limit)
 
 
@@ -236,11 +249,11 @@ def _sign_in_json(event: SignInEvent) -> dict[str, object]:
 
 
 async def export_identity(
-    session: AsyncSession, accounts: KeycloakAccounts, subject: str, sign_in_limit: int
+    session: AsyncSession, accounts: KeycloakAccounts, subject: str
 ) -> dict[str, object]:
     user = await login_of(accounts, subject)
     pending = await repository.pending_email_changes(session, subject, datetime.now(UTC))
-    activity = await accounts.sign_ins(subject, sign_in_limit)
+    activity = await accounts.sign_ins(subject, EXPORT_SIGN_INS)
     return {
         "exported_at": datetime.now(UTC).isoformat(),
         "account": {

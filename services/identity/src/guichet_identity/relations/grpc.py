@@ -38,8 +38,6 @@ MAX_ACT_LENGTH = 500
 MAX_RIGHTS = 24
 MAX_SUBJECT_LENGTH = 64
 MAX_CONTEXT_LENGTH = 80
-DEFAULT_ACTS = 50
-MAX_ACTS = 500
 
 _EXPIRY_MESSAGES = {
     "required": _("Give the date the mandate ends."),
@@ -230,9 +228,8 @@ class RelationServicer(DeclaredServicer, pb_grpc.RelationServiceServicer):
     async def ListActsOnMyBehalf(
         self, request: pb.ListActsOnMyBehalfRequest, call: Call
     ) -> pb.ListActsOnMyBehalfResponse:
-        limit = min(request.limit, MAX_ACTS) if request.limit > 0 else DEFAULT_ACTS
         person = await own_profile(call.session, call.person.subject)
-        acts = await service.list_acts(call.session, person, call.acting, limit)
+        acts = await service.list_acts(call.session, person, call.acting, request.limit)
         return pb.ListActsOnMyBehalfResponse(acts=[act_to_proto(act) for act in acts])
 
     @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)

@@ -31,6 +31,9 @@ from guichet_kit.national_id import NationalId
 
 _ = Catalog("guichet_identity")
 
+DEFAULT_ACTS = 50
+MAX_ACTS = 500
+
 
 @dataclass(frozen=True)
 class MandateGrant:
@@ -254,10 +257,12 @@ async def check_mandate(
 
 
 async def list_acts(
-    session: AsyncSession, person: Profile, context: ActingContext, limit: int
+    session: AsyncSession, person: Profile, context: ActingContext, asked: int
 ) -> list[ActOnBehalf]:
-    """The audit the person reads: their own, or in a company's context the company's (for its
-    administrators). Acting for another person, one still reads one's own."""
+    """The newest acts of the audit the person reads: their own, or in a company's context the
+    company's (for its administrators); acting for another person, one still reads one's own.
+    `asked` of them, the default when 0 or less, never more than the maximum."""
+    limit = DEFAULT_ACTS if asked <= 0 else min(asked, MAX_ACTS)
     owner = person.person
     if context.kind == "company":
         try:
