@@ -12,7 +12,7 @@ export UV_CACHE_DIR ?= $(GUICHET_TOOLS_DIR)/uv-cache
 PY := $(ROOT)/.venv/bin/python
 INFRA_ENV := $(ROOT)/.data/infra.env
 
-.PHONY: help up test infra down migrate proto lint bench venv unit
+.PHONY: help up test infra down migrate proto lint bench venv unit messages
 
 help:
 	@echo "make up      install what is missing, start the infrastructure and every service"
@@ -21,7 +21,8 @@ help:
 	@echo "make down    stop everything started by make infra / make up"
 	@echo "make migrate apply every service's Alembic migrations"
 	@echo "make proto   regenerate libs/contracts from proto/"
-	@echo "make lint    ruff, mypy, buf lint, stale-stub check"
+	@echo "make lint    ruff, mypy strict, import-linter, buf lint, stale-stub check"
+	@echo "make messages  extract translatable texts into each package's fr/de .po files"
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 
 $(UV):
@@ -49,6 +50,9 @@ proto: venv
 
 lint: venv
 	@scripts/lint.sh
+
+messages: venv
+	@scripts/messages.sh
 
 unit: venv
 	$(PY) -m pytest -q -m "not integration" services/*/tests/unit libs/kit/tests/unit
