@@ -17,7 +17,7 @@ for package in "${packages[@]}"; do
     for language in fr de; do
         po="$locale/$language/LC_MESSAGES/messages.po"
         if [[ -f "$po" ]]; then
-            "$PYBABEL" -q update --no-fuzzy-matching --omit-header --ignore-obsolete \
+            "$PYBABEL" -q update --no-fuzzy-matching --ignore-obsolete \
                 -i "$pot" -o "$po" -l "$language"
         else
             "$PYBABEL" -q init -i "$pot" -o "$po" -l "$language"

@@ -60,7 +60,7 @@ TITLES: dict[str, str] = {
     "EMAIL_UNCHANGED": N_("This is already your e-mail address"),
     "EMAIL_CHANGE_TOKEN_INVALID": N_("This confirmation link is not valid or has expired"),
     "ACCOUNT_NOT_FOUND": N_("No such account"),
-    "NO_SUCH_ACCOUNT": N_("No account has this e-mail address"),
+    "NO_SUCH_ACCOUNT": N_("No account was found for this person"),
     "INVALID_DELETION_ID": N_("This deletion id is not valid"),
     "DELETION_NOT_FOUND": N_("No such account deletion"),
     "CONFIRMATION_MISMATCH": N_("The confirmation does not match"),
