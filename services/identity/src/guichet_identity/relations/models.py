@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Identity, Index, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,6 +13,8 @@ from guichet_identity.relations.mandate import RelationKind
 from guichet_kit.db import Base
 
 _KINDS = ", ".join(f"'{kind.value}'" for kind in RelationKind)
+# At most one current relation per (actor, subject): two grants at once cannot both pass the check.
+CURRENT_PAIR = "uq_relations_current_pair"
 
 
 class Relation(Base):
@@ -33,11 +35,24 @@ class Relation(Base):
     rights: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When it stopped being its pair's current relation: revoked, or expired and replaced by a
+    # new one. Expiry alone cannot end it in the index (an index cannot depend on the time), so
+    # a new grant ends the expired relation of its pair in the same transaction.
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Keycloak subject of the user who made it.
     created_by: Mapped[str] = mapped_column(String(64))
 
-    __table_args__ = (CheckConstraint(f"kind IN ({_KINDS})", name="kind"),)
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_KINDS})", name="kind"),
+        Index(
+            CURRENT_PAIR,
+            "actor_national_id",
+            "subject_national_id",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
 
 class ActOnBehalf(Base):

@@ -6,9 +6,14 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from guichet_identity.relations.models import ActOnBehalf, Relation
+from guichet_identity.relations.models import CURRENT_PAIR, ActOnBehalf, Relation
+
+
+class PairHasCurrentRelation(Exception):
+    """Another transaction made a current relation for the same pair first."""
 
 
 async def find(session: AsyncSession, relation_id: uuid.UUID) -> Relation | None:
@@ -68,6 +73,43 @@ async def find_active(
         .limit(1)
     )
     return relation
+
+
+async def end_expired(
+    session: AsyncSession, actor_national_id: str, subject_national_id: str, now: datetime
+) -> None:
+    """The pair's expired relations stop being current (at their expiry), making room for a new
+    one; revoked ones already ended when they were revoked."""
+    await session.execute(
+        update(Relation)
+        .where(
+            Relation.actor_national_id == actor_national_id,
+            Relation.subject_national_id == subject_national_id,
+            Relation.ended_at.is_(None),
+            Relation.expires_at <= now,
+        )
+        .values(ended_at=Relation.expires_at)
+    )
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    # The driver's exception (asyncpg) names the constraint; SQLAlchemy wraps it.
+    cause = getattr(error.orig, "__cause__", None)
+    name = getattr(cause, "constraint_name", None)
+    return name if isinstance(name, str) else None
+
+
+async def add_current(session: AsyncSession, relation: Relation) -> None:
+    """Insert the pair's new current relation; PairHasCurrentRelation when a concurrent
+    transaction committed one first (the unique index waits for it, then refuses)."""
+    try:
+        # A savepoint: the loser of the race is refused cleanly.
+        async with session.begin_nested():
+            session.add(relation)
+    except IntegrityError as error:
+        if _violated_constraint(error) == CURRENT_PAIR:
+            raise PairHasCurrentRelation from error
+        raise
 
 
 async def delete_involving(session: AsyncSession, national_id: str) -> None:

@@ -85,6 +85,20 @@ def _terms(relation: Relation) -> MandateTerms:
     )
 
 
+async def _add_current(
+    session: AsyncSession, relation: Relation, now: datetime, exists: AlreadyExists
+) -> None:
+    """The pair's one current relation. The check before is for a clear answer; the database's
+    unique index decides between two grants made at once, and the loser gets the same answer."""
+    await repository.end_expired(
+        session, relation.actor_national_id, relation.subject_national_id, now
+    )
+    try:
+        await repository.add_current(session, relation)
+    except repository.PairHasCurrentRelation:
+        raise exists from None
+
+
 async def grant_mandate(
     session: AsyncSession, grantor: Profile, grant: MandateGrant, now: datetime
 ) -> Relation:
@@ -94,11 +108,12 @@ async def grant_mandate(
             _("A mandate is given to someone else."),
             [FieldError("actor_national_id", "self", _("You cannot give a mandate to yourself."))],
         )
+    exists = AlreadyExists(
+        "RELATION_EXISTS",
+        _("This person already has an active mandate from you; revoke it first."),
+    )
     if await repository.find_active(session, grant.actor.value, grantor.national_id, now):
-        raise AlreadyExists(
-            "RELATION_EXISTS",
-            _("This person already has an active mandate from you; revoke it first."),
-        )
+        raise exists
     relation = Relation(
         kind=grant.kind.value,
         actor_national_id=grant.actor.value,
@@ -109,8 +124,7 @@ async def grant_mandate(
         created_at=now,
         created_by=grantor.subject,
     )
-    session.add(relation)
-    await session.flush()
+    await _add_current(session, relation, now, exists)
     return relation
 
 
@@ -137,10 +151,11 @@ async def declare_child(
             _("Only a minor child is declared; an adult child gives a mandate."),
             [FieldError("child_national_id", "not_a_minor", _("This person is 18 or older."))],
         )
+    exists = AlreadyExists(
+        "RELATION_EXISTS", _("You already act for this child; revoke that relation first.")
+    )
     if await repository.find_active(session, parent.national_id, child.value, now):
-        raise AlreadyExists(
-            "RELATION_EXISTS", _("You already act for this child; revoke that relation first.")
-        )
+        raise exists
     relation = Relation(
         kind=RelationKind.CHILD.value,
         actor_national_id=parent.national_id,
@@ -151,8 +166,7 @@ async def declare_child(
         created_at=now,
         created_by=parent.subject,
     )
-    session.add(relation)
-    await session.flush()
+    await _add_current(session, relation, now, exists)
     return relation
 
 
@@ -180,6 +194,8 @@ async def revoke_relation(
         raise relation_not_found()
     if relation.revoked_at is None:
         relation.revoked_at = now
+    if relation.ended_at is None:
+        relation.ended_at = now
 
 
 async def _relation_decision(
