@@ -99,7 +99,8 @@ class AccountServicer(DeclaredServicer, pb_grpc.AccountServiceServicer):
         accounts: KeycloakAccounts | None = None,
     ) -> None:
         super().__init__(sessions, events_written)
-        # The protocols that hold their own transactions (registration, deletion) use these.
+        # The protocols that hold their own transactions (registration, e-mail confirmation,
+        # deletion) use these.
         self._sessions = sessions
         self._settings = settings
         self._accounts = accounts or KeycloakAccounts.from_settings(settings)
@@ -172,15 +173,16 @@ class AccountServicer(DeclaredServicer, pb_grpc.AccountServiceServicer):
         reply.expires_at.FromDatetime(change.request.expires_at)
         return reply
 
-    # The token from the mail is the proof: the link works without signing in.
-    @rpc(public())
+    # The token from the mail is the proof: the link works without signing in. The rules hold
+    # the transaction: Keycloak is changed inside it and put back if the commit fails.
+    @rpc(public(), db=Db.NONE)
     async def ConfirmEmailChange(
         self, request: pb.ConfirmEmailChangeRequest, call: Call
     ) -> pb.ConfirmEmailChangeResponse:
         token = request.token.strip()
         if not token or len(token) > MAX_TOKEN_LENGTH:
             raise service.email_change_token_invalid()
-        change = await service.confirm_email_change(call.session, self._accounts, token)
+        change = await service.confirm_email_change(self._sessions, self._accounts, token)
         return pb.ConfirmEmailChangeResponse(email=change.new_email)
 
     @rpc(citizen(contexts=ANY_CONTEXT), db=Db.NONE)

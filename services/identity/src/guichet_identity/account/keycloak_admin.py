@@ -328,15 +328,15 @@ class KeycloakAccounts:
                 return _user(data)
         return None
 
-    async def change_email(self, user_id: str, email: str) -> None:
-        """New login e-mail (and username), verified: the user proved they receive mail there."""
+    async def change_email(self, user_id: str, email: str, *, verified: bool = True) -> None:
+        """New login e-mail (and username); verified when the user proved they receive mail
+        there. Putting a previous address back (`verified` as it was) undoes a change."""
         try:
             # The whole representation goes back: a partial PUT may drop attributes.
             data = await self._admin.a_get_user(user_id)
-            data.update({"email": email, "username": email, "emailVerified": True})
-            data["requiredActions"] = [
-                action for action in data.get("requiredActions", []) if action != "VERIFY_EMAIL"
-            ]
+            data.update({"email": email, "username": email, "emailVerified": verified})
+            actions = [a for a in data.get("requiredActions", []) if a != "VERIFY_EMAIL"]
+            data["requiredActions"] = actions if verified else [*actions, "VERIFY_EMAIL"]
             await self._admin.a_update_user(user_id, data)
         except KeycloakError as error:
             raise translate(error) from error

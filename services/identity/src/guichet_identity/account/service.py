@@ -212,23 +212,48 @@ async def request_email_change(
 
 
 async def confirm_email_change(
-    session: AsyncSession, accounts: KeycloakAccounts, token: str
+    sessions: async_sessionmaker[AsyncSession], accounts: KeycloakAccounts, token: str
 ) -> EmailChangeRequest:
-    request = await repository.find_email_change(session, _token_hash(token))
-    now = datetime.now(UTC)
-    if request is None or request.confirmed_at is not None or request.expires_at <= now:
-        raise email_change_token_invalid()
-    request.confirmed_at = now
-    await profiles.change_email(session, request.subject, request.new_email)
-    await session.flush()
-    # Last: if Keycloak refuses (the address was taken meanwhile), the transaction rolls back.
+    """Apply the change in Keycloak, then commit it in identity.
+
+    Keycloak goes first because it may refuse (the address was taken meanwhile): the transaction
+    then rolls back and the link still works. If the commit fails after Keycloak changed, the
+    login's previous e-mail is put back, so both sides agree either way. (A process killed in
+    between leaves Keycloak ahead; following the link again, still valid, completes the change.)
+    """
+    previous: KeycloakUser | None = None
     try:
-        await accounts.change_email(request.subject, request.new_email)
-    except DomainError as error:
-        if error.reason == "EMAIL_TAKEN":
-            raise email_taken("token") from error
+        async with transaction(sessions) as session:
+            request = await repository.find_email_change(session, _token_hash(token))
+            now = datetime.now(UTC)
+            if request is None or request.confirmed_at is not None or request.expires_at <= now:
+                raise email_change_token_invalid()
+            request.confirmed_at = now
+            await profiles.change_email(session, request.subject, request.new_email)
+            await session.flush()
+            previous = await login_of(accounts, request.subject)
+            try:
+                await accounts.change_email(request.subject, request.new_email)
+            except DomainError as error:
+                if error.reason == "EMAIL_TAKEN":
+                    raise email_taken("token") from error
+                raise
+    except BaseException:
+        if previous is not None:
+            # Also after a refusal or a timeout: the change may have been applied all the same.
+            await _restore_login_email(accounts, previous)
         raise
     return request
+
+
+async def _restore_login_email(accounts: KeycloakAccounts, previous: KeycloakUser) -> None:
+    # Shielded: a cancelled call (deadline) must still not leave Keycloak ahead of identity.
+    try:
+        await asyncio.shield(
+            accounts.change_email(previous.id, previous.email, verified=previous.email_verified)
+        )
+    except Exception:
+        log.exception("account.login_email_not_restored", subject=previous.id)
 
 
 async def sign_ins(accounts: KeycloakAccounts, subject: str, asked: int) -> list[SignInEvent]:
