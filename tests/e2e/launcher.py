@@ -104,6 +104,7 @@ class Launcher:
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
             "GATEWAY_LOOKUP_BURST": str(burst),
             "GATEWAY_ACCOUNT_BURST": str(burst),
+            "GATEWAY_CREATION_BURST": str(burst),
             "GATEWAY_HEALTH_URLS": json.dumps(
                 {
                     "keycloak": f"{infra['GUICHET_KEYCLOAK_MANAGEMENT_URL']}/health/ready",

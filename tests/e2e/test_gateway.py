@@ -91,5 +91,5 @@ async def test_public_lookup_is_rate_limited_with_a_problem_and_retry_after(
     assert limited.status_code == 429
     assert limited.headers["content-type"] == "application/problem+json"
     assert int(limited.headers["retry-after"]) >= 1
-    assert limited.json()["reason"] == "RATE_LIMITED"
+    assert limited.json()["reason"] == "LOOKUPS_RATE_LIMITED"
     assert limited.json()["title"].startswith("Zu viele Abfragen")

@@ -5,32 +5,43 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking
 from guichet.identity.v1 import identity_pb2 as pb
-from guichet_gateway.deps import (
-    Calls,
-    CurrentUser,
-    limit_account_requests,
-    require_level,
+from guichet_gateway.deps import Calls, CurrentUser, rate_limit
+from guichet_gateway.fields import (
+    EmailText,
+    EmailToken,
+    FirstName,
+    LastName,
+    NationalIdText,
+    Password,
 )
+from guichet_gateway.openapi import needs_level, refusals
+from guichet_gateway.ratelimit import ACCOUNT_REQUESTS
 from guichet_gateway.wire import as_dict, timestamp
 from guichet_kit.auth import PRIVATE, LevelOfAssurance, set_caller
+from guichet_kit.i18n import Language
 
 router = APIRouter(prefix="/api/v1", tags=["account"])
 
 
+# The bounds the identity service applies to what it reads (sign-ins it keeps and returns).
+DEFAULT_SIGN_INS = 50
+MAX_SIGN_INS = 100
+
+
 class RegistrationIn(BaseModel):
-    national_id: str = Field(max_length=32, examples=["1985061200139"])
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=256)
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)
-    language: Literal["fr", "de", "en"] = "fr"
+    national_id: NationalIdText
+    email: EmailText
+    password: Password = Field(description="The sign-in service's password rules apply.")
+    first_name: FirstName
+    last_name: LastName
+    language: Language = Language.FR
 
 
 class RegistrationOut(BaseModel):
@@ -39,16 +50,20 @@ class RegistrationOut(BaseModel):
 
 
 class EmailIn(BaseModel):
-    email: str = Field(max_length=320)
+    email: EmailText
+
+
+class EmailOut(BaseModel):
+    email: str
 
 
 class PasswordChangeIn(BaseModel):
-    current_password: str = Field(max_length=256)
-    new_password: str = Field(max_length=256)
+    current_password: Password
+    new_password: Password
 
 
 class EmailChangeIn(BaseModel):
-    new_email: str = Field(max_length=320)
+    new_email: EmailText
 
 
 class EmailChangeOut(BaseModel):
@@ -56,7 +71,7 @@ class EmailChangeOut(BaseModel):
 
 
 class TokenIn(BaseModel):
-    token: str = Field(max_length=200)
+    token: EmailToken
 
 
 class SignInOut(BaseModel):
@@ -68,7 +83,7 @@ class SignInOut(BaseModel):
 
 
 class DeletionIn(BaseModel):
-    confirm_email: str = Field(max_length=320)
+    confirm_email: EmailText = Field(description="The account's e-mail address, as confirmation")
 
 
 class DeletionOut(BaseModel):
@@ -82,32 +97,61 @@ class DeletionOut(BaseModel):
     "/accounts",
     status_code=201,
     response_model=RegistrationOut,
-    dependencies=[limit_account_requests],
+    dependencies=[rate_limit(ACCOUNT_REQUESTS)],
+    responses=refusals(
+        {
+            409: "An account exists for this national identification number or e-mail "
+            "address (NATIONAL_ID_TAKEN, EMAIL_TAKEN).",
+            422: "INVALID_REGISTRATION (wrong check digits, e-mail, empty names…) or "
+            "PASSWORD_POLICY.",
+        }
+    ),
 )
 async def register(body: RegistrationIn, calls: Calls) -> RegistrationOut:
     """F1: create an account; a verification e-mail is sent before the first sign-in."""
-    reply = await calls.accounts.Register(pb.RegisterRequest(**body.model_dump()))
+    reply = await calls.accounts.Register(pb.RegisterRequest(**body.model_dump(mode="json")))
     return RegistrationOut(subject=reply.subject)
 
 
-@router.post("/accounts/password-reset", status_code=202, dependencies=[limit_account_requests])
+@router.post(
+    "/accounts/password-reset",
+    status_code=202,
+    response_class=Response,
+    responses={202: {"description": "Accepted: a link is e-mailed if the address is known"}},
+    dependencies=[rate_limit(ACCOUNT_REQUESTS)],
+)
 async def request_password_reset(body: EmailIn, calls: Calls) -> Response:
     """F5: e-mail a reset link; the answer is the same whether the address is known or not."""
     await calls.accounts.RequestPasswordReset(pb.RequestPasswordResetRequest(email=body.email))
     return Response(status_code=202)
 
 
-@router.post("/accounts/email-confirmation", response_model=EmailIn)
-async def confirm_email_change(body: TokenIn, calls: Calls) -> EmailIn:
+@router.post(
+    "/accounts/email-confirmation",
+    response_model=EmailOut,
+    dependencies=[rate_limit(ACCOUNT_REQUESTS)],
+    responses=refusals(
+        {
+            409: "The new address was taken meanwhile (EMAIL_TAKEN).",
+            422: "The link is not valid or has expired (EMAIL_CHANGE_TOKEN_INVALID).",
+        }
+    ),
+)
+async def confirm_email_change(body: TokenIn, calls: Calls) -> EmailOut:
     """F6: the link in the confirmation mail; from now on the new address signs in."""
     reply = await calls.accounts.ConfirmEmailChange(pb.ConfirmEmailChangeRequest(token=body.token))
-    return EmailIn(email=reply.email)
+    return EmailOut(email=reply.email)
 
 
-@router.post("/me/password", status_code=204)
+@router.post(
+    "/me/password",
+    status_code=204,
+    response_class=Response,
+    responses=refusals({404: "No such account.", 422: "CURRENT_PASSWORD_WRONG, PASSWORD_POLICY."}),
+)
 async def change_password(body: PasswordChangeIn, calls: Calls, user: CurrentUser) -> Response:
     """F4: change the password, giving the current one."""
-    await calls.accounts.ChangePassword(pb.ChangePasswordRequest(**body.model_dump()))
+    await calls.accounts.ChangePassword(pb.ChangePasswordRequest(**body.model_dump(mode="json")))
     return Response(status_code=204)
 
 
@@ -115,7 +159,10 @@ async def change_password(body: PasswordChangeIn, calls: Calls, user: CurrentUse
     "/me/email",
     status_code=202,
     response_model=EmailChangeOut,
-    dependencies=[limit_account_requests],
+    dependencies=[rate_limit(ACCOUNT_REQUESTS)],
+    responses=refusals(
+        {404: "No such account.", 409: "The address is taken (EMAIL_TAKEN) or already yours."}
+    ),
 )
 async def request_email_change(
     body: EmailChangeIn, calls: Calls, user: CurrentUser
@@ -127,10 +174,20 @@ async def request_email_change(
     return EmailChangeOut(expires_at=timestamp(reply.expires_at))
 
 
-@router.get("/me/sign-ins", response_model=list[SignInOut])
-async def list_sign_ins(calls: Calls, user: CurrentUser, limit: int = 50) -> list[SignInOut]:
+@router.get(
+    "/me/sign-ins",
+    response_model=list[SignInOut],
+    responses=refusals({404: "No such account."}),
+)
+async def list_sign_ins(
+    calls: Calls,
+    user: CurrentUser,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_SIGN_INS, description="How many, newest first")
+    ] = DEFAULT_SIGN_INS,
+) -> list[SignInOut]:
     """F12: recent sign-ins and failed attempts on the account."""
-    reply = await calls.accounts.ListSignIns(pb.ListSignInsRequest(limit=min(max(limit, 1), 200)))
+    reply = await calls.accounts.ListSignIns(pb.ListSignInsRequest(limit=limit))
     return [
         SignInOut(
             occurred_at=timestamp(s.occurred_at),
@@ -143,7 +200,18 @@ async def list_sign_ins(calls: Calls, user: CurrentUser, limit: int = 50) -> lis
     ]
 
 
-@router.get("/me/export", dependencies=[require_level(LevelOfAssurance.SUBSTANTIAL)])
+@router.get(
+    "/me/export",
+    response_class=Response,
+    openapi_extra=needs_level(LevelOfAssurance.SUBSTANTIAL),
+    responses={
+        200: {
+            "description": "Everything the platform holds about the caller",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **refusals({404: "No such account."}),
+    },
+)
 async def export_my_data(calls: Calls, user: CurrentUser) -> Response:
     """F13: everything the platform holds about the caller, as one JSON document."""
     # One's own data: whatever acting context the client sent, the export is the caller's.
@@ -167,7 +235,10 @@ async def export_my_data(calls: Calls, user: CurrentUser) -> Response:
     "/me/deletion",
     status_code=202,
     response_model=DeletionOut,
-    dependencies=[require_level(LevelOfAssurance.SUBSTANTIAL)],
+    openapi_extra=needs_level(LevelOfAssurance.SUBSTANTIAL),
+    responses=refusals(
+        {404: "No such account.", 422: "The confirmation does not match (CONFIRMATION_MISMATCH)."}
+    ),
 )
 async def delete_account(body: DeletionIn, calls: Calls, user: CurrentUser) -> DeletionOut:
     """F8: delete the account for good; every service purges its data and confirms."""

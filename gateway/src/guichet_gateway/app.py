@@ -11,12 +11,15 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet_gateway import account, etracking, health, me, relations, spaces
 from guichet_gateway.deps import ServiceStubs
-from guichet_gateway.ratelimit import RateLimiter
+from guichet_gateway.openapi import install_openapi
+from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.titles import PROBLEM_TITLES
 from guichet_kit import correlation
@@ -33,9 +36,53 @@ HTTP_REQUESTS = Counter(
 HTTP_SECONDS = Histogram("guichet_http_request_seconds", "Gateway request duration", ["route"])
 
 
+DESCRIPTION = """The public API of OpenGuichet for the web client and the mobile apps.
+
+**Signing in.** Routes marked *Token: required* need `Authorization: Bearer <access token>` from
+the platform's sign-in service; each says the level of assurance it needs (`x-level-of-assurance`:
+low, substantial or high). A lower sign-in gets `401` with the RFC 9470 challenge
+(`WWW-Authenticate: Bearer error="insufficient_user_authentication", acr_values="…"`): sign in
+again at that level.
+
+**Acting for others.** Routes that honour `X-Acting-Context` act in the name of a company
+(`company:<space id>`) or a person (`relation:<relation id>`); `GET /api/v1/me` lists the contexts
+the caller may use.
+
+**Errors.** Every error is an RFC 9457 problem (`application/problem+json`) with a stable
+`reason`, a `title` in the caller's language (`lang`, else `Accept-Language`: fr, de, en) and,
+for invalid input, every wrong field in `errors`.
+"""
+
+
 def _operation_id(route: APIRoute) -> str:
     # Stable ids for generated clients: "<tag>-<function name>".
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+class BodyLimit:
+    """Refuses a request body beyond `max_bytes` (413) while it is read, before it is parsed:
+    every field is bounded, and so is the whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413)
+            return message
+
+        await self.app(scope, bounded, send)
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -59,12 +106,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
         )
         app.state.http = httpx.AsyncClient(timeout=2.0)
-        app.state.lookup_limiter = RateLimiter(
-            settings.lookup_rate_per_minute, settings.lookup_burst
-        )
-        app.state.account_limiter = RateLimiter(
-            settings.account_rate_per_minute, settings.account_burst
-        )
+        app.state.limiters = {
+            LOOKUPS.name: RateLimiter(settings.lookup_rate_per_minute, settings.lookup_burst),
+            ACCOUNT_REQUESTS.name: RateLimiter(
+                settings.account_rate_per_minute, settings.account_burst
+            ),
+            ANONYMOUS_CREATIONS.name: RateLimiter(
+                settings.creation_rate_per_minute, settings.creation_burst
+            ),
+        }
         app.state.health_urls = settings.health_urls
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
@@ -76,7 +126,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(
         title="OpenGuichet API",
         version="1.0.0",
-        description="The public API of OpenGuichet for the web client and the mobile apps.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
     )
@@ -84,6 +134,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for module in (etracking, me, account, relations, spaces):
         app.include_router(module.router)
     app.include_router(health.router)
+    install_openapi(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
     async def correlate(

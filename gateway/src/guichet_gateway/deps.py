@@ -1,21 +1,28 @@
-"""Request-scoped dependencies: the caller, service stubs, the caller's language, rate limits."""
+"""Request-scoped dependencies: the caller, service stubs, the caller's language, rate limits.
+
+Each dependency also says what it means for the routes using it (`DECLARED`): the OpenAPI
+document is written from these declarations (a token required or optional, the acting context,
+a rate limit, service calls), so the spec and the checks cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-from guichet_gateway.ratelimit import RateLimiter
+from guichet_gateway.ratelimit import ANONYMOUS_CREATIONS, LimitFamily, RateLimiter
 from guichet_kit.auth import (
     ACTING_CONTEXT_HEADER,
+    PRIVATE,
     ActingContext,
     InvalidToken,
     IssuerUnavailable,
-    LevelOfAssurance,
     Principal,
     TokenVerifier,
     bearer_token,
@@ -24,6 +31,32 @@ from guichet_kit.auth import (
 from guichet_kit.errors import FieldError
 from guichet_kit.i18n import Language, pick_language
 from guichet_kit.problems import Problem, www_authenticate
+
+# private, company:<space id> or relation:<relation id>, exactly (no spaces, no empty value).
+ACTING_CONTEXT_PATTERN = r"^(?:private|(?:company|relation):[0-9A-Za-z-]{1,64})$"
+ACTING_CONTEXT_MAX_LENGTH = 73
+_ACTING_CONTEXT = re.compile(ACTING_CONTEXT_PATTERN)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a dependency means for the routes using it, as the API documentation tells it."""
+
+    bearer: Literal["required", "optional"] | None = None
+    limit: LimitFamily | None = None
+    calls_services: bool = False
+    acts_in_context: bool = False
+
+
+DECLARED: dict[Callable[..., Any], Declared] = {}
+
+
+def _declare(declared: Declared) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def register(function: Callable[..., Any]) -> Callable[..., Any]:
+        DECLARED[function] = declared
+        return function
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -35,6 +68,7 @@ class ServiceStubs:
     spaces: identity_grpc.SpaceServiceAsyncStub
 
 
+@_declare(Declared(calls_services=True))
 def _calls(request: Request) -> ServiceStubs:
     stubs: ServiceStubs = request.app.state.stubs
     return stubs
@@ -49,11 +83,29 @@ def _language(
     return pick_language(request.headers.get("accept-language"), lang)
 
 
+def _acting_context(request: Request) -> ActingContext:
+    text = request.headers.get(ACTING_CONTEXT_HEADER)
+    if text is None:
+        return PRIVATE
+    if len(text) > ACTING_CONTEXT_MAX_LENGTH or not _ACTING_CONTEXT.fullmatch(text):
+        # The value is not repeated: it is the caller's own input, of any length.
+        message = "Give private, company:<space id> or relation:<relation id>."
+        raise Problem(
+            422,
+            "INVALID_ACTING_CONTEXT",
+            "",
+            [FieldError(ACTING_CONTEXT_HEADER, "format", message)],
+        )
+    return ActingContext.parse(text)
+
+
 async def verify_caller(request: Request, required: bool) -> Principal | None:
     """Verify the bearer token; what is forwarded to the services is set for this request."""
+    context = _acting_context(request)
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
-        if required:
+        if required or context != PRIVATE:
+            # Acting for a company or a person needs to be someone first.
             raise Problem(401, "AUTHENTICATION_REQUIRED", headers={"WWW-Authenticate": "Bearer"})
         set_caller(None)
         return None
@@ -69,64 +121,59 @@ async def verify_caller(request: Request, required: bool) -> Principal | None:
             str(error),
             headers={"WWW-Authenticate": www_authenticate("INVALID_TOKEN", {})},
         ) from error
-    try:
-        context = ActingContext.parse(request.headers.get(ACTING_CONTEXT_HEADER))
-    except ValueError as error:
-        raise Problem(
-            422,
-            "INVALID_ACTING_CONTEXT",
-            str(error),
-            [FieldError(ACTING_CONTEXT_HEADER, "format", str(error))],
-        ) from error
     # The services check the context against identity's mandates; the gateway only forwards it.
     set_caller(principal, context)
     return principal
 
 
+@_declare(Declared(bearer="required"))
 async def _required_caller(request: Request) -> Principal:
     principal = await verify_caller(request, required=True)
     assert principal is not None
     return principal
 
 
+@_declare(Declared(bearer="optional"))
 async def _optional_caller(request: Request) -> Principal | None:
     return await verify_caller(request, required=False)
 
 
-def require_level(level: LevelOfAssurance) -> Any:
-    """A route dependency answering a lower token with the RFC 9470 step-up challenge."""
-
-    async def check(principal: Annotated[Principal, Depends(_required_caller)]) -> None:
-        if principal.level < level:
-            raise Problem(
-                401,
-                "INSUFFICIENT_USER_AUTHENTICATION",
-                f"this needs the {level.acr} level of assurance",
-                headers={
-                    "WWW-Authenticate": www_authenticate(
-                        "INSUFFICIENT_USER_AUTHENTICATION", {"acr_values": level.acr}
-                    )
-                },
-            )
-
-    return Depends(check)
+@_declare(Declared(acts_in_context=True))
+def _acts_in_context() -> None:
+    """Marks a route that acts in the context of `X-Acting-Context` (read with the token)."""
 
 
-def _limit(name: str) -> Any:
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _refuse_when_spent(request: Request, family: LimitFamily) -> None:
+    limiter: RateLimiter = request.app.state.limiters[family.name]
+    wait = limiter.acquire(_client(request))
+    if wait:
+        raise Problem(429, family.reason, headers={"Retry-After": str(max(1, round(wait)))})
+
+
+def _limit(family: LimitFamily) -> Any:
+    @_declare(Declared(limit=family))
     def check(request: Request) -> None:
-        limiter: RateLimiter = getattr(request.app.state, name)
-        client = request.client.host if request.client else "unknown"
-        wait = limiter.acquire(client)
-        if wait:
-            raise Problem(429, "RATE_LIMITED", headers={"Retry-After": str(max(1, round(wait)))})
+        _refuse_when_spent(request, family)
 
     return Depends(check)
+
+
+@_declare(Declared(limit=ANONYMOUS_CREATIONS))
+def _limit_anonymous_creations(
+    request: Request, principal: Annotated[Principal | None, Depends(_optional_caller)]
+) -> None:
+    if principal is None:
+        _refuse_when_spent(request, ANONYMOUS_CREATIONS)
 
 
 Calls = Annotated[ServiceStubs, Depends(_calls)]
 LanguageDep = Annotated[Language, Depends(_language)]
 CurrentUser = Annotated[Principal, Depends(_required_caller)]
 OptionalUser = Annotated[Principal | None, Depends(_optional_caller)]
-limit_lookups = _limit("lookup_limiter")
-# Account creation and password reset: public, and mail-sending, so limited like lookups.
-limit_account_requests = _limit("account_limiter")
+acts_in_context = Depends(_acts_in_context)
+rate_limit = _limit
+limit_anonymous_creations = Depends(_limit_anonymous_creations)

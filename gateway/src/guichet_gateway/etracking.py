@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as pb
-from guichet_gateway.deps import Calls, CurrentUser, LanguageDep, OptionalUser, limit_lookups
+from guichet_gateway.deps import (
+    Calls,
+    CurrentUser,
+    LanguageDep,
+    OptionalUser,
+    acts_in_context,
+    limit_anonymous_creations,
+    rate_limit,
+)
+from guichet_gateway.fields import (
+    TRACKING_NUMBER_EXAMPLE,
+    Flag,
+    OptionalEmailText,
+    PaperFormCode,
+    PhoneText,
+    TrackingNumberPath,
+)
+from guichet_gateway.openapi import refusals
+from guichet_gateway.ratelimit import LOOKUPS
 from guichet_gateway.wire import as_dict, enum_word
 from guichet_kit.i18n import Language
 
@@ -29,7 +47,9 @@ class StatusChangeOut(BaseModel):
 
 
 class TrackingOut(BaseModel):
-    number: str = Field(examples=["ET-7K3M-9QX2-P"])
+    number: str = Field(
+        examples=[TRACKING_NUMBER_EXAMPLE], json_schema_extra={"x-value-type": "tracking-number"}
+    )
     paper_form: PaperFormOut
     status: str
     status_label: str
@@ -39,12 +59,23 @@ class TrackingOut(BaseModel):
 
 
 class CreateTrackingIn(BaseModel):
-    paper_form_code: str = Field(max_length=40, examples=["ACD-IR-100"])
-    notify_by_email: bool = False
-    email: str | None = Field(default=None, max_length=320)
-    notify_by_sms: bool = False
-    phone: str | None = Field(default=None, max_length=32)
-    language: Literal["fr", "de", "en"] = "fr"
+    paper_form_code: PaperFormCode
+    notify_by_email: Flag = False
+    email: OptionalEmailText | None = Field(
+        None, description="Needed with notify_by_email, else none."
+    )
+    notify_by_sms: Flag = False
+    phone: PhoneText | None = Field(None, description="A mobile number, with notify_by_sms.")
+    language: Language = Field(Language.FR, description="Of the notifications and the sheet")
+
+
+NumberPath = Annotated[TrackingNumberPath, Path()]
+LOOKUP_REFUSALS = refusals(
+    {
+        404: "No eTracking has this number (TRACKING_NOT_FOUND).",
+        422: "A mistyped number (INVALID_TRACKING_NUMBER: `errors` says which check failed).",
+    }
+)
 
 
 def _status_name(value: pb.TrackingStatus.ValueType) -> str:
@@ -81,7 +112,24 @@ async def list_paper_forms(calls: Calls, language: LanguageDep) -> list[PaperFor
     ]
 
 
-@router.post("/trackings", status_code=201, response_model=TrackingOut)
+@router.post(
+    "/trackings",
+    status_code=201,
+    response_model=TrackingOut,
+    dependencies=[acts_in_context, limit_anonymous_creations],
+    responses={
+        201: {
+            "description": "Created; `Location` is its public lookup",
+            "headers": {
+                "Location": {
+                    "description": "The public lookup of the new eTracking",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        }
+    },
+)
 async def create_tracking(
     body: CreateTrackingIn,
     calls: Calls,
@@ -92,7 +140,9 @@ async def create_tracking(
     """Opt a paper form in to tracking, by e-mail and/or SMS; returns its eTracking number.
 
     Signed in, the tracking is also listed in the space of the acting context
-    (`X-Acting-Context`: private, company:<id> or relation:<id>).
+    (`X-Acting-Context`: private, company:<id> or relation:<id>). Refused with 422
+    (INVALID_TRACKING_REQUEST) when the paper form is unknown or a chosen channel lacks its
+    address.
     """
     reply = await calls.etracking.CreateTracking(
         pb.CreateTrackingRequest(
@@ -111,7 +161,7 @@ async def create_tracking(
     return out
 
 
-@router.get("/trackings", response_model=list[TrackingOut])
+@router.get("/trackings", response_model=list[TrackingOut], dependencies=[acts_in_context])
 async def list_my_trackings(
     calls: Calls, language: LanguageDep, request: Request, user: CurrentUser
 ) -> list[TrackingOut]:
@@ -120,13 +170,14 @@ async def list_my_trackings(
     return [_tracking_out(tracking, request) for tracking in reply.trackings]
 
 
-@router.get("/trackings/{number}", response_model=TrackingOut)
+@router.get(
+    "/trackings/{number}",
+    response_model=TrackingOut,
+    dependencies=[rate_limit(LOOKUPS)],
+    responses=LOOKUP_REFUSALS,
+)
 async def lookup_tracking(
-    number: str,
-    calls: Calls,
-    language: LanguageDep,
-    request: Request,
-    _: Annotated[None, limit_lookups],
+    number: NumberPath, calls: Calls, language: LanguageDep, request: Request
 ) -> TrackingOut:
     """Public lookup by eTracking number: the form, its status and history, nothing personal."""
     reply = await calls.etracking.LookupTracking(
@@ -138,12 +189,18 @@ async def lookup_tracking(
 @router.get(
     "/trackings/{number}/sheet",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The printable sheet"}},
+    dependencies=[rate_limit(LOOKUPS)],
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The printable sheet",
+        },
+        **LOOKUP_REFUSALS,
+    },
 )
 async def get_tracking_sheet(
-    number: str,
+    number: NumberPath,
     calls: Calls,
-    _: Annotated[None, limit_lookups],
     lang: Annotated[
         Language | None, Query(description="Sheet language; default: the tracking's")
     ] = None,

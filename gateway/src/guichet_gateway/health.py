@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from pydantic import BaseModel
 
 router = APIRouter(tags=["health"])
+
+State = Literal["up", "down"]
+
+
+class HealthOut(BaseModel):
+    status: State
+    dependencies: dict[str, State]
 
 
 async def _grpc_up(channel: grpc.aio.Channel) -> bool:
@@ -31,7 +39,11 @@ async def _http_up(client: httpx.AsyncClient, url: str) -> bool:
     return response.is_success
 
 
-@router.get("/healthz")
+@router.get(
+    "/healthz",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "A dependency is down"}},
+)
 async def healthz(request: Request) -> JSONResponse:
     """Liveness and readiness in one: each service's gRPC health and each server's health URL."""
     state = request.app.state

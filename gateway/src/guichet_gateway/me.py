@@ -9,15 +9,36 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from guichet.identity.v1 import identity_pb2 as pb
-from guichet_gateway.deps import Calls, CurrentUser
+from guichet_gateway.deps import Calls, CurrentUser, acts_in_context
+from guichet_gateway.fields import (
+    UUID_EXAMPLE,
+    CountryCode,
+    FirstName,
+    Flag,
+    HouseNumber,
+    LastName,
+    Locality,
+    PhoneText,
+    PostalCode,
+    Street,
+)
+from guichet_gateway.openapi import refusals
 from guichet_gateway.wire import enum_word, timestamp
 from guichet_kit.auth import acting_context
+from guichet_kit.i18n import Language
+
+# The caller's profile, read by every route here.
+NO_PROFILE = refusals({404: "No profile for this account (PROFILE_NOT_FOUND)."})
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"])
 
 
 class ActingContextOut(BaseModel):
-    context: str = Field(examples=["private", "company:6f1c…", "relation:a9e2…"])
+    context: str = Field(
+        examples=["private", f"company:{UUID_EXAMPLE}", f"relation:{UUID_EXAMPLE}"],
+        description="The value to send as X-Acting-Context",
+        json_schema_extra={"x-value-type": "acting-context"},
+    )
     label: str
 
 
@@ -32,11 +53,19 @@ class MeOut(BaseModel):
 
 
 class AddressModel(BaseModel):
-    street: str = Field("", max_length=200)
-    house_number: str = Field("", max_length=20)
-    postal_code: str = Field("", max_length=20)
-    locality: str = Field("", max_length=100)
-    country: str = Field("", max_length=2)
+    street: Street = ""
+    house_number: HouseNumber = ""
+    postal_code: PostalCode = ""
+    locality: Locality = ""
+    country: CountryCode = ""
+
+
+class AddressOut(BaseModel):
+    street: str
+    house_number: str
+    postal_code: str
+    locality: str
+    country: str
 
 
 class ProfileOut(BaseModel):
@@ -47,22 +76,29 @@ class ProfileOut(BaseModel):
     birth_date: str
     email: str
     phone: str
-    address: AddressModel
+    address: AddressOut
     updated_at: datetime | None
 
 
 class ProfileIn(BaseModel):
-    first_name: str = Field(max_length=100)
-    last_name: str = Field(max_length=100)
-    phone: str = Field("", max_length=32)
+    first_name: FirstName
+    last_name: LastName
+    phone: PhoneText = ""
     address: AddressModel = AddressModel()
 
 
-class PreferencesModel(BaseModel):
+class PreferencesOut(BaseModel):
     email_notifications: bool
     sms_notifications: bool
-    language: str = Field(max_length=2)
+    language: str
     edelivery_subscribed: bool
+
+
+class PreferencesIn(BaseModel):
+    email_notifications: Flag
+    sms_notifications: Flag = Field(description="Needs a mobile phone number in the profile")
+    language: Language
+    edelivery_subscribed: Flag
 
 
 def _profile_out(profile: pb.Profile) -> ProfileOut:
@@ -75,7 +111,7 @@ def _profile_out(profile: pb.Profile) -> ProfileOut:
         birth_date=profile.birth_date,
         email=profile.email,
         phone=profile.phone,
-        address=AddressModel(
+        address=AddressOut(
             street=address.street,
             house_number=address.house_number,
             postal_code=address.postal_code,
@@ -86,8 +122,8 @@ def _profile_out(profile: pb.Profile) -> ProfileOut:
     )
 
 
-def _preferences_out(preferences: pb.Preferences) -> PreferencesModel:
-    return PreferencesModel(
+def _preferences_out(preferences: pb.Preferences) -> PreferencesOut:
+    return PreferencesOut(
         email_notifications=preferences.email_notifications,
         sms_notifications=preferences.sms_notifications,
         language=preferences.language,
@@ -95,7 +131,7 @@ def _preferences_out(preferences: pb.Preferences) -> PreferencesModel:
     )
 
 
-@router.get("", response_model=MeOut)
+@router.get("", response_model=MeOut, dependencies=[acts_in_context], responses=NO_PROFILE)
 async def get_me(calls: Calls, user: CurrentUser) -> MeOut:
     """The signed-in person, the level of this sign-in, and the contexts they may act in."""
     relations, spaces = await asyncio.gather(
@@ -127,13 +163,13 @@ async def get_me(calls: Calls, user: CurrentUser) -> MeOut:
     )
 
 
-@router.get("/profile", response_model=ProfileOut)
+@router.get("/profile", response_model=ProfileOut, responses=NO_PROFILE)
 async def get_profile(calls: Calls, user: CurrentUser) -> ProfileOut:
     reply = await calls.profiles.GetProfile(pb.GetProfileRequest())
     return _profile_out(reply.profile)
 
 
-@router.put("/profile", response_model=ProfileOut)
+@router.put("/profile", response_model=ProfileOut, responses=NO_PROFILE)
 async def update_profile(body: ProfileIn, calls: Calls, user: CurrentUser) -> ProfileOut:
     """F7: identity, address and contact data."""
     reply = await calls.profiles.UpdateProfile(
@@ -147,18 +183,28 @@ async def update_profile(body: ProfileIn, calls: Calls, user: CurrentUser) -> Pr
     return _profile_out(reply.profile)
 
 
-@router.get("/preferences", response_model=PreferencesModel)
-async def get_preferences(calls: Calls, user: CurrentUser) -> PreferencesModel:
+@router.get("/preferences", response_model=PreferencesOut, responses=NO_PROFILE)
+async def get_preferences(calls: Calls, user: CurrentUser) -> PreferencesOut:
     reply = await calls.profiles.GetPreferences(pb.GetPreferencesRequest())
     return _preferences_out(reply.preferences)
 
 
-@router.put("/preferences", response_model=PreferencesModel)
+@router.put(
+    "/preferences",
+    response_model=PreferencesOut,
+    responses=refusals(
+        {
+            404: "No profile for this account (PROFILE_NOT_FOUND).",
+            422: "Invalid preferences (INVALID_PREFERENCES), or SMS notifications without a "
+            "mobile phone number in the profile (PHONE_REQUIRED).",
+        }
+    ),
+)
 async def update_preferences(
-    body: PreferencesModel, calls: Calls, user: CurrentUser
-) -> PreferencesModel:
+    body: PreferencesIn, calls: Calls, user: CurrentUser
+) -> PreferencesOut:
     """F9: notifications by e-mail and SMS, language, eDelivery subscription."""
     reply = await calls.profiles.UpdatePreferences(
-        pb.UpdatePreferencesRequest(preferences=pb.Preferences(**body.model_dump()))
+        pb.UpdatePreferencesRequest(preferences=pb.Preferences(**body.model_dump(mode="json")))
     )
     return _preferences_out(reply.preferences)

@@ -1,10 +1,37 @@
-"""A token bucket per client: enough for a person typing, not for enumerating numbers."""
+"""Token buckets per client, one family of routes each: enough for a person typing, not for
+enumerating numbers or flooding mailboxes. A family has its own bucket, its own problem reason and
+a title saying what it limits, so a registration is never refused as "too many lookups"."""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LimitFamily:
+    """Routes limited together: `name` keys the settings, `reason` is the 429 problem's."""
+
+    name: str
+    reason: str
+    what: str  # for the API documentation: what the limit counts
+
+
+LOOKUPS = LimitFamily(
+    "lookup", "LOOKUPS_RATE_LIMITED", "public lookups of an eTracking and its sheet, by number"
+)
+# Public and mail-sending: account creation, password resets, e-mail changes and confirmations.
+ACCOUNT_REQUESTS = LimitFamily(
+    "account",
+    "REGISTRATIONS_RATE_LIMITED",
+    "account requests: registrations, password resets, e-mail changes and confirmations",
+)
+# Anonymous and mail- or SMS-sending; a signed-in creation is made in someone's name.
+ANONYMOUS_CREATIONS = LimitFamily(
+    "creation", "CREATIONS_RATE_LIMITED", "eTracking creations without a sign-in"
+)
+FAMILIES = (LOOKUPS, ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS)
 
 
 @dataclass

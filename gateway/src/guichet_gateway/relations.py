@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from guichet.identity.v1 import identity_pb2 as pb
-from guichet_gateway.deps import Calls, CurrentUser, require_level
+from guichet_gateway.deps import Calls, CurrentUser, acts_in_context
+from guichet_gateway.fields import (
+    MAX_RIGHTS,
+    ChildFirstName,
+    ChildNationalIdText,
+    DateTimeText,
+    LastName,
+    NationalIdText,
+    RightText,
+    UuidPath,
+)
+from guichet_gateway.openapi import needs_level, refusals
 from guichet_gateway.wire import enum_word, timestamp, to_timestamp
 from guichet_kit.auth import LevelOfAssurance
 from guichet_kit.errors import FieldError
@@ -18,6 +29,9 @@ from guichet_kit.problems import Problem
 router = APIRouter(prefix="/api/v1/me", tags=["relations"])
 
 KIND_PREFIX = "RELATION_KIND_"
+# The bounds the identity service applies to the audit it returns.
+DEFAULT_ACTS = 100
+MAX_ACTS = 500
 
 
 class RelationOut(BaseModel):
@@ -40,16 +54,20 @@ class RelationsOut(BaseModel):
 
 
 class MandateIn(BaseModel):
-    actor_national_id: str = Field(max_length=32)
+    actor_national_id: NationalIdText = Field(description="Who may act for the caller")
     kind: Literal["spouse", "parent", "other_person"]
-    rights: list[str] = Field(max_length=20, examples=[["etracking:read", "etracking:write"]])
-    expires_at: datetime
+    rights: list[RightText] = Field(
+        max_length=MAX_RIGHTS,
+        examples=[["etracking:read", "profile:write"]],
+        json_schema_extra={"x-value-type": "rights"},
+    )
+    expires_at: DateTimeText = Field(description="In the future, at most 5 years ahead")
 
 
 class ChildIn(BaseModel):
-    child_national_id: str = Field(max_length=32)
-    child_first_name: str = Field(max_length=100)
-    child_last_name: str = Field(max_length=100)
+    child_national_id: ChildNationalIdText
+    child_first_name: ChildFirstName
+    child_last_name: LastName
 
 
 class ActOut(BaseModel):
@@ -77,7 +95,11 @@ def relation_out(relation: pb.Relation) -> RelationOut:
     )
 
 
-@router.get("/relations", response_model=RelationsOut)
+@router.get(
+    "/relations",
+    response_model=RelationsOut,
+    responses=refusals({404: "No profile for this account (PROFILE_NOT_FOUND)."}),
+)
 async def list_relations(calls: Calls, user: CurrentUser) -> RelationsOut:
     """Whom the caller may act for, and who may act for the caller."""
     reply = await calls.relations.ListRelations(pb.ListRelationsRequest())
@@ -91,7 +113,14 @@ async def list_relations(calls: Calls, user: CurrentUser) -> RelationsOut:
     "/relations",
     status_code=201,
     response_model=RelationOut,
-    dependencies=[require_level(LevelOfAssurance.HIGH)],
+    openapi_extra=needs_level(LevelOfAssurance.HIGH),
+    responses=refusals(
+        {
+            404: "No account has this national identification number.",
+            409: "This person holds a mandate of the caller already (RELATION_EXISTS).",
+            422: "INVALID_MANDATE: unknown right, expiry in the past or beyond 5 years…",
+        }
+    ),
 )
 async def grant_mandate(body: MandateIn, calls: Calls, user: CurrentUser) -> RelationOut:
     """Allow another person to act in the caller's name: signed in with eID/certificate only."""
@@ -118,27 +147,57 @@ async def grant_mandate(body: MandateIn, calls: Calls, user: CurrentUser) -> Rel
     "/children",
     status_code=201,
     response_model=RelationOut,
-    dependencies=[require_level(LevelOfAssurance.HIGH)],
+    openapi_extra=needs_level(LevelOfAssurance.HIGH),
+    responses=refusals(
+        {
+            409: "This child is declared already (RELATION_EXISTS).",
+            422: "INVALID_CHILD: not a minor, wrong check digits…",
+        }
+    ),
 )
 async def declare_child(body: ChildIn, calls: Calls, user: CurrentUser) -> RelationOut:
     """A parent declares a minor child and may act for them until they come of age."""
-    reply = await calls.relations.DeclareChild(pb.DeclareChildRequest(**body.model_dump()))
+    reply = await calls.relations.DeclareChild(
+        pb.DeclareChildRequest(**body.model_dump(mode="json"))
+    )
     return relation_out(reply.relation)
 
 
-@router.delete("/relations/{relation_id}", status_code=204)
-async def revoke_relation(relation_id: str, calls: Calls, user: CurrentUser) -> Response:
+@router.delete(
+    "/relations/{relation_id}",
+    status_code=204,
+    response_class=Response,
+    responses=refusals({404: "No such relation of the caller's (RELATION_NOT_FOUND)."}),
+)
+async def revoke_relation(
+    relation_id: Annotated[UuidPath, Path()], calls: Calls, user: CurrentUser
+) -> Response:
+    """End a mandate one granted, or one's authority over a declared child."""
     await calls.relations.RevokeRelation(pb.RevokeRelationRequest(relation_id=relation_id))
     return Response(status_code=204)
 
 
-@router.get("/acts-on-my-behalf", response_model=list[ActOut])
-async def list_acts_on_my_behalf(calls: Calls, user: CurrentUser, limit: int = 100) -> list[ActOut]:
+@router.get(
+    "/acts-on-my-behalf",
+    response_model=list[ActOut],
+    dependencies=[acts_in_context],
+    responses=refusals(
+        {
+            403: "In a company's context, only its administrators read its audit.",
+            404: "No such space of the caller's (SPACE_NOT_FOUND).",
+        }
+    ),
+)
+async def list_acts_on_my_behalf(
+    calls: Calls,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=MAX_ACTS, description="How many, newest first")] = (
+        DEFAULT_ACTS
+    ),
+) -> list[ActOut]:
     """The audit: every act someone did in the caller's name; in a company's context (its
     administrators only), every act a collaborator did for the company."""
-    reply = await calls.relations.ListActsOnMyBehalf(
-        pb.ListActsOnMyBehalfRequest(limit=min(max(limit, 1), 500))
-    )
+    reply = await calls.relations.ListActsOnMyBehalf(pb.ListActsOnMyBehalfRequest(limit=limit))
     return [
         ActOut(
             occurred_at=timestamp(a.occurred_at),

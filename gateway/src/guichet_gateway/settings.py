@@ -24,8 +24,13 @@ class GatewaySettings(KitSettings):
     # Public lookups by number, per client address: a sustained rate and a burst.
     lookup_rate_per_minute: float = 60.0
     lookup_burst: int = 20
-    # Account creation and password-reset requests, per client address.
+    # Account requests (registration, password reset, e-mail change), per client address.
     account_rate_per_minute: float = 10.0
     account_burst: int = 10
+    # eTracking creations without a sign-in (each may send an e-mail and an SMS), per address.
+    creation_rate_per_minute: float = 10.0
+    creation_burst: int = 10
+    # Largest request body accepted; every field is bounded far below it.
+    max_body_bytes: int = 64 * 1024
     # Dependencies checked by /healthz over HTTP, besides the gRPC services.
     health_urls: dict[str, str] = Field(default_factory=dict)

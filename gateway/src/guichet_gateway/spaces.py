@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path
+from pydantic import BaseModel
 
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet_gateway.deps import Calls, CurrentUser
+from guichet_gateway.fields import (
+    CompanyName,
+    CompanyNumberText,
+    NationalIdPath,
+    NationalIdText,
+    UuidPath,
+)
+from guichet_gateway.openapi import refusals
 from guichet_gateway.wire import enum_word, timestamp
 
 router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
@@ -36,17 +44,23 @@ class SpaceOut(BaseModel):
 
 
 class SpaceIn(BaseModel):
-    company_name: str = Field(max_length=200)
-    registry_number: str = Field(max_length=20, examples=["B123456"])
+    company_name: CompanyName
+    registry_number: CompanyNumberText
 
 
 class SpaceUpdateIn(BaseModel):
-    company_name: str = Field(max_length=200)
+    company_name: CompanyName
 
 
 class CollaboratorIn(BaseModel):
-    national_id: str = Field(max_length=32)
+    national_id: NationalIdText
     role: Role
+
+
+SpaceId = Annotated[UuidPath, Path()]
+CollaboratorId = Annotated[NationalIdPath, Path(description="The collaborator's national id")]
+NO_SPACE = "No such space of the caller's (SPACE_NOT_FOUND)."
+ADMINISTRATORS_ONLY = "Only the space's administrators may (SPACE_ADMINISTRATOR_REQUIRED)."
 
 
 class RoleIn(BaseModel):
@@ -81,28 +95,47 @@ def space_out(space: pb.Space) -> SpaceOut:
     )
 
 
-@router.get("", response_model=list[SpaceOut])
+@router.get(
+    "",
+    response_model=list[SpaceOut],
+    responses=refusals({404: "No profile for this account (PROFILE_NOT_FOUND)."}),
+)
 async def list_spaces(calls: Calls, user: CurrentUser) -> list[SpaceOut]:
     reply = await calls.spaces.ListSpaces(pb.ListSpacesRequest())
     return [space_out(space) for space in reply.spaces]
 
 
-@router.post("", status_code=201, response_model=SpaceOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=SpaceOut,
+    responses=refusals(
+        {
+            404: "No profile for this account (PROFILE_NOT_FOUND).",
+            409: "This company has a space already (REGISTRY_NUMBER_TAKEN).",
+            422: "INVALID_SPACE_REQUEST: not a register number, an empty name…",
+        }
+    ),
+)
 async def create_space(body: SpaceIn, calls: Calls, user: CurrentUser) -> SpaceOut:
     """Create a company's professional space; the caller becomes its administrator."""
-    reply = await calls.spaces.CreateSpace(pb.CreateSpaceRequest(**body.model_dump()))
+    reply = await calls.spaces.CreateSpace(pb.CreateSpaceRequest(**body.model_dump(mode="json")))
     return space_out(reply.space)
 
 
-@router.get("/{space_id}", response_model=SpaceOut)
-async def get_space(space_id: str, calls: Calls, user: CurrentUser) -> SpaceOut:
+@router.get("/{space_id}", response_model=SpaceOut, responses=refusals({404: NO_SPACE}))
+async def get_space(space_id: SpaceId, calls: Calls, user: CurrentUser) -> SpaceOut:
     reply = await calls.spaces.GetSpace(pb.GetSpaceRequest(space_id=space_id))
     return space_out(reply.space)
 
 
-@router.patch("/{space_id}", response_model=SpaceOut)
+@router.patch(
+    "/{space_id}",
+    response_model=SpaceOut,
+    responses=refusals({403: ADMINISTRATORS_ONLY, 404: NO_SPACE}),
+)
 async def update_space(
-    space_id: str, body: SpaceUpdateIn, calls: Calls, user: CurrentUser
+    space_id: SpaceId, body: SpaceUpdateIn, calls: Calls, user: CurrentUser
 ) -> SpaceOut:
     reply = await calls.spaces.UpdateSpace(
         pb.UpdateSpaceRequest(space_id=space_id, company_name=body.company_name)
@@ -110,9 +143,20 @@ async def update_space(
     return space_out(reply.space)
 
 
-@router.post("/{space_id}/collaborators", status_code=201, response_model=SpaceOut)
+@router.post(
+    "/{space_id}/collaborators",
+    status_code=201,
+    response_model=SpaceOut,
+    responses=refusals(
+        {
+            403: ADMINISTRATORS_ONLY,
+            404: f"{NO_SPACE} Or no account has this national identification number.",
+            409: "This person collaborates in the space already (COLLABORATOR_EXISTS).",
+        }
+    ),
+)
 async def add_collaborator(
-    space_id: str, body: CollaboratorIn, calls: Calls, user: CurrentUser
+    space_id: SpaceId, body: CollaboratorIn, calls: Calls, user: CurrentUser
 ) -> SpaceOut:
     reply = await calls.spaces.AddCollaborator(
         pb.AddCollaboratorRequest(
@@ -122,9 +166,22 @@ async def add_collaborator(
     return space_out(reply.space)
 
 
-@router.put("/{space_id}/collaborators/{national_id}", response_model=SpaceOut)
+COLLABORATOR_REFUSALS = refusals(
+    {
+        403: ADMINISTRATORS_ONLY,
+        404: f"{NO_SPACE} Or no such collaborator (COLLABORATOR_NOT_FOUND).",
+        409: "A space keeps at least one administrator (LAST_ADMINISTRATOR).",
+    }
+)
+
+
+@router.put(
+    "/{space_id}/collaborators/{national_id}",
+    response_model=SpaceOut,
+    responses=COLLABORATOR_REFUSALS,
+)
 async def change_collaborator_role(
-    space_id: str, national_id: str, body: RoleIn, calls: Calls, user: CurrentUser
+    space_id: SpaceId, national_id: CollaboratorId, body: RoleIn, calls: Calls, user: CurrentUser
 ) -> SpaceOut:
     reply = await calls.spaces.ChangeCollaboratorRole(
         pb.ChangeCollaboratorRoleRequest(
@@ -134,9 +191,13 @@ async def change_collaborator_role(
     return space_out(reply.space)
 
 
-@router.delete("/{space_id}/collaborators/{national_id}", response_model=SpaceOut)
+@router.delete(
+    "/{space_id}/collaborators/{national_id}",
+    response_model=SpaceOut,
+    responses=COLLABORATOR_REFUSALS,
+)
 async def remove_collaborator(
-    space_id: str, national_id: str, calls: Calls, user: CurrentUser
+    space_id: SpaceId, national_id: CollaboratorId, calls: Calls, user: CurrentUser
 ) -> SpaceOut:
     reply = await calls.spaces.RemoveCollaborator(
         pb.RemoveCollaboratorRequest(space_id=space_id, national_id=national_id)

@@ -60,4 +60,41 @@ PROBLEM_TITLES: Titles = {
         "de": "Sie haben kein Mandat, in diesem Kontext zu handeln",
         "en": "You hold no mandate to act in this context",
     },
+    # One 429 reason per family of routes, titled for what it limits.
+    "LOOKUPS_RATE_LIMITED": {
+        "fr": "Trop de consultations, réessayez dans une minute",
+        "de": "Zu viele Abfragen, bitte in einer Minute erneut versuchen",
+        "en": "Too many lookups, try again in a minute",
+    },
+    "REGISTRATIONS_RATE_LIMITED": {
+        "fr": "Trop de demandes de compte, réessayez dans une minute",
+        "de": "Zu viele Kontoanfragen, bitte in einer Minute erneut versuchen",
+        "en": "Too many account requests, try again in a minute",
+    },
+    "CREATIONS_RATE_LIMITED": {
+        "fr": "Trop de nouveaux suivis, réessayez dans une minute",
+        "de": "Zu viele neue Verfolgungen, bitte in einer Minute erneut versuchen",
+        "en": "Too many new trackings, try again in a minute",
+    },
+    "REQUEST_TOO_LARGE": {
+        "fr": "La requête est trop volumineuse",
+        "de": "Die Anfrage ist zu groß",
+        "en": "The request is too large",
+    },
+    # A service call that failed without a reason of its own.
+    "DEPENDENCY_UNAVAILABLE": {
+        "fr": "Un service nécessaire est momentanément indisponible",
+        "de": "Ein benötigter Dienst ist vorübergehend nicht verfügbar",
+        "en": "A service needed for this is temporarily unavailable",
+    },
+    "DEPENDENCY_TIMEOUT": {
+        "fr": "Un service nécessaire n'a pas répondu à temps, réessayez",
+        "de": "Ein benötigter Dienst hat nicht rechtzeitig geantwortet, bitte erneut versuchen",
+        "en": "A service needed for this did not answer in time, try again",
+    },
+    "UPSTREAM_FAILED": {
+        "fr": "Un service nécessaire a échoué",
+        "de": "Ein benötigter Dienst ist fehlgeschlagen",
+        "en": "A service needed for this failed",
+    },
 }

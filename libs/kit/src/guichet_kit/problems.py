@@ -17,9 +17,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from guichet_kit import reasons
 from guichet_kit.errors import FieldError, read_rpc_failure
@@ -213,14 +214,20 @@ def validation_problem(errors: list[Mapping[str, Any]]) -> Problem:
 def allowed_methods(request: Request) -> list[str]:
     """RFC 9110 `Allow`: the methods of every route whose path matches this request's."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods:
+    # Each route has one method: a path's methods are spread over several routes.
+    for route in iter_route_contexts(request.app.router.routes):
+        if route.methods:
             match, _ = route.matches(request.scope)
             if match != Match.NONE:
                 methods |= route.methods
     return sorted(methods)
 
 
+_UNREADABLE_BODY = Problem(
+    422,
+    "VALIDATION_FAILED",
+    errors=[FieldError("body", "json_invalid", "The body is not JSON in UTF-8.")],
+)
 _HTTP_REASONS = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
@@ -256,6 +263,10 @@ def install_problem_handlers(app: FastAPI, titles: Titles) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8): invalid JSON, as a body
+            # that fails to parse is.
+            return respond(request, _UNREADABLE_BODY)
         reason = _HTTP_REASONS.get(exc.status_code, "HTTP_ERROR")
         headers = dict(exc.headers or {})
         if exc.status_code == 405:

@@ -4,7 +4,8 @@ import grpc
 import pytest
 
 from guichet_kit.errors import FieldError, invalid_argument, not_found, read_rpc_failure
-from guichet_kit.problems import GENERIC_TITLES, problem_from_rpc_error, problem_type
+from guichet_kit.i18n import Language
+from guichet_kit.problems import problem_from_rpc_error, problem_type
 
 
 def as_received(error: Exception) -> grpc.aio.AioRpcError:
@@ -60,13 +61,13 @@ def test_problem_body_is_localised_and_has_a_stable_type() -> None:
     assert problem_type("TRACKING_NOT_FOUND") == body["type"]
 
 
-def test_a_plain_failure_without_details_falls_back_to_generic_titles() -> None:
+def test_a_failure_without_a_reason_is_an_upstream_failure_whose_text_stays_inside() -> None:
     bare = grpc.aio.AioRpcError(
         grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details="down"
     )
     problem = problem_from_rpc_error(bare)
     assert problem.status == 503
-    assert problem.reason == "UNAVAILABLE"
-    body = problem.body("en", {}, "/x")
-    assert body["title"] == GENERIC_TITLES[503]["en"]
+    assert problem.reason == "DEPENDENCY_UNAVAILABLE"
+    body = problem.body(Language.EN, {}, "/x")
+    assert body["title"] == "A service needed for this is temporarily unavailable"
     assert "detail" not in body, "upstream messages of 5xx failures are not shown to users"
