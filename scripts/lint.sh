@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make lint`: ruff (lint + format), mypy, buf lint, and a check that generated stubs are fresh.
+# `make lint`: ruff (lint + format), mypy strict, import-linter, buf lint, and a check that
+# generated stubs are fresh.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -17,6 +18,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check .
 echo "==> mypy"
 .venv/bin/mypy -p guichet_kit -p guichet_testkit -p guichet_etracking -p guichet_identity -p guichet_gateway
+echo "==> import-linter (architecture rules in .importlinter)"
+.venv/bin/lint-imports --no-cache
 echo "==> buf lint"
 (cd proto && "$BUF" lint)
 echo "==> generated stubs are fresh"
