@@ -48,17 +48,22 @@ def test_status_codes_map_to_http_statuses(error: Exception, status: int) -> Non
 
 def test_problem_body_is_localised_and_has_a_stable_type() -> None:
     problem = problem_from_rpc_error(as_received(not_found("TRACKING_NOT_FOUND", "none")))
-    titles = {"TRACKING_NOT_FOUND": {"fr": "Introuvable!", "de": "Weg!", "en": "Gone!"}}
-    body = problem.body("de", titles, "/api/v1/x")
+    body = problem.body(Language.DE, {}, "/api/v1/x")
     assert body == {
         "type": "urn:openguichet:problem:tracking-not-found",
-        "title": "Weg!",
+        "title": "Keine eTracking-Verfolgung mit dieser Nummer",  # the catalogue's, in German
         "status": 404,
         "reason": "TRACKING_NOT_FOUND",
         "instance": "/api/v1/x",
         "detail": "none",
     }
     assert problem_type("TRACKING_NOT_FOUND") == body["type"]
+
+
+def test_a_reason_the_catalogue_lacks_takes_its_title_from_the_titles_given() -> None:
+    problem = problem_from_rpc_error(as_received(not_found("SOMETHING_NEW", "none")))
+    titles = {"SOMETHING_NEW": {"fr": "Introuvable!", "de": "Weg!", "en": "Gone!"}}
+    assert problem.body(Language.DE, titles, "/x")["title"] == "Weg!"
 
 
 def test_a_failure_without_a_reason_is_an_upstream_failure_whose_text_stays_inside() -> None:
