@@ -1,14 +1,19 @@
-"""Wiring of the identity process: gRPC server, outbox relay, purge-confirmation consumers."""
+"""Wiring of the identity process: gRPC server (with the revocation follower), outbox relay,
+purge-confirmation consumers and the sweep of pending login removals."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.account import events as account_events
+from guichet_identity.account.deletion import remove_pending_logins
 from guichet_identity.account.grpc import AccountServicer
+from guichet_identity.account.keycloak_admin import KeycloakAccounts
 from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.settings import IdentitySettings
@@ -16,6 +21,7 @@ from guichet_identity.spaces.grpc import SpaceServicer
 from guichet_kit.auth import TokenVerifier
 from guichet_kit.events import EventConsumer
 from guichet_kit.grpc_server import Endpoint, GrpcService, serve
+from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
 
@@ -61,22 +67,39 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:
+            # A deleted account's still-unexpired token is refused here too (TOKEN_REVOKED).
+            verifier = TokenVerifier(
+                settings.issuer, settings.token_audience, ca_file=settings.ca_file
+            )
+            tasks.append(follow_account_deletions(runtime.js, verifier.revoked, runtime.stop))
             grpc_service = GrpcService(
                 name="identity",
                 register=register,
                 endpoints=[Endpoint(settings.grpc_address)],
                 readiness=runtime.ready,
                 on_shutdown=[accounts.aclose],
-                token_verifier=TokenVerifier(
-                    settings.issuer, settings.token_audience, ca_file=settings.ca_file
-                ),
+                token_verifier=verifier,
             )
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:
             tasks.append(runtime.relay.run(runtime.stop))
+            tasks.append(_sweep_login_removals(sessions, settings, runtime.stop))
             # F8: each service holding personal data confirms the purge of a deleted account.
             for subscription in account_events.purge_confirmation_subscriptions(
                 settings.purge_services
             ):
                 tasks.append(EventConsumer(runtime.js, sessions, subscription).run(runtime.stop))
         await asyncio.gather(*tasks)
+
+
+async def _sweep_login_removals(
+    sessions: async_sessionmaker[AsyncSession], settings: IdentitySettings, stop: asyncio.Event
+) -> None:
+    # The worker's own admin client: the server's closes when the server stops.
+    keycloak = KeycloakAccounts.from_settings(settings)
+    try:
+        await remove_pending_logins(
+            sessions, keycloak, stop, every=settings.login_removal_retry_seconds
+        )
+    finally:
+        await keycloak.aclose()

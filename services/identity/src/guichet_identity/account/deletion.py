@@ -7,14 +7,18 @@
    e-mail changes, preferences, profile), records the deletion with the services whose purge it
    awaits, and writes `identity.account.deleted.v1` to the outbox.
    If it fails, the login is enabled again (compensation) and the account is as it was.
-4. After the commit the login is deleted; a failure there is logged for an operator (the login
-   stays disabled and the person is already erased).
+4. After the commit the login is deleted, and the deletion records when Keycloak confirmed it
+   (a login already gone counts). If that fails, the login stays disabled and the person is
+   already erased; the worker's sweep (`remove_pending_logins`) retries, on start and then
+   periodically, until Keycloak confirms.
 5. Each awaited service confirms its purge with `<service>.account.purged.v1`; the deletion is
    complete when all have.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -33,7 +37,7 @@ from guichet_identity.spaces import repository as space_repository
 from guichet_identity.spaces.models import Space
 from guichet_identity.spaces.roles import CollaboratorRole
 from guichet_kit.db import transaction
-from guichet_kit.domain import DomainError, FieldError, InvalidInput, NotFound
+from guichet_kit.domain import DomainError, FieldError, InvalidInput, NotFound, Unavailable
 from guichet_kit.events import PoisonMessage
 from guichet_kit.i18n import Catalog
 from guichet_kit.outbox import add_event
@@ -77,7 +81,8 @@ async def delete_account(
     except BaseException:
         await _enable_again(accounts, user.id)
         raise
-    await _delete_login(accounts, deletion)
+    with contextlib.suppress(DomainError):  # logged; the worker's sweep retries
+        await remove_login(sessions, accounts, deletion.id, deletion.subject)
     return deletion
 
 
@@ -112,17 +117,71 @@ async def _erase_and_announce(
     return deletion
 
 
-async def _delete_login(accounts: KeycloakAccounts, deletion: AccountDeletion) -> None:
-    """After the commit. A failure is logged for an operator; the person is already erased."""
+async def remove_login(
+    sessions: async_sessionmaker[AsyncSession],
+    accounts: KeycloakAccounts,
+    deletion_id: uuid.UUID,
+    subject: str,
+) -> bool:
+    """Delete the deleted account's login and record that Keycloak confirmed it. Keycloak's
+    refusal is logged and raised; True once recorded, False (logged) when only the record failed.
+    Idempotent: a login already gone counts as removed."""
     try:
-        await accounts.delete_user(deletion.subject)
+        await accounts.delete_user(subject)
     except DomainError as error:
         log.error(
-            "account.login_not_deleted",
-            subject=deletion.subject,
-            deletion_id=str(deletion.id),
+            "account.login_not_removed",
+            subject=subject,
+            deletion_id=str(deletion_id),
             reason=error.reason,
         )
+        raise
+    try:
+        async with transaction(sessions) as session:
+            await repository.mark_login_removed(session, deletion_id, datetime.now(UTC))
+    except Exception:
+        # The login is gone; the next sweep finds it gone and records it then.
+        log.exception("account.login_removal_not_recorded", deletion_id=str(deletion_id))
+        return False
+    return True
+
+
+async def sweep_pending_logins(
+    sessions: async_sessionmaker[AsyncSession], accounts: KeycloakAccounts, *, batch: int = 100
+) -> int:
+    """One pass over the deletions whose login removal is pending; returns how many it removed.
+    Stops at an outage (the next pass retries); a login refused for another reason is skipped."""
+    async with sessions() as session:
+        pending = await repository.pending_login_removals(session, batch)
+    removed = 0
+    for deletion_id, subject in pending:
+        try:
+            removed += await remove_login(sessions, accounts, deletion_id, subject)
+        except Unavailable:
+            break
+        except DomainError:
+            continue
+    if pending:
+        log.info("account.login_removals_swept", pending=len(pending), removed=removed)
+    return removed
+
+
+async def remove_pending_logins(
+    sessions: async_sessionmaker[AsyncSession],
+    accounts: KeycloakAccounts,
+    stop: asyncio.Event,
+    *,
+    every: float,
+) -> None:
+    """The worker's sweep: on start, then every `every` seconds, until `stop`."""
+    while not stop.is_set():
+        try:
+            await sweep_pending_logins(sessions, accounts)
+        except Exception:
+            # The database is unreachable, say: the next pass tries again.
+            log.exception("account.login_sweep_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
 
 
 async def erase_person(session: AsyncSession, subject: str) -> None:

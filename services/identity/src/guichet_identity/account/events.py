@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from guichet.events import subjects
 from guichet.events.v1 import identity_pb2 as events_pb2
 from guichet_identity.account import deletion as protocol
 from guichet_identity.account.models import AccountDeletion
 from guichet_kit.events import EventSubscription
 
-STREAM = "IDENTITY"
-STREAM_SUBJECTS = ("identity.>",)
-ACCOUNT_DELETED = "identity.account.deleted.v1"
+# Declared once beside the contracts: the services that follow deletions read the same names.
+STREAM = subjects.IDENTITY.name
+STREAM_SUBJECTS = subjects.IDENTITY.subjects
+ACCOUNT_DELETED = subjects.ACCOUNT_DELETED
 PURGE_CONFIRMATIONS_DURABLE = "identity-purge-confirmations"
-
-
-def account_purged_subject(service: str) -> str:
-    return f"{service}.account.purged.v1"
 
 
 def account_deleted(deletion: AccountDeletion, national_id: str) -> events_pb2.AccountDeleted:
@@ -39,7 +37,7 @@ def purge_confirmation_subscriptions(
         EventSubscription(
             stream=name.upper(),
             durable=PURGE_CONFIRMATIONS_DURABLE,
-            subject=account_purged_subject(name),
+            subject=subjects.account_purged(name),
             event_type=events_pb2.AccountPurged,
             handler=protocol.purge_confirmation_handler(name),
         )

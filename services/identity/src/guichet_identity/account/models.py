@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, DateTime, ForeignKey, String, func
+from sqlalchemy import ARRAY, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from guichet_kit.db import Base
@@ -42,9 +42,20 @@ class AccountDeletion(Base):
     # Fixed at request time from settings, so a service added later is not awaited for old ones.
     awaited_services: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When Keycloak confirmed the login is gone; until then the worker keeps retrying.
+    login_removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     confirmations: Mapped[list[PurgeConfirmation]] = relationship(
         back_populates="deletion", lazy="raise", order_by="PurgeConfirmation.confirmed_at"
+    )
+
+    # The worker's sweep reads only the few deletions whose login removal is pending.
+    __table_args__ = (
+        Index(
+            "ix_account_deletions_login_pending",
+            "requested_at",
+            postgresql_where=text("login_removed_at IS NULL"),
+        ),
     )
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -77,3 +77,23 @@ async def add_confirmation(
         .returning(PurgeConfirmation.service)
     )
     return added is not None
+
+
+async def pending_login_removals(session: AsyncSession, limit: int) -> list[tuple[uuid.UUID, str]]:
+    """(deletion id, subject) of the oldest deletions whose login is not known to be removed."""
+    rows = await session.execute(
+        select(AccountDeletion.id, AccountDeletion.subject)
+        .where(AccountDeletion.login_removed_at.is_(None))
+        .order_by(AccountDeletion.requested_at)
+        .limit(limit)
+    )
+    return [(row.id, row.subject) for row in rows]
+
+
+async def mark_login_removed(session: AsyncSession, deletion_id: uuid.UUID, now: datetime) -> None:
+    # The first confirmation stands: a second sweep or a replica's concurrent one changes nothing.
+    await session.execute(
+        update(AccountDeletion)
+        .where(AccountDeletion.id == deletion_id, AccountDeletion.login_removed_at.is_(None))
+        .values(login_removed_at=now)
+    )
