@@ -102,7 +102,7 @@ def test_a_mistyped_tracking_number_is_refused_as_one_before_any_lookup(
             "message": problem["errors"][0]["message"],
         }
     ]
-    assert "ET-XXXX-XXXX-C" in problem["errors"][0]["message"]
+    assert problem["errors"][0]["message"] == "Eine eTracking-Nummer hat die Form ET-XXXX-XXXX-C."
 
 
 def test_a_malformed_acting_context_is_refused_without_being_repeated(client: TestClient) -> None:
