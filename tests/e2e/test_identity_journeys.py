@@ -18,6 +18,8 @@ from stack import Stack
 
 from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet_kit.errors import read_rpc_failure
+from guichet_testkit.eventually import wait_until
 from guichet_testkit.login import LoginRefused
 from guichet_testkit.mail import mail_links, newest_mail
 
@@ -35,6 +37,19 @@ async def me(api: httpx.AsyncClient, citizen: Citizen, level: str = "low") -> di
     response = await api.get("/api/v1/me", headers=citizen.bearer(level))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+async def refused_for_good(api: httpx.AsyncClient, route: str, token: dict[str, str]) -> None:
+    """`route` answers the token 401 as revoked (or invalid) once the deletion event arrived."""
+    answers: list[httpx.Response] = []
+
+    async def refused() -> bool:
+        answers.append(await api.get(route, headers=token))
+        return answers[-1].status_code == 401
+
+    await wait_until(refused, seconds=30, what=f"{route} refusing the deleted account's token")
+    problem = answers[-1].json()
+    assert problem["reason"] in {"TOKEN_REVOKED", "INVALID_TOKEN"}, problem
 
 
 async def test_a_registered_and_confirmed_citizen_signs_in_at_the_low_level(
@@ -452,24 +467,53 @@ async def test_account_deletion_leaves_nothing_behind(
     assert deleted.status_code == 202, deleted.text
     deletion_id = deleted.json()["deletion_id"]
 
-    # Only the person whose account it was may follow the deletion, with the token they used.
-    as_anne = (("authorization", anne.bearer("substantial")["Authorization"]),)
+    # The token the deletion was made with is refused everywhere from now on, though unexpired:
+    # by etracking's route and identity's (each process follows the deletion events; the
+    # gateway's own verifier may refuse it first, as INVALID_TOKEN or TOKEN_REVOKED).
+    token = anne.bearer("substantial")
+    for route in ("/api/v1/etracking/trackings", "/api/v1/me"):
+        await refused_for_good(api, route, token)
+    # So the person cannot follow the deletion: DeleteAccount's answer is theirs to keep, the
+    # purge's progress is the operators' (read here in identity's database).
+    as_anne = (("authorization", token["Authorization"]),)
+    refusals: list[grpc.aio.AioRpcError] = []
     async with grpc.aio.insecure_channel(stack.identity_address) as channel:
         accounts = identity_grpc.AccountServiceStub(channel)
-        with pytest.raises(grpc.aio.AioRpcError) as anonymous:
-            await accounts.GetAccountDeletion(
-                identity.GetAccountDeletionRequest(deletion_id=deletion_id)
-            )
-        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        for _ in range(100):
-            state = await accounts.GetAccountDeletion(
-                identity.GetAccountDeletionRequest(deletion_id=deletion_id), metadata=as_anne
-            )
-            if state.complete:
-                break
-            await asyncio.sleep(0.2)
-    assert state.complete, state
-    assert list(state.confirmed) == ["etracking"]
+
+        async def identity_refuses() -> bool:
+            try:
+                await accounts.GetAccountDeletion(
+                    identity.GetAccountDeletionRequest(deletion_id=deletion_id), metadata=as_anne
+                )
+            except grpc.aio.AioRpcError as error:
+                refusals.append(error)
+                return error.code() == grpc.StatusCode.UNAUTHENTICATED
+            return False
+
+        await wait_until(identity_refuses, seconds=30, what="identity refusing the token")
+    assert read_rpc_failure(refusals[-1]).reason == "TOKEN_REVOKED"
+
+    engine = create_async_engine(stack.identity_database_url)
+    try:
+
+        async def purged_and_login_removed() -> bool:
+            async with engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        text(
+                            "SELECT completed_at IS NOT NULL AND login_removed_at IS NOT NULL, "
+                            "ARRAY(SELECT service FROM purge_confirmations "
+                            "WHERE deletion_id = d.id ORDER BY service) "
+                            "FROM account_deletions d WHERE id = :id"
+                        ),
+                        {"id": deletion_id},
+                    )
+                ).one()
+            return bool(row[0]) and list(row[1]) == ["etracking"]
+
+        await wait_until(purged_and_login_removed, seconds=30, what="the purge confirmed")
+    finally:
+        await engine.dispose()
 
     assert (
         await asyncio.to_thread(registry.admin().get_users, {"email": anne.email, "exact": True})

@@ -13,6 +13,10 @@
    periodically, until Keycloak confirms.
 5. Each awaited service confirms its purge with `<service>.account.purged.v1`; the deletion is
    complete when all have.
+
+Every process that verifies tokens follows `identity.account.deleted.v1` and from then on refuses
+the account's still-unexpired tokens (`guichet_kit.revocation`), so the person cannot follow the
+purge themselves: DeleteAccount's answer is final for them, the purge's progress is operators'.
 """
 
 from __future__ import annotations

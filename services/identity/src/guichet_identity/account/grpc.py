@@ -224,7 +224,10 @@ class AccountServicer(DeclaredServicer, pb_grpc.AccountServiceServicer):
         )
         return pb.DeleteAccountResponse(deletion_id=str(done.id))
 
-    # The person whose account it was, with the token they deleted it with.
+    # The person whose account it was, with the token they deleted it with, but only until the
+    # deletion event reaches the process: from then on every service (identity too) refuses that
+    # token with TOKEN_REVOKED. DeleteAccount's answer is the person's confirmation; following
+    # the purge is the operators' (the `account_deletions` table).
     @rpc(citizen(), db=Db.READ)
     async def GetAccountDeletion(
         self, request: pb.GetAccountDeletionRequest, call: Call
