@@ -84,7 +84,9 @@ def reasons_in(path: Path) -> set[str]:
             continue
         name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
         candidates = [k.value for k in node.keywords if k.arg == "reason"]
-        if name in REASON_CALLS or (name and name[0].isupper() and name.endswith(("Error",))):
+        if name in ("Problem", "ServiceError"):  # (status or code, reason, ...)
+            candidates.extend(node.args[1:2])
+        elif name in REASON_CALLS or (name and name[0].isupper() and name.endswith("Error")):
             candidates.extend(node.args[:1])
         if name == "super" or name == "__init__":
             candidates.extend(node.args[:1])
@@ -125,7 +127,13 @@ def raised_reasons() -> dict[str, str]:
 def test_the_scan_finds_the_reasons_it_should() -> None:
     # Guards the scan itself: these are raised in three different ways today.
     reasons = raised_reasons()
-    assert {"TRACKING_NOT_FOUND", "NOT_COMPETENT", "INVALID_TRACKING_NUMBER"} <= set(reasons)
+    assert {
+        "TRACKING_NOT_FOUND",
+        "NOT_COMPETENT",
+        "INVALID_TRACKING_NUMBER",
+        "UPSTREAM_FAILED",
+        "RPC_NOT_DECLARED",
+    } <= set(reasons)
 
 
 def test_every_raised_reason_has_a_title() -> None:

@@ -102,6 +102,7 @@ class Launcher:
             "GATEWAY_PORT": str(port),
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
+            "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],
             "GATEWAY_LOOKUP_BURST": str(burst),
             "GATEWAY_ACCOUNT_BURST": str(burst),
             "GATEWAY_CREATION_BURST": str(burst),

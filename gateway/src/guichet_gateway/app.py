@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import ORJSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.exceptions import HTTPException
@@ -21,12 +23,14 @@ from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
 from guichet_gateway.settings import GatewaySettings
-from guichet_gateway.titles import PROBLEM_TITLES
 from guichet_kit import correlation
 from guichet_kit.auth import TokenVerifier
+from guichet_kit.events import connect
 from guichet_kit.grpc_client import insecure_channel
+from guichet_kit.i18n import pick_language, set_language
 from guichet_kit.logs import configure_logging
 from guichet_kit.problems import install_problem_handlers
+from guichet_kit.revocation import follow_account_deletions
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +109,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.verifier = TokenVerifier(
             settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
         )
+        # Tokens of deleted accounts are refused here too, as soon as the deletion is published.
+        nats_client = await connect(settings.nats_url, "gateway")
+        stop_following = asyncio.Event()
+        following = asyncio.create_task(
+            follow_account_deletions(
+                nats_client.jetstream(), app.state.verifier.revoked, stop_following
+            )
+        )
         app.state.http = httpx.AsyncClient(timeout=2.0)
         app.state.limiters = {
             LOOKUPS.name: RateLimiter(settings.lookup_rate_per_minute, settings.lookup_burst),
@@ -118,6 +130,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.health_urls = settings.health_urls
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
+        stop_following.set()
+        await following
+        await nats_client.drain()
         await app.state.http.aclose()
         await etracking_channel.close()
         await identity_channel.close()
@@ -129,8 +144,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        default_response_class=ORJSONResponse,
     )
-    install_problem_handlers(app, PROBLEM_TITLES)
+    install_problem_handlers(app)
     for module in (etracking, me, account, relations, spaces):
         app.include_router(module.router)
     app.include_router(health.router)
@@ -142,6 +158,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         cid = correlation.ensure(request.headers.get(correlation.HTTP_HEADER))
+        # The services render their messages in this language (forwarded as `x-language`).
+        set_language(
+            pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+        )
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

@@ -24,6 +24,7 @@ from guichet_kit.auth import (
     InvalidToken,
     IssuerUnavailable,
     Principal,
+    RevokedToken,
     TokenVerifier,
     bearer_token,
     set_caller,
@@ -68,13 +69,17 @@ class ServiceStubs:
     spaces: identity_grpc.SpaceServiceAsyncStub
 
 
+# Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, which cost
+# the gateway a sixth of its time under load.
+
+
 @_declare(Declared(calls_services=True))
-def _calls(request: Request) -> ServiceStubs:
+async def _calls(request: Request) -> ServiceStubs:
     stubs: ServiceStubs = request.app.state.stubs
     return stubs
 
 
-def _language(
+async def _language(
     request: Request,
     lang: Annotated[
         Language | None, Query(description="fr, de or en; else Accept-Language")
@@ -114,6 +119,12 @@ async def verify_caller(request: Request, required: bool) -> Principal | None:
         principal = await verifier.verify(token)
     except IssuerUnavailable as error:
         raise Problem(503, "IDENTITY_PROVIDER_UNAVAILABLE") from error
+    except RevokedToken as error:
+        raise Problem(
+            401,
+            "TOKEN_REVOKED",
+            headers={"WWW-Authenticate": www_authenticate("INVALID_TOKEN", {})},
+        ) from error
     except InvalidToken as error:
         raise Problem(
             401,
@@ -139,7 +150,7 @@ async def _optional_caller(request: Request) -> Principal | None:
 
 
 @_declare(Declared(acts_in_context=True))
-def _acts_in_context() -> None:
+async def _acts_in_context() -> None:
     """Marks a route that acts in the context of `X-Acting-Context` (read with the token)."""
 
 
@@ -156,14 +167,14 @@ def _refuse_when_spent(request: Request, family: LimitFamily) -> None:
 
 def _limit(family: LimitFamily) -> Any:
     @_declare(Declared(limit=family))
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         _refuse_when_spent(request, family)
 
     return Depends(check)
 
 
 @_declare(Declared(limit=ANONYMOUS_CREATIONS))
-def _limit_anonymous_creations(
+async def _limit_anonymous_creations(
     request: Request, principal: Annotated[Principal | None, Depends(_optional_caller)]
 ) -> None:
     if principal is None:

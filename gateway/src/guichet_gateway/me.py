@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from fastapi import APIRouter
@@ -131,27 +130,19 @@ def _preferences_out(preferences: pb.Preferences) -> PreferencesOut:
     )
 
 
+def _context_out(context: pb.ActingContext, own_name: str) -> ActingContextOut:
+    if context.kind == pb.ACTING_CONTEXT_KIND_RELATION:
+        kind = enum_word(pb.RelationKind.Name(context.relation_kind), "RELATION_KIND_")
+        return ActingContextOut(context=context.context, label=f"{context.name} ({kind})")
+    return ActingContextOut(context=context.context, label=context.name or own_name)
+
+
 @router.get("", response_model=MeOut, dependencies=[acts_in_context], responses=NO_PROFILE)
 async def get_me(calls: Calls, user: CurrentUser) -> MeOut:
-    """The signed-in person, the level of this sign-in, and the contexts they may act in."""
-    relations, spaces = await asyncio.gather(
-        calls.relations.ListRelations(pb.ListRelationsRequest()),
-        calls.spaces.ListSpaces(pb.ListSpacesRequest()),
-    )
-    contexts = [ActingContextOut(context="private", label=user.name or user.email)]
-    contexts += [
-        ActingContextOut(context=f"company:{space.id}", label=space.company_name)
-        for space in spaces.spaces
-    ]
-    contexts += [
-        ActingContextOut(
-            context=f"relation:{relation.id}",
-            label=f"{relation.subject_name or relation.subject_national_id} "
-            f"({enum_word(pb.RelationKind.Name(relation.kind), 'RELATION_KIND_')})",
-        )
-        for relation in relations.acting_for
-        if not relation.revoked
-    ]
+    """The signed-in person, the level of this sign-in, and the contexts they may act in now
+    (identity decides which: revoked and expired mandates are not offered)."""
+    reply = await calls.relations.ListActingContexts(pb.ListActingContextsRequest())
+    contexts = [_context_out(context, user.name or user.email) for context in reply.contexts]
     return MeOut(
         subject=user.subject,
         national_id=user.national_id,

@@ -19,6 +19,8 @@ class GatewaySettings(KitSettings):
     keycloak_issuer: str
     token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
     ca_file: Path | None = None
+    # NATS, for identity's deletion events: a deleted account's tokens are refused at once.
+    nats_url: str
     # Deadline of one call to a service: the gateway answers 504 rather than hang.
     call_timeout_seconds: float = 5.0
     # Public lookups by number, per client address: a sustained rate and a burst.

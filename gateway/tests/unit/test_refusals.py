@@ -24,10 +24,11 @@ BAD_TRACKING = {"paper_form_code": "NOT A CODE"}
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
+def client(infra: dict[str, str]) -> Iterator[TestClient]:
     nowhere = f"127.0.0.1:{free_port()}"
     settings = GatewaySettings(
         keycloak_issuer=f"https://{nowhere}/realms/guichet",
+        nats_url=infra["GUICHET_NATS_URL"],  # the gateway follows account deletions
         etracking_address=nowhere,
         identity_address=nowhere,
         lookup_burst=2,

@@ -52,8 +52,6 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
-# Titles by reason, in each language; a reason without an entry falls back to its HTTP status.
-Titles = Mapping[str, Mapping[str, str]]
 
 # Titles by HTTP status, for a reason the catalogue does not know (English ids, kit catalogue).
 GENERIC_TITLES: Mapping[int, str] = {
@@ -71,9 +69,9 @@ GENERIC_TITLES: Mapping[int, str] = {
 }
 
 
-def problem_title(reason: str, status: int, language: Language, titles: Titles) -> str:
+def problem_title(reason: str, status: int, language: Language) -> str:
     """The catalogue's title for the reason, else the status's generic title."""
-    known = reasons.title(reason, language) or titles.get(reason, {}).get(language)
+    known = reasons.title(reason, language)
     if known:
         return known
     return KIT_CATALOG.gettext(GENERIC_TITLES.get(status, GENERIC_TITLES[500]), language)
@@ -91,10 +89,10 @@ class Problem(Exception):
     errors: list[FieldError] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
-    def body(self, language: Language, titles: Titles, instance: str) -> dict[str, Any]:
+    def body(self, language: Language, instance: str) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": problem_type(self.reason),
-            "title": problem_title(self.reason, self.status, language, titles),
+            "title": problem_title(self.reason, self.status, language),
             "status": self.status,
             "reason": self.reason,
             "instance": _cut(instance, MAX_INSTANCE_LENGTH),
@@ -235,7 +233,7 @@ _HTTP_REASONS = {
 }
 
 
-def install_problem_handlers(app: FastAPI, titles: Titles) -> None:
+def install_problem_handlers(app: FastAPI) -> None:
     """Every error leaves the gateway as `application/problem+json`, in the caller's language."""
 
     def respond(request: Request, problem: Problem) -> JSONResponse:
@@ -243,7 +241,7 @@ def install_problem_handlers(app: FastAPI, titles: Titles) -> None:
             request.headers.get("accept-language"), request.query_params.get("lang")
         )
         return JSONResponse(
-            problem.body(language, titles, request.url.path),
+            problem.body(language, request.url.path),
             status_code=problem.status,
             media_type=MEDIA_TYPE,
             headers={**problem.headers, "Content-Language": language},

@@ -18,6 +18,8 @@ TITLES: dict[str, str] = {
     "HTTP_ERROR": N_("The request could not be handled"),
     "INTERNAL": N_("Internal error"),
     "DEPENDENCY_UNAVAILABLE": N_("A service needed for this is temporarily unavailable"),
+    "DEPENDENCY_TIMEOUT": N_("A service needed for this did not answer in time, try again"),
+    "UPSTREAM_FAILED": N_("A service needed for this failed"),
     "RPC_NOT_DECLARED": N_("This operation is not available"),
     "INVALID_CHARACTER": N_("The text contains a character that is not allowed"),
     "TEXT_TOO_LONG": N_("A text is too long"),

@@ -48,7 +48,7 @@ def test_status_codes_map_to_http_statuses(error: Exception, status: int) -> Non
 
 def test_problem_body_is_localised_and_has_a_stable_type() -> None:
     problem = problem_from_rpc_error(as_received(not_found("TRACKING_NOT_FOUND", "none")))
-    body = problem.body(Language.DE, {}, "/api/v1/x")
+    body = problem.body(Language.DE, "/api/v1/x")
     assert body == {
         "type": "urn:openguichet:problem:tracking-not-found",
         "title": "Keine eTracking-Verfolgung mit dieser Nummer",  # the catalogue's, in German
@@ -60,10 +60,9 @@ def test_problem_body_is_localised_and_has_a_stable_type() -> None:
     assert problem_type("TRACKING_NOT_FOUND") == body["type"]
 
 
-def test_a_reason_the_catalogue_lacks_takes_its_title_from_the_titles_given() -> None:
+def test_a_reason_the_catalogue_lacks_takes_the_generic_title_of_its_status() -> None:
     problem = problem_from_rpc_error(as_received(not_found("SOMETHING_NEW", "none")))
-    titles = {"SOMETHING_NEW": {"fr": "Introuvable!", "de": "Weg!", "en": "Gone!"}}
-    assert problem.body(Language.DE, titles, "/x")["title"] == "Weg!"
+    assert problem.body(Language.DE, "/x")["title"] == "Nicht gefunden"
 
 
 def test_a_failure_without_a_reason_is_an_upstream_failure_whose_text_stays_inside() -> None:
@@ -73,6 +72,6 @@ def test_a_failure_without_a_reason_is_an_upstream_failure_whose_text_stays_insi
     problem = problem_from_rpc_error(bare)
     assert problem.status == 503
     assert problem.reason == "DEPENDENCY_UNAVAILABLE"
-    body = problem.body(Language.EN, {}, "/x")
+    body = problem.body(Language.EN, "/x")
     assert body["title"] == "A service needed for this is temporarily unavailable"
     assert "detail" not in body, "upstream messages of 5xx failures are not shown to users"
