@@ -133,3 +133,32 @@ async def test_unknown_route_is_a_problem_too(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "message"),
+    [
+        ("fr", "La demande de suivi contient des erreurs", "Indiquez l'adresse e-mail à notifier"),
+        ("de", "Die Verfolgungsanfrage enthält Fehler", "Geben Sie die zu benachrichtigende"),
+        ("en", "The tracking request has errors", "Enter the e-mail address to notify"),
+    ],
+)
+async def test_the_services_messages_come_in_the_callers_language(
+    api: httpx.AsyncClient, counts: Counts, language: str, title: str, message: str
+) -> None:
+    before = await counts.snapshot()
+
+    response = await api.post(
+        "/api/v1/etracking/trackings",
+        json={**GOOD, "email": None},
+        headers={"Accept-Language": f"{language};q=0.9, xx;q=0.1"},
+    )
+
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["title"] == title
+    [error] = problem["errors"]
+    assert error["field"] == "email"
+    assert error["message"].startswith(message), error["message"]
+    assert response.headers["content-language"] == language
+    assert await counts.snapshot() == before
