@@ -90,28 +90,6 @@ def service_error(error: DomainError) -> ServiceError:
     )
 
 
-def invalid_argument(
-    reason: str, message: str, field_errors: list[FieldError] | None = None
-) -> ServiceError:
-    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, field_errors or [])
-
-
-def not_found(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.NOT_FOUND, reason, message)
-
-
-def permission_denied(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.PERMISSION_DENIED, reason, message)
-
-
-def unauthenticated(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, reason, message)
-
-
-def failed_precondition(reason: str, message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message)
-
-
 @dataclass(frozen=True)
 class RpcFailure:
     """What a caller learns from a failed call: code, reason, message and field errors."""

@@ -32,20 +32,22 @@ from guichet_kit.auth import (
     bearer_token,
     set_caller,
 )
-from guichet_kit.domain import DomainError
-from guichet_kit.errors import (
-    FieldError,
-    ServiceError,
-    invalid_argument,
-    service_error,
-    unauthenticated,
+from guichet_kit.domain import DomainError, FieldError, InvalidInput, Unauthenticated, Unavailable
+from guichet_kit.errors import ServiceError, service_error
+from guichet_kit.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_METADATA_KEY,
+    Catalog,
+    parse_language,
+    set_language,
 )
-from guichet_kit.i18n import DEFAULT_LANGUAGE, LANGUAGE_METADATA_KEY, parse_language, set_language
 from guichet_kit.metrics import GRPC_HANDLED, GRPC_SECONDS
 from guichet_kit.servicers import Registry
 from guichet_kit.settings import TlsFiles
 
 log = structlog.get_logger(__name__)
+
+_ = Catalog("guichet_kit")
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # The kit's own services, always admitted; every other method must be a declared RPC.
@@ -72,7 +74,10 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         try:
             context = ActingContext.parse(raw_context if isinstance(raw_context, str) else None)
         except ValueError as error:
-            raise invalid_argument("INVALID_ACTING_CONTEXT", str(error)) from error
+            raise InvalidInput(
+                "INVALID_ACTING_CONTEXT",
+                _("Give private, company:<space id> or relation:<relation id>."),
+            ) from error
         raw_token = metadata.get(AUTHORIZATION_KEY)
         token = bearer_token(raw_token if isinstance(raw_token, str) else None)
         if token is None or self._verifier is None:
@@ -81,18 +86,17 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         try:
             principal = await self._verifier.verify(token)
         except IssuerUnavailable as error:
-            raise ServiceError(
-                grpc.StatusCode.UNAVAILABLE,
+            raise Unavailable(
                 "IDENTITY_PROVIDER_UNAVAILABLE",
-                "the sign-in service cannot be reached; try again shortly",
+                _("The sign-in service cannot be reached; try again shortly."),
             ) from error
         except RevokedToken as error:
-            raise unauthenticated(
-                "TOKEN_REVOKED", "the account of this token was deleted"
+            raise Unauthenticated(
+                "TOKEN_REVOKED", _("The account of this sign-in was deleted.")
             ) from error
         except InvalidToken as error:
-            raise unauthenticated(
-                "INVALID_TOKEN", f"the access token is not valid: {error}"
+            raise Unauthenticated(
+                "INVALID_TOKEN", _("The access token is not valid: {why}", why=str(error))
             ) from error
         set_caller(principal, context)
 
@@ -194,23 +198,20 @@ def check_request(message: Message, path: str = "") -> None:
         name = f"{path}{descriptor.name}"
         items = value if descriptor.is_repeated else [value]
         if descriptor.is_repeated and len(items) > MAX_LIST_ITEMS:
-            raise invalid_argument(
-                "REQUEST_TOO_LARGE",
-                f"{name} has more than {MAX_LIST_ITEMS} items",
-                [FieldError(name, "too_many", f"At most {MAX_LIST_ITEMS} items.")],
+            too_many = _("At most {limit} items.", limit=MAX_LIST_ITEMS)
+            raise InvalidInput(
+                "REQUEST_TOO_LARGE", too_many, [FieldError(name, "too_many", too_many)]
             )
         if descriptor.type == FieldDescriptor.TYPE_STRING:
             if any("\x00" in item for item in items):
-                raise invalid_argument(
-                    "INVALID_CHARACTER",
-                    f"{name} contains a NUL character",
-                    [FieldError(name, "nul_character", "Remove the NUL (\\0) character.")],
+                nul = _("Remove the NUL (\\0) character.")
+                raise InvalidInput(
+                    "INVALID_CHARACTER", nul, [FieldError(name, "nul_character", nul)]
                 )
             if any(len(item) > MAX_STRING_LENGTH for item in items):
-                raise invalid_argument(
-                    "TEXT_TOO_LONG",
-                    f"{name} is longer than {MAX_STRING_LENGTH} characters",
-                    [FieldError(name, "too_long", f"At most {MAX_STRING_LENGTH} characters.")],
+                too_long = _("At most {limit} characters.", limit=MAX_STRING_LENGTH)
+                raise InvalidInput(
+                    "TEXT_TOO_LONG", too_long, [FieldError(name, "too_long", too_long)]
                 )
         elif descriptor.type == FieldDescriptor.TYPE_MESSAGE:
             for item in items:

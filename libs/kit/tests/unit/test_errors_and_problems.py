@@ -3,7 +3,8 @@
 import grpc
 import pytest
 
-from guichet_kit.errors import FieldError, invalid_argument, not_found, read_rpc_failure
+from guichet_kit.domain import FieldError, InvalidInput, NotFound
+from guichet_kit.errors import read_rpc_failure, service_error
 from guichet_kit.i18n import Language
 from guichet_kit.problems import problem_from_rpc_error, problem_type
 
@@ -20,10 +21,15 @@ def as_received(error: Exception) -> grpc.aio.AioRpcError:
 
 
 def test_reason_and_field_errors_are_read_back_by_the_caller() -> None:
-    error = invalid_argument(
-        "INVALID_TRACKING_REQUEST",
-        "the tracking request is invalid",
-        [FieldError("email", "invalid", "Not an e-mail address."), FieldError("phone", "x", "y")],
+    error = service_error(
+        InvalidInput(
+            "INVALID_TRACKING_REQUEST",
+            "the tracking request is invalid",
+            [
+                FieldError("email", "invalid", "Not an e-mail address."),
+                FieldError("phone", "x", "y"),
+            ],
+        )
     )
     failure = read_rpc_failure(as_received(error))
     assert failure.code == grpc.StatusCode.INVALID_ARGUMENT
@@ -38,8 +44,8 @@ def test_reason_and_field_errors_are_read_back_by_the_caller() -> None:
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (invalid_argument("BAD", "bad"), 422),
-        (not_found("TRACKING_NOT_FOUND", "none"), 404),
+        (service_error(InvalidInput("BAD", "bad")), 422),
+        (service_error(NotFound("TRACKING_NOT_FOUND", "none")), 404),
     ],
 )
 def test_status_codes_map_to_http_statuses(error: Exception, status: int) -> None:
@@ -47,7 +53,9 @@ def test_status_codes_map_to_http_statuses(error: Exception, status: int) -> Non
 
 
 def test_problem_body_is_localised_and_has_a_stable_type() -> None:
-    problem = problem_from_rpc_error(as_received(not_found("TRACKING_NOT_FOUND", "none")))
+    problem = problem_from_rpc_error(
+        as_received(service_error(NotFound("TRACKING_NOT_FOUND", "none")))
+    )
     body = problem.body(Language.DE, "/api/v1/x")
     assert body == {
         "type": "urn:openguichet:problem:tracking-not-found",
@@ -61,7 +69,7 @@ def test_problem_body_is_localised_and_has_a_stable_type() -> None:
 
 
 def test_a_reason_the_catalogue_lacks_takes_the_generic_title_of_its_status() -> None:
-    problem = problem_from_rpc_error(as_received(not_found("SOMETHING_NEW", "none")))
+    problem = problem_from_rpc_error(as_received(service_error(NotFound("SOMETHING_NEW", "none"))))
     assert problem.body(Language.DE, "/x")["title"] == "Nicht gefunden"
 
 
