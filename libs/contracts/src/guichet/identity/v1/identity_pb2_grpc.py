@@ -158,7 +158,9 @@ class AccountServiceServicer:
 
     def GetAccountDeletion(self, request, context):
         """GetAccountDeletion tells the caller which services have confirmed the purge of their own
-        deletion (another's deletion is NOT_FOUND).
+        deletion (another's deletion is NOT_FOUND). Once the deletion is published the caller's tokens
+        are refused everywhere (TOKEN_REVOKED), so in practice it answers only in the moment between
+        DeleteAccount and that event; following the purge is the operators' concern.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -62,7 +62,9 @@ class AccountServiceStub:
     """
     GetAccountDeletion: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetAccountDeletionRequest, _identity_pb2.GetAccountDeletionResponse]
     """GetAccountDeletion tells the caller which services have confirmed the purge of their own
-    deletion (another's deletion is NOT_FOUND).
+    deletion (another's deletion is NOT_FOUND). Once the deletion is published the caller's tokens
+    are refused everywhere (TOKEN_REVOKED), so in practice it answers only in the moment between
+    DeleteAccount and that event; following the purge is the operators' concern.
     """
 
 @_typing.type_check_only
@@ -99,7 +101,9 @@ class AccountServiceAsyncStub(AccountServiceStub):
     """
     GetAccountDeletion: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetAccountDeletionRequest, _identity_pb2.GetAccountDeletionResponse]  # type: ignore[assignment]
     """GetAccountDeletion tells the caller which services have confirmed the purge of their own
-    deletion (another's deletion is NOT_FOUND).
+    deletion (another's deletion is NOT_FOUND). Once the deletion is published the caller's tokens
+    are refused everywhere (TOKEN_REVOKED), so in practice it answers only in the moment between
+    DeleteAccount and that event; following the purge is the operators' concern.
     """
 
 class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -187,7 +191,9 @@ class AccountServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_identity_pb2.GetAccountDeletionResponse, _abc.Awaitable[_identity_pb2.GetAccountDeletionResponse]]:
         """GetAccountDeletion tells the caller which services have confirmed the purge of their own
-        deletion (another's deletion is NOT_FOUND).
+        deletion (another's deletion is NOT_FOUND). Once the deletion is published the caller's tokens
+        are refused everywhere (TOKEN_REVOKED), so in practice it answers only in the moment between
+        DeleteAccount and that event; following the purge is the operators' concern.
         """
 
 def add_AccountServiceServicer_to_server(servicer: AccountServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
