@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import ORJSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -89,6 +90,44 @@ class BodyLimit:
         await self.app(scope, bounded, send)
 
 
+class RequestContext:
+    """Per request: the correlation id (taken or made, and returned), the language the services
+    answer in, and the request metrics. A plain ASGI middleware: Starlette's `BaseHTTPMiddleware`
+    runs each request through extra tasks and streams, a large cost on every call."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        cid = correlation.ensure(request.headers.get(correlation.HTTP_HEADER))
+        # The services render their messages in this language (forwarded as `x-language`).
+        set_language(
+            pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+        )
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[correlation.HTTP_HEADER] = cid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            path = route.path if isinstance(route, APIRoute) else "unmatched"
+            HTTP_REQUESTS.labels(path, scope["method"], str(status)).inc()
+            HTTP_SECONDS.labels(path).observe(time.perf_counter() - started)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, json=settings.log_json)
@@ -153,23 +192,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def correlate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        cid = correlation.ensure(request.headers.get(correlation.HTTP_HEADER))
-        # The services render their messages in this language (forwarded as `x-language`).
-        set_language(
-            pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
-        )
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = route.path if isinstance(route, APIRoute) else "unmatched"
-        HTTP_REQUESTS.labels(path, request.method, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(path).observe(time.perf_counter() - started)
-        response.headers[correlation.HTTP_HEADER] = cid
-        return response
+    app.add_middleware(RequestContext)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

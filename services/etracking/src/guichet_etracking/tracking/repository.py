@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by, asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -48,54 +48,69 @@ class TrackingView:
     history: list[StatusChangeView]
 
 
-# One round trip for a tracking and its history: the public lookup is the hot read path, and
-# loading entities through the ORM cost more than the queries themselves.
+# One round trip for a tracking and its history, in Core (no ORM entities): the public lookup is
+# the hot read path. The statement is compiled once for asyncpg and run as a prepared statement on
+# the session's own connection: building and caching a statement per call cost more than the query.
+_trackings = Tracking.__table__.c
 _changes = TrackingStatusChange.__table__.c
 _VIEW = (
     select(
-        Tracking.number,
-        Tracking.paper_form_code,
-        Tracking.status,
-        Tracking.language,
-        Tracking.owner,
-        Tracking.created_at,
+        _trackings.number,
+        _trackings.paper_form_code,
+        _trackings.status,
+        _trackings.language,
+        _trackings.owner,
+        _trackings.created_at,
         *(
-            func.array_agg(aggregate_order_by(column, _changes.id)).label(column.name)
-            for column in (_changes.status, _changes.changed_by, _changes.comment)
+            func.array_agg(aggregate_order_by(column, _changes.id)).label(label)
+            for column, label in (
+                (_changes.status, "statuses"),
+                (_changes.changed_by, "changers"),
+                (_changes.comment, "comments"),
+                (_changes.occurred_at, "times"),
+            )
         ),
-        func.array_agg(aggregate_order_by(_changes.occurred_at, _changes.id)).label("times"),
     )
-    .join(TrackingStatusChange.__table__, _changes.tracking_id == Tracking.id)
-    .group_by(Tracking.id)
+    .join(TrackingStatusChange.__table__, _changes.tracking_id == _trackings.id)
+    .group_by(_trackings.id)
+)
+_VIEW_BY_NUMBER = str(
+    _VIEW.where(_trackings.number == bindparam("number")).compile(
+        dialect=asyncpg.dialect()  # type: ignore[no-untyped-call]
+    )
 )
 
 
 def _view(row: Any) -> TrackingView:
     history = [
         StatusChangeView(*change)
-        for change in zip(row.status_1, row.changed_by, row.comment, row.times, strict=True)
+        for change in zip(
+            row["statuses"], row["changers"], row["comments"], row["times"], strict=True
+        )
     ]
     return TrackingView(
-        row.number,
-        row.paper_form_code,
-        row.status,
-        row.language,
-        row.owner,
-        row.created_at,
+        row["number"],
+        row["paper_form_code"],
+        row["status"],
+        row["language"],
+        row["owner"],
+        row["created_at"],
         history,
     )
 
 
 async def view_by_number(session: AsyncSession, canonical: str) -> TrackingView | None:
-    row = (await session.execute(_VIEW.where(Tracking.number == canonical))).first()
+    connection = await (await session.connection()).get_raw_connection()
+    driver: Any = connection.driver_connection  # asyncpg's own connection
+    row = await driver.fetchrow(_VIEW_BY_NUMBER, canonical)
     return _view(row) if row is not None else None
 
 
 async def views_owned_by(session: AsyncSession, owner: str) -> list[TrackingView]:
     rows = await session.execute(
-        _VIEW.where(Tracking.owner == owner).order_by(Tracking.updated_at.desc())
+        _VIEW.where(_trackings.owner == owner).order_by(_trackings.updated_at.desc())
     )
-    return [_view(row) for row in rows]
+    return [_view(row._mapping) for row in rows]
 
 
 async def delete_owned_by(session: AsyncSession, owner: str) -> int:
