@@ -40,6 +40,10 @@ _COMPANY_NUMBER = re.compile(r"[A-Z][1-9][0-9]{0,5}")
 _BIDI_CONTROLS = frozenset(
     "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
+# Never in a person's text: controls, invisible formatting, surrogates, private use, unassigned.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# The invisible joiners some scripts (Persian, Indic) and emoji sequences need.
+_JOINERS = frozenset("\u200c\u200d")
 
 
 class InvalidValue(ValueError):
@@ -60,7 +64,8 @@ def parse_human_text(
     allowed_controls = "\n" if multiline else ""
     for character in value:
         if character in _BIDI_CONTROLS or (
-            unicodedata.category(character) == "Cc"
+            unicodedata.category(character) in _REFUSED_CATEGORIES
+            and character not in _JOINERS
             and character not in allowed_controls
             and not character.isspace()
         ):
