@@ -23,7 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 # One definition of how each service is started and configured: the journeys' launcher
@@ -31,7 +30,7 @@ import httpx
 from launcher import Launcher
 
 from guichet_kit.infra import find_root, read_infra_env
-from guichet_testkit.db import migrated_database
+from guichet_testkit.db import connect_admin, migrated_database
 from guichet_testkit.eventually import wait_until
 from guichet_testkit.processes import ServiceProcess, free_port
 
@@ -176,14 +175,7 @@ def _database_counters(database: str) -> tuple[int, int]:
     (which a backend flushes about once a second: wait a little before reading)."""
 
     async def read() -> tuple[int, int]:
-        env = read_infra_env(ROOT)
-        connection = await asyncpg.connect(
-            host=env["GUICHET_PG_HOST"],
-            port=int(env["GUICHET_PG_PORT"]),
-            user=env["GUICHET_PG_USER"],
-            password=env["GUICHET_PG_PASSWORD"],
-            database="postgres",
-        )
+        connection = await connect_admin(read_infra_env(ROOT))
         try:
             row = await connection.fetchrow(
                 "SELECT sessions, xact_commit + xact_rollback AS transactions"

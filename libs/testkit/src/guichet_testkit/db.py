@@ -10,28 +10,34 @@ import asyncio
 import importlib
 import pkgutil
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy import Connection, MetaData, Table, func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from guichet_kit.db import Base
+from guichet_kit.db import Base, create_engine, session_factory
 from guichet_kit.infra import postgres_url
 
 Database = AsyncEngine | async_sessionmaker[AsyncSession]
 
 
-async def recreate_database(env: Mapping[str, str], name: str) -> None:
-    """Drop `name` (even with connections left open by a crashed run) and create it empty."""
-    admin = await asyncpg.connect(
+async def connect_admin(env: Mapping[str, str]) -> asyncpg.Connection:
+    """A connection to the server's `postgres` database, for what concerns whole databases."""
+    return await asyncpg.connect(
         host=env["GUICHET_PG_HOST"],
         port=int(env["GUICHET_PG_PORT"]),
         user=env["GUICHET_PG_USER"],
         password=env["GUICHET_PG_PASSWORD"],
         database="postgres",
     )
+
+
+async def recreate_database(env: Mapping[str, str], name: str) -> None:
+    """Drop `name` (even with connections left open by a crashed run) and create it empty."""
+    admin = await connect_admin(env)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
@@ -60,6 +66,18 @@ async def migrated_database(env: Mapping[str, str], service_dir: Path, name: str
     if process.returncode != 0:
         raise RuntimeError(f"migrations of {service_dir.name} failed:\n{output.decode()}")
     return url
+
+
+@asynccontextmanager
+async def migrated_sessions(
+    env: Mapping[str, str], service_dir: Path, name: str
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions of a fresh database `name` at the head of the service's migrations."""
+    engine = create_engine(await migrated_database(env, service_dir, name))
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 def service_metadata(package: str) -> MetaData:

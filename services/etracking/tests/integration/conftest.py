@@ -24,13 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet_etracking.tracking.grpc import AdministrationServicer, TrackingServicer
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
-from guichet_kit.db import create_engine, session_factory
 from guichet_kit.errors import ServiceError
 from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.outbox import OutboxMessage
 from guichet_testkit import worker_name
-from guichet_testkit.db import migrated_database, row_counts, service_metadata, truncate_tables
+from guichet_testkit.db import migrated_sessions, row_counts, service_metadata, truncate_tables
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 TABLES = service_metadata("guichet_etracking")
@@ -41,10 +40,8 @@ PUBLIC_BASE_URL = "http://127.0.0.1:8000"
 async def etracking_database(
     infra: dict[str, str],
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = await migrated_database(infra, SERVICE_DIR, f"etracking_test_{worker_name()}")
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
+    async with migrated_sessions(infra, SERVICE_DIR, f"etracking_test_{worker_name()}") as sessions:
+        yield sessions
 
 
 @pytest.fixture

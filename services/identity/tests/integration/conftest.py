@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet_identity.profile.service import create_profile
 from guichet_kit.auth import PRIVATE, ActingContext, LevelOfAssurance, Principal, set_caller
-from guichet_kit.db import create_engine, session_factory, transaction
+from guichet_kit.db import transaction
 from guichet_kit.national_id import make_national_id
 from guichet_testkit import worker_name
-from guichet_testkit.db import migrated_database, row_counts, service_metadata, truncate_tables
+from guichet_testkit.db import migrated_sessions, row_counts, service_metadata, truncate_tables
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 TABLES = service_metadata("guichet_identity")
@@ -36,10 +36,8 @@ _sequences = itertools.count(1)
 async def identity_database(
     infra: dict[str, str],
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = await migrated_database(infra, SERVICE_DIR, f"identity_test_{worker_name()}")
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
+    async with migrated_sessions(infra, SERVICE_DIR, f"identity_test_{worker_name()}") as sessions:
+        yield sessions
 
 
 @pytest.fixture

@@ -25,10 +25,9 @@ from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.account.keycloak_admin import KeycloakAccounts
 from guichet_identity.settings import IdentitySettings
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
-from guichet_kit.db import create_engine, session_factory
 from guichet_kit.national_id import make_national_id
 from guichet_testkit import worker_name
-from guichet_testkit.db import migrated_database
+from guichet_testkit.db import migrated_sessions
 
 SERVICE_DIR = Path(__file__).resolve().parents[3]
 # A strong enough password for the realm's policy (length 12, not the e-mail).
@@ -39,10 +38,10 @@ PASSWORD = "Correct-Horse-Battery-42"
 async def account_sessions(
     infra: dict[str, str],
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    url = await migrated_database(infra, SERVICE_DIR, f"identity_account_test_{worker_name()}")
-    engine = create_engine(url)
-    yield session_factory(engine)
-    await engine.dispose()
+    async with migrated_sessions(
+        infra, SERVICE_DIR, f"identity_account_test_{worker_name()}"
+    ) as sessions:
+        yield sessions
 
 
 @pytest.fixture(scope="session")
