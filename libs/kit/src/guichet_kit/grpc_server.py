@@ -67,6 +67,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
         # None admits every method (tests of the interceptor alone); the runner always passes a set.
         self._declared = declared
+        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
 
     async def _identify(self, metadata: dict[str, str | bytes]) -> None:
         """Verify the forwarded token, if any; the servicer decides whether one is needed."""
@@ -107,8 +108,10 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
         ],
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(details)
         method: str = details.method
+        if (wrapped := self._wrapped.get(method)) is not None:
+            return wrapped  # built once per method, not on every call
+        handler = await continuation(details)
         if handler is None or method.startswith(KIT_SERVICES):
             return handler
         if self._declared is not None and method not in self._declared:
@@ -158,11 +161,13 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
                 GRPC_HANDLED.labels(method, code.name).inc()
                 GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
 
-        return grpc.unary_unary_rpc_method_handler(
+        wrapped = grpc.unary_unary_rpc_method_handler(
             call,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+        self._wrapped[method] = wrapped
+        return wrapped
 
 
 DOWNSTREAM_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
