@@ -295,18 +295,15 @@ async def acting_contexts(
     """Where the person may act now: their private space, the spaces they collaborate in, and
     those whose mandate they hold that is neither revoked nor expired."""
     choices = [ContextChoice(PRIVATE, person.person, person.name)]
-    for space in await space_repository.list_for(session, person.national_id):
-        [role] = [
-            CollaboratorRole(c.role)
-            for c in space.collaborators
-            if c.national_id == person.national_id
-        ]
+    for space_id, company_name, role in await space_repository.memberships_of(
+        session, person.national_id
+    ):
         choices.append(
             ContextChoice(
-                ActingContext("company", str(space.id)),
-                f"company:{space.id}",
-                space.company_name,
-                role=role,
+                ActingContext("company", str(space_id)),
+                f"company:{space_id}",
+                company_name,
+                role=CollaboratorRole(role),
             )
         )
     relations = [

@@ -39,6 +39,21 @@ async def list_for(session: AsyncSession, national_id: str) -> list[Space]:
     return list(rows)
 
 
+async def memberships_of(
+    session: AsyncSession, national_id: str
+) -> list[tuple[uuid.UUID, str, str]]:
+    """(space id, company name, role) of every space `national_id` collaborates in, by name; read
+    in Core, as every /me asks it."""
+    spaces, collaborators = Space.__table__.c, Collaborator.__table__.c
+    rows = await session.execute(
+        select(spaces.id, spaces.company_name, collaborators.role)
+        .join(Collaborator.__table__, collaborators.space_id == spaces.id)
+        .where(collaborators.national_id == national_id)
+        .order_by(spaces.company_name, spaces.id)
+    )
+    return [(space_id, name, role) for space_id, name, role in rows]
+
+
 async def find_collaborator(
     session: AsyncSession, space_id: uuid.UUID, national_id: str
 ) -> Collaborator | None:
