@@ -12,7 +12,7 @@ export UV_CACHE_DIR ?= $(GUICHET_TOOLS_DIR)/uv-cache
 PY := $(ROOT)/.venv/bin/python
 INFRA_ENV := $(ROOT)/.data/infra.env
 
-.PHONY: help up test infra down migrate proto lint bench venv unit messages
+.PHONY: help up test infra down migrate proto lint bench venv unit messages web-deps
 
 help:
 	@echo "make up      install what is missing, start the infrastructure and every service"
@@ -22,6 +22,7 @@ help:
 	@echo "make migrate apply every service's Alembic migrations"
 	@echo "make proto   regenerate libs/contracts from proto/"
 	@echo "make lint    ruff, mypy strict, import-linter, buf lint, stale-stub check"
+	@echo "make web-deps  Debian's chromium and the web client's pinned design-system assets"
 	@echo "make messages  extract translatable texts into each package's fr/de .po files"
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 
@@ -57,10 +58,13 @@ messages: venv
 unit: venv
 	$(PY) -m pytest -q -m "not integration" services/*/tests/unit libs/kit/tests/unit
 
-test: infra
+web-deps:
+	@scripts/web_deps.sh
+
+test: infra web-deps
 	@scripts/test.sh
 
-up: migrate
+up: migrate web-deps
 	@deploy/local/run.sh
 
 bench: infra

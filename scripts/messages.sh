@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make messages`: extract every translatable text (`_()`, `N_()`) of each package into its
+# `make messages`: extract every translatable text (`_()`, `N_()`, and in the web templates
+# `{{ _() }}` and `{% trans %}`, as babel.cfg says) of each package into its
 # catalogue and update the French and German .po files (English is the message ids themselves).
 # New texts arrive untranslated: fill their msgstr; a test fails while one is missing.
 set -euo pipefail

@@ -25,6 +25,9 @@ PACKAGES = sorted(
     ]
 )
 KEYWORDS = {"_": None, "N_": None}
+# As babel.cfg: Python sources, and the web client's Jinja2 templates (`_()` and `{% trans %}`).
+METHOD_MAP = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+OPTIONS_MAP = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 REASON = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 # Calls whose first argument is a refusal reason.
 REASON_CALLS = {
@@ -48,7 +51,9 @@ REASON_CALLS = {
 
 
 def texts_of(package: Path) -> set[str]:
-    found = extract_from_dir(str(package), method_map=[("**.py", "python")], keywords=KEYWORDS)
+    found = extract_from_dir(
+        str(package), method_map=METHOD_MAP, options_map=OPTIONS_MAP, keywords=KEYWORDS
+    )
     return {message for _, _, message, _, _ in found if isinstance(message, str)}
 
 
@@ -61,8 +66,18 @@ def translations(package: Path, language: Language) -> dict[str, str]:
     return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}  # type: ignore[misc]
 
 
+PERCENT_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
 def placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    # `{name}` in Python texts, `%(name)s` in templates.
+    named = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    return named | set(PERCENT_PLACEHOLDER.findall(text))
+
+
+def test_the_extraction_reads_the_web_templates() -> None:
+    # Guards the extraction itself: a page's text must be checked like any other.
+    assert "Skip to main content" in texts_of(ROOT / "gateway/src/guichet_gateway")
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda p: p.name)

@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import ORJSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -24,6 +25,7 @@ from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
 from guichet_gateway.settings import GatewaySettings
+from guichet_gateway.web import pages
 from guichet_kit import correlation
 from guichet_kit.auth import TokenVerifier
 from guichet_kit.events import connect
@@ -189,6 +191,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for module in (etracking, me, account, relations, spaces):
         app.include_router(module.router)
     app.include_router(health.router)
+    # The web client: pages outside /api and the API document, their assets under /static.
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
