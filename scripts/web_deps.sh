@@ -8,8 +8,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 TOOLS=${GUICHET_TOOLS_DIR:-$HOME/.cache/openguichet}
-LOCK=gateway/web-assets.lock
-VENDOR=gateway/src/guichet_gateway/web/static/vendor
+# The overrides exist for the script's own test (another lock, folder or registry).
+LOCK=${WEB_ASSETS_LOCK:-gateway/web-assets.lock}
+VENDOR=${WEB_ASSETS_DIR:-gateway/src/guichet_gateway/web/static/vendor}
+REGISTRY=${NPM_REGISTRY:-https://registry.npmjs.org}
 STAMP="$VENDOR/.stamp"
 
 if ! command -v chromium >/dev/null; then
@@ -26,9 +28,11 @@ if [[ -f "$STAMP" && $(cat "$STAMP") == "$wanted" ]]; then
     exit 0
 fi
 
-mkdir -p "$TOOLS/npm"
-rm -rf "$VENDOR"
-mkdir -p "$VENDOR"
+mkdir -p "$TOOLS/npm" "$(dirname "$VENDOR")"
+# Unpacked beside the served folder and swapped in only when every package checked out:
+# a refused tarball leaves the assets as they were.
+NEXT=$(mktemp -d "$VENDOR.next.XXXXXX")
+trap 'rm -rf "$NEXT"' EXIT
 while read -r name version integrity; do
     [[ -z "$name" || "$name" == \#* ]] && continue
     base=${name##*/}
@@ -36,7 +40,7 @@ while read -r name version integrity; do
     expected=${integrity#sha512-}
     if [[ ! -f "$tarball" ]] || [[ $(openssl dgst -sha512 -binary "$tarball" | base64 -w0) != "$expected" ]]; then
         echo "==> fetching $name $version"
-        curl -fsSL --retry 3 -o "$tarball.part" "https://registry.npmjs.org/$name/-/$base-$version.tgz"
+        curl -fsSL --retry 3 -o "$tarball.part" "$REGISTRY/$name/-/$base-$version.tgz"
         actual=$(openssl dgst -sha512 -binary "$tarball.part" | base64 -w0)
         if [[ "$actual" != "$expected" ]]; then
             rm -f "$tarball.part"
@@ -49,7 +53,7 @@ while read -r name version integrity; do
     @uswds/uswds)
         # Only what pages use: the compiled CSS and JS, the fonts the CSS names, and the icons
         # without the large icon sprite set or any national branding (banner, flag, .gov).
-        target="$VENDOR/uswds"
+        target="$NEXT/uswds"
         mkdir -p "$target"
         tar -xzf "$tarball" -C "$target" --strip-components=2 \
             --wildcards 'package/dist/css/uswds.min.css' 'package/dist/js/uswds.min.js' \
@@ -65,5 +69,8 @@ while read -r name version integrity; do
         ;;
     esac
 done <"$LOCK"
-echo "$wanted" >"$STAMP"
+echo "$wanted" >"$NEXT/.stamp"
+chmod 755 "$NEXT"
+rm -rf "$VENDOR"
+mv "$NEXT" "$VENDOR"
 echo "==> web assets ready in $VENDOR"
