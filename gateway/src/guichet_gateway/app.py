@@ -187,7 +187,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         default_response_class=ORJSONResponse,
     )
-    install_problem_handlers(app)
+    # A browser asking for a page gets its refusal as a page; programs keep their problems.
+    install_problem_handlers(app, page=pages.error_page)
     for module in (etracking, me, account, relations, spaces):
         app.include_router(module.router)
     app.include_router(health.router)

@@ -1,5 +1,6 @@
 """The public pages in a browser: the eTracking lookup done with the keyboard only, and every
-page in every language checked for accessibility (axe-core, WCAG 2.1 AA), reflow at 320 px and
+page in every language checked for accessibility (axe-core, WCAG 2.1 AA), reflow at 320 CSS px
+(WCAG 1.4.10: 400 % zoom of a 1280 px window) and
 its Content-Security-Policy."""
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ class Watch:
 
 
 @pytest.mark.parametrize("language", ["fr", "de", "en"])
-async def test_every_page_is_accessible_reflows_and_is_sent_with_its_policy(
+async def test_every_page_is_accessible_reflows_at_400_percent_zoom_and_has_its_policy(
     language: str, browser: Browser, stack: Stack, api: httpx.AsyncClient, artifacts: Path
 ) -> None:
     created = await create_tracking(api)
@@ -139,6 +140,7 @@ async def test_every_page_is_accessible_reflows_and_is_sent_with_its_policy(
         "lookup-error": f"/etracking/lookup?lang={language}&number=ET-12",
     }
     axe = Axe()
+    # 320 CSS px wide is WCAG 1.4.10's reflow case: a 1280 px window zoomed to 400 %.
     for width, height in ((1280, 900), (320, 640)):
         context = await browser.new_context(
             base_url=stack.gateway_url, viewport={"width": width, "height": height}

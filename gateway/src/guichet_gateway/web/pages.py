@@ -22,7 +22,8 @@ from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet_gateway.deps import Calls, rate_limit
 from guichet_gateway.ratelimit import LOOKUPS
 from guichet_kit.errors import read_rpc_failure
-from guichet_kit.i18n import Catalog, Language, format_moment, pick_language, render
+from guichet_kit.i18n import N_, Catalog, Language, format_moment, pick_language, render
+from guichet_kit.problems import Problem
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -93,7 +94,13 @@ def _here_in(request: Request, language: Language) -> str:
     return f"{url.path}?{url.query}"
 
 
-def page(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+def page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **values: Any,
+) -> HTMLResponse:
     language = page_language(request)
     switch = [
         LanguageLink(
@@ -106,7 +113,68 @@ def page(request: Request, template: str, status: int = 200, **values: Any) -> H
         .get_template(template)
         .render(lang=language.value, languages=switch, **values)
     )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    headers = {**SECURITY_HEADERS, **(headers or {}), "Content-Language": language.value}
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+@dataclass(frozen=True)
+class ErrorPage:
+    """What a page says of a refusal that is not about what was typed: what happened, and what
+    the person can do about it."""
+
+    title: str
+    advice: str
+    kind: str  # the USWDS alert's: warning or info
+    home_link: bool = False
+
+
+_UNAVAILABLE = ErrorPage(
+    N_("Service temporarily unavailable"),
+    N_("This service is temporarily unavailable. Please try again in a few minutes."),
+    "warning",
+)
+ERROR_PAGES = {
+    404: ErrorPage(
+        N_("Page not found"),
+        N_("This page does not exist. Check the address, or start again from the home page."),
+        "info",
+        home_link=True,
+    ),
+    429: ErrorPage(
+        N_("Too many lookups"),
+        N_("You made many lookups in a short time. Please try again in a minute."),
+        "warning",
+    ),
+    500: _UNAVAILABLE,
+    502: _UNAVAILABLE,
+    503: _UNAVAILABLE,
+    504: _UNAVAILABLE,
+}
+# Everything else the gateway serves is for programs and keeps answering problem JSON.
+NOT_PAGES = ("/api/", "/static/", "/docs", "/openapi.json", "/healthz", "/metrics")
+
+
+def is_page_path(path: str) -> bool:
+    return not any(path == p.rstrip("/") or path.startswith(p) for p in NOT_PAGES)
+
+
+def error_page(request: Request, problem: Problem) -> HTMLResponse | None:
+    """The problem handlers' hook: a page's refusal is answered as a page on the same layout,
+    with its status and headers (e.g. Retry-After); anything else stays a problem."""
+    shown = ERROR_PAGES.get(problem.status)
+    if shown is None or not is_page_path(request.url.path):
+        return None
+    language = page_language(request)
+    return page(
+        request,
+        "error.html",
+        problem.status,
+        problem.headers,
+        title=_.gettext(shown.title, language),
+        advice=_.gettext(shown.advice, language),
+        kind=shown.kind,
+        home_link=shown.home_link,
+    )
 
 
 @router.get("/", response_class=HTMLResponse)

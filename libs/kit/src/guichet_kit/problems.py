@@ -8,7 +8,7 @@ field names and messages are cut.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ import grpc
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -233,10 +233,19 @@ _HTTP_REASONS = {
 }
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Every error leaves the gateway as `application/problem+json`, in the caller's language."""
+# Renders a problem as a page for a person's browser, or None to answer it as JSON.
+PageHook = Callable[[Request, Problem], Response | None]
 
-    def respond(request: Request, problem: Problem) -> JSONResponse:
+
+def install_problem_handlers(app: FastAPI, page: PageHook | None = None) -> None:
+    """Every error leaves the gateway as `application/problem+json`, in the caller's language;
+    `page` may answer one as a page instead (the web client's routes). Deciding here, where every
+    refusal already passes, keeps one place per failure: a route never catches its own."""
+
+    def respond(request: Request, problem: Problem) -> Response:
+        shown = page(request, problem) if page else None
+        if shown is not None:
+            return shown
         language = pick_language(
             request.headers.get("accept-language"), request.query_params.get("lang")
         )
@@ -248,19 +257,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+    async def _problem(request: Request, exc: Problem) -> Response:
         return respond(request, exc)
 
     @app.exception_handler(grpc.aio.AioRpcError)
-    async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+    async def _rpc(request: Request, exc: grpc.aio.AioRpcError) -> Response:
         return respond(request, problem_from_rpc_error(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         return respond(request, validation_problem(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:
             # FastAPI's answer to a body it cannot decode (not UTF-8): invalid JSON, as a body
             # that fails to parse is.
@@ -272,6 +281,6 @@ def install_problem_handlers(app: FastAPI) -> None:
         return respond(request, Problem(exc.status_code, reason, headers=headers))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("gateway.unexpected_error")
         return respond(request, Problem(500, "INTERNAL"))
