@@ -14,7 +14,7 @@ from axe_playwright_python.async_playwright import Axe
 from launcher import Launcher
 from playwright.async_api import Browser
 from stack import Stack
-from web.test_lookup_pages import CSP, WCAG_AA, Watch, create_tracking
+from web.test_lookup_pages import CSP, Watch, check_shown_page, create_tracking
 
 from guichet_kit.i18n import Catalog, Language
 
@@ -69,21 +69,7 @@ async def check_error_page(
             assert await page.get_attribute("html", "lang") == language.value
             assert await page.text_content("h1") == title_in(title, language)
             shot = artifacts / f"error-{name}-{language.value}-{width}.png"
-            await page.screenshot(path=shot, full_page=True)
-            if width == 320:
-                overflow = await page.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
-                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 320px"
-            else:
-                results = await axe.run(
-                    page, options={"runOnly": {"type": "tag", "values": WCAG_AA}}
-                )
-                violations = [
-                    (v["id"], v["help"], [n["target"] for n in v["nodes"]])
-                    for v in results.response["violations"]
-                ]
-                assert not violations, f"{path} in {language}: {violations}"
+            await check_shown_page(page, axe, width, f"{path} in {language}", shot)
         assert not watch.csp_errors, watch.csp_errors
         assert not watch.failed, watch.failed
         await context.close()

@@ -108,6 +108,23 @@ async def test_the_lookup_works_without_javascript(
     await context.close()
 
 
+async def check_shown_page(page: Page, axe: Axe, width: int, label: str, shot: Path) -> None:
+    """Keep a screenshot; at 320 px no sideways scrolling, at full width no axe violation."""
+    await page.screenshot(path=shot, full_page=True)
+    if width == 320:
+        overflow = await page.evaluate(
+            "() => document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"{label} scrolls sideways by {overflow}px at 320px"
+        return
+    results = await axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_AA}})
+    violations = [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]])
+        for v in results.response["violations"]
+    ]
+    assert not violations, f"{label}: {violations}"
+
+
 @dataclass
 class Watch:
     """What went wrong while a page loaded: CSP reports in the console, failed requests."""
@@ -154,21 +171,9 @@ async def test_every_page_is_accessible_reflows_at_400_percent_zoom_and_has_its_
             assert response.headers["content-security-policy"] == CSP, path
             assert response.headers["x-content-type-options"] == "nosniff"
             assert await page.get_attribute("html", "lang") == language
-            await page.screenshot(path=artifacts / f"{name}-{language}-{width}.png", full_page=True)
-            if width == 320:
-                overflow = await page.evaluate(
-                    "() => document.documentElement.scrollWidth - window.innerWidth"
-                )
-                assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at 320px"
-            else:
-                results = await axe.run(
-                    page, options={"runOnly": {"type": "tag", "values": WCAG_AA}}
-                )
-                violations = [
-                    (v["id"], v["help"], [n["target"] for n in v["nodes"]])
-                    for v in results.response["violations"]
-                ]
-                assert not violations, f"{path}: {violations}"
+            await check_shown_page(
+                page, axe, width, f"{path}", artifacts / f"{name}-{language}-{width}.png"
+            )
         assert not watch.csp_errors, watch.csp_errors
         assert not watch.failed, watch.failed
         await context.close()

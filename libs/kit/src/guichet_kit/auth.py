@@ -23,6 +23,9 @@ import jwt
 from jwt import PyJWK
 
 from guichet_kit.domain import Unauthenticated
+from guichet_kit.i18n import Catalog
+
+_ = Catalog("guichet_kit")
 
 AUTHORIZATION_KEY = "authorization"
 ACTING_CONTEXT_KEY = "x-acting-context"
@@ -277,10 +280,14 @@ def acting_context() -> ActingContext:
     return _context.get()
 
 
+def sign_in_required() -> Unauthenticated:
+    return Unauthenticated("AUTHENTICATION_REQUIRED", _("Sign in to do this."))
+
+
 def authenticated() -> Principal:
     principal = _caller.get()
     if principal is None:
-        raise Unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
+        raise sign_in_required()
     return principal
 
 
@@ -288,7 +295,7 @@ def insufficient_level(required: LevelOfAssurance) -> Unauthenticated:
     """RFC 9470: the gateway answers 401 with `insufficient_user_authentication`."""
     return Unauthenticated(
         "INSUFFICIENT_USER_AUTHENTICATION",
-        f"this needs the {required.acr} level of assurance",
+        _("This needs the {level} level of assurance.", level=required.acr),
         metadata={"acr_values": required.acr},
     )
 

@@ -224,12 +224,6 @@ def check_request(message: Message, path: str = "") -> None:
                     check_request(item, f"{name}.")
 
 
-def client_certificate_name(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
-    """The common name of the verified client certificate, or None on a call without one."""
-    names = list(context.auth_context().get("x509_common_name") or [])
-    return names[0].decode() if names else None
-
-
 @dataclass(frozen=True)
 class Endpoint:
     """A listening address; with `tls` set it is TLS, and mutual TLS when tls.client_ca is set."""

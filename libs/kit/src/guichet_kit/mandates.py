@@ -16,6 +16,9 @@ from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet_kit.auth import ActingContext, Principal
 from guichet_kit.domain import Forbidden
+from guichet_kit.i18n import Catalog
+
+_ = Catalog("guichet_kit")
 
 CACHE_SECONDS = 30.0
 
@@ -50,7 +53,7 @@ class MandateChecker:
         if decision.refusal:
             raise Forbidden(
                 "MANDATE_REFUSED",
-                f"no mandate for {context} with right {right}: {decision.refusal}",
+                _("You hold no mandate with the right {right} in this context.", right=right),
                 metadata={"refusal": decision.refusal},
             )
         return decision.owner

@@ -32,11 +32,15 @@ from guichet_kit.auth import (
     acting_context,
     caller,
     insufficient_level,
+    sign_in_required,
 )
 from guichet_kit.db import transaction
 from guichet_kit.domain import DomainError, Forbidden, Unauthenticated
 from guichet_kit.errors import service_error
+from guichet_kit.i18n import Catalog
 from guichet_kit.outbox import track_events
+
+_ = Catalog("guichet_kit")
 
 AccessKind = Literal["public", "citizen", "administration", "platform"]
 ContextKind = Literal["private", "company", "relation"]
@@ -102,7 +106,7 @@ class Call:
     def person(self) -> Principal:
         """The signed-in caller (always there for `citizen` RPCs)."""
         if self.principal is None:
-            raise Unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
+            raise sign_in_required()
         return self.principal
 
     @property
@@ -126,14 +130,14 @@ class DeclaredServicer:
 
     def read_sessions(self) -> async_sessionmaker[AsyncSession]:
         """Sessions on autocommit connections: a read needs no BEGIN and ROLLBACK round trips."""
-        if getattr(self, "_read_sessions", None) is None:
+        if self._read_sessions is None:
             if self.sessions is None:
                 raise RuntimeError(f"{type(self).__name__} has no database sessions")
             engine = self.sessions.kw["bind"]
             self._read_sessions = async_sessionmaker(
                 engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
             )
-        return self._read_sessions  # type: ignore[return-value]
+        return self._read_sessions
 
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -161,13 +165,13 @@ def admit(access: Access, context: Context | None) -> Call:
         return call
     if access.kind == "citizen":
         if principal is None:
-            raise Unauthenticated("AUTHENTICATION_REQUIRED", "sign in to do this")
+            raise sign_in_required()
         if principal.level < access.level:
             raise insufficient_level(access.level)
         if acting.kind not in access.contexts:
             raise Forbidden(
                 "ACTING_CONTEXT_NOT_ALLOWED",
-                f"this cannot be done while acting in a {acting.kind} context",
+                _("This cannot be done while acting for a company or another person."),
             )
         return call
     name = _certificate_name(context)
@@ -175,13 +179,13 @@ def admit(access: Access, context: Context | None) -> Call:
         if name is None:
             raise Unauthenticated(
                 "CLIENT_CERTIFICATE_REQUIRED",
-                "administrations call this API over mutual TLS with their client certificate",
+                _("Administrations call this API over mutual TLS with their client certificate."),
             )
         call.administration = name
         return call
     if name is None or name not in access.services:
         raise Unauthenticated(
-            "SERVICE_CERTIFICATE_REQUIRED", "only a platform service may call this"
+            "SERVICE_CERTIFICATE_REQUIRED", _("Only a platform service may call this.")
         )
     call.service = name
     return call
