@@ -30,8 +30,10 @@ from guichet_kit.auth import (
     set_caller,
 )
 from guichet_kit.errors import FieldError
-from guichet_kit.i18n import Language, pick_language
+from guichet_kit.i18n import Catalog, Language, pick_language
 from guichet_kit.problems import Problem, www_authenticate
+
+_ = Catalog("guichet_gateway")
 
 # private, company:<space id> or relation:<relation id>, exactly (no spaces, no empty value).
 ACTING_CONTEXT_PATTERN = r"^(?:private|(?:company|relation):[0-9A-Za-z-]{1,64})$"
@@ -94,7 +96,7 @@ def _acting_context(request: Request) -> ActingContext:
         return PRIVATE
     if len(text) > ACTING_CONTEXT_MAX_LENGTH or not _ACTING_CONTEXT.fullmatch(text):
         # The value is not repeated: it is the caller's own input, of any length.
-        message = "Give private, company:<space id> or relation:<relation id>."
+        message = _("Give private, company:<space id> or relation:<relation id>.")
         raise Problem(
             422,
             "INVALID_ACTING_CONTEXT",

@@ -24,7 +24,10 @@ from guichet_gateway.openapi import needs_level, refusals
 from guichet_gateway.wire import enum_word, timestamp, to_timestamp
 from guichet_kit.auth import LevelOfAssurance
 from guichet_kit.errors import FieldError
+from guichet_kit.i18n import Catalog
 from guichet_kit.problems import Problem
+
+_ = Catalog("guichet_gateway")
 
 router = APIRouter(prefix="/api/v1/me", tags=["relations"])
 
@@ -130,7 +133,7 @@ async def grant_mandate(body: MandateIn, calls: Calls, user: CurrentUser) -> Rel
             422,
             "VALIDATION_FAILED",
             "",
-            [FieldError("expires_at", "out_of_range", "Give a real date.")],
+            [FieldError("expires_at", "out_of_range", _("Give a real date."))],
         )
     reply = await calls.relations.GrantMandate(
         pb.GrantMandateRequest(
