@@ -102,6 +102,7 @@ kc_start() {
     wait_until keycloak "$KC_START_TIMEOUT" "$KC_LOG" kc_ready
     KC_ADMIN_USERNAME=admin KC_ADMIN_PASSWORD="$(secret keycloak_admin_password)" \
         GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET="$(secret keycloak_identity_client_secret)" \
+        GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET="$(secret keycloak_gateway_client_secret)" \
         "$PY" "$ROOT/deploy/keycloak/apply_realm.py" --url "http://127.0.0.1:$KC_HTTP_PORT" \
         --realm-file "$KC_REALM_FILE" --profile-file "$KC_PROFILE_FILE" --state "$KC_STATE/realm-guichet.sha256" \
         || die "keycloak: applying the realm failed"

@@ -32,6 +32,8 @@ secret minio_access_key devminio >/dev/null
 secret minio_secret_key >/dev/null
 secret keycloak_admin_password >/dev/null
 secret keycloak_identity_client_secret >/dev/null
+secret keycloak_gateway_client_secret >/dev/null
+secret gateway_altcha_hmac_key >/dev/null
 
 # MinIO's first build takes minutes: run it in the background while the rest starts.
 MINIO_BUILD_T=""
@@ -78,6 +80,9 @@ GUICHET_KEYCLOAK_HTTPS_URL=https://localhost:$KC_HTTPS_PORT
 GUICHET_KEYCLOAK_ISSUER=https://localhost:$KC_HTTPS_PORT/realms/guichet
 GUICHET_KEYCLOAK_IDENTITY_CLIENT_ID=guichet-identity
 GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET=$(secret keycloak_identity_client_secret)
+GUICHET_KEYCLOAK_GATEWAY_CLIENT_ID=guichet-gateway
+GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET=$(secret keycloak_gateway_client_secret)
+GUICHET_GATEWAY_ALTCHA_HMAC_KEY=$(secret gateway_altcha_hmac_key)
 GUICHET_CA_FILE=$DATA/pki/ca.crt
 GUICHET_NATIONAL_CA_DIR=$DATA/pki/national
 GUICHET_SMTP_HOST=127.0.0.1
