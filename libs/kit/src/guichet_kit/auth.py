@@ -226,7 +226,11 @@ class TokenVerifier:
         self._verified[key] = _Verified(principal, expires_at)
         return principal
 
-    async def _verify_signature(self, token: str) -> tuple[Principal, float]:
+    async def decode(
+        self, token: str, *, audience: str, require: tuple[str, ...] = ("exp", "iat", "iss", "aud")
+    ) -> dict[str, Any]:
+        """The claims of any JWT this issuer signed for `audience` (e.g. a logout token sent to
+        a client), signature, issuer, audience and expiry checked."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -237,13 +241,19 @@ class TokenVerifier:
                 token,
                 key=key,
                 algorithms=[key.algorithm_name],
-                audience=self._audience,
+                audience=audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                options={"require": list(require)},
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from error
+        return claims
+
+    async def _verify_signature(self, token: str) -> tuple[Principal, float]:
+        claims = await self.decode(
+            token, audience=self._audience, require=("exp", "iat", "iss", "aud", "sub")
+        )
         level = LevelOfAssurance.from_acr(claims.get("acr"))
         if level is None:
             raise InvalidToken(f"unknown level of assurance {claims.get('acr')!r}")
