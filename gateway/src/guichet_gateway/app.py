@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-from guichet_gateway import account, etracking, health, me, relations, spaces
+from guichet_gateway import account, etracking, health, live, me, relations, spaces
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
@@ -158,6 +158,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
                 nats_client.jetstream(), app.state.verifier.revoked, stop_following
             )
         )
+        # Live badges: one subscription per replica, fanned out to the open streams.
+        app.state.live = live.LiveHub()
+        app.state.verifier.revoked.on_revoke(app.state.live.drop_subject)
+        live_following = asyncio.create_task(
+            live.follow_status_changes(nats_client.jetstream(), app.state.live, stop_following)
+        )
         app.state.http = httpx.AsyncClient(timeout=2.0)
         app.state.limiters = {
             LOOKUPS.name: RateLimiter(settings.lookup_rate_per_minute, settings.lookup_burst),
@@ -172,7 +178,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
         stop_following.set()
+        app.state.live.close_all()
         await following
+        await live_following
         await nats_client.drain()
         await app.state.http.aclose()
         await etracking_channel.close()
@@ -189,7 +197,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # A browser asking for a page gets its refusal as a page; programs keep their problems.
     install_problem_handlers(app, page=pages.error_page)
-    for module in (etracking, me, account, relations, spaces):
+    for module in (etracking, me, account, relations, spaces, live):
         app.include_router(module.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
