@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-from guichet_gateway import account, etracking, health, live, me, relations, spaces
+from guichet_gateway import account, dashboard, etracking, health, live, me, relations, spaces
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
@@ -175,6 +175,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
         }
         app.state.health_urls = settings.health_urls
+        app.state.settings = settings
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
         stop_following.set()
@@ -197,7 +198,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # A browser asking for a page gets its refusal as a page; programs keep their problems.
     install_problem_handlers(app, page=pages.error_page)
-    for module in (etracking, me, account, relations, spaces, live):
+    for module in (etracking, me, account, relations, spaces, live, dashboard):
         app.include_router(module.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.

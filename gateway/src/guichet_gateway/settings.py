@@ -23,6 +23,9 @@ class GatewaySettings(KitSettings):
     nats_url: str
     # Deadline of one call to a service: the gateway answers 504 rather than hang.
     call_timeout_seconds: float = 5.0
+    # The dashboard's deadline for each of its sections: a later service leaves its section
+    # "unavailable" and the rest is answered.
+    dashboard_section_deadline_seconds: float = Field(1.0, gt=0)
     # Public lookups by number, per client address: a sustained rate and a burst.
     lookup_rate_per_minute: float = 60.0
     lookup_burst: int = 20
