@@ -205,6 +205,7 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         ("get", "/api/v1/etracking/trackings"),
         ("get", "/api/v1/me"),
         ("get", "/api/v1/me/acts-on-my-behalf"),
+        ("get", "/api/v1/dashboard"),
     }
 
 
