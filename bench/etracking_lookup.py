@@ -31,6 +31,7 @@ from common import (
     wrk,
 )
 
+from guichet_testkit.altcha import solved_challenge
 from guichet_testkit.processes import ServiceProcess
 
 LANGUAGE = "en"
@@ -64,9 +65,8 @@ async def main() -> None:
         processes.append(gateway.process)
         headers = {"Accept-Language": LANGUAGE}
         async with httpx.AsyncClient(base_url=gateway.address, headers=headers) as client:
-            created = await client.post(
-                "/api/v1/etracking/trackings", json={"paper_form_code": "ACD-IR-100"}
-            )
+            anonymous = {"paper_form_code": "ACD-IR-100", "altcha": await solved_challenge(client)}
+            created = await client.post("/api/v1/etracking/trackings", json=anonymous)
             created.raise_for_status()
             number = created.json()["number"]
             path = f"/api/v1/etracking/trackings/{number.replace('-', '')}"

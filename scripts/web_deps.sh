@@ -63,6 +63,16 @@ while read -r name version integrity; do
             --exclude='package/dist/img/material-icons*' --exclude='package/dist/img/usa-banner*' \
             --exclude='package/dist/img/us_flag*' --exclude='package/dist/img/icon-dot-gov*'
         ;;
+    altcha)
+        # The anti-robot widget's build for a strict CSP (its styles a file, no inline worker),
+        # the one proof-of-work worker the gateway's challenges need, French and German texts.
+        target="$NEXT/altcha"
+        mkdir -p "$target"
+        tar -xzf "$tarball" -C "$target" --strip-components=2 \
+            'package/dist/external/altcha.min.js' 'package/dist/external/altcha.css' \
+            'package/dist/workers/pbkdf2.js' 'package/dist/i18n/fr-fr.js' 'package/dist/i18n/de.js'
+        tar -xzf "$tarball" -C "$target" --strip-components=1 'package/LICENSE.txt'
+        ;;
     *)
         echo "web-deps: no unpacking rule for $name" >&2
         exit 1

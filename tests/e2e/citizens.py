@@ -13,6 +13,7 @@ import httpx
 from keycloak import KeycloakAdmin
 
 from guichet_kit.national_id import make_national_id
+from guichet_testkit.altcha import solved_challenge
 from guichet_testkit.login import LoginAgent, Tokens
 from guichet_testkit.mail import mail_links, newest_mail
 from guichet_testkit.pki import issue_citizen_certificate
@@ -87,6 +88,7 @@ class Registry:
                 "first_name": citizen.first_name,
                 "last_name": citizen.last_name,
                 "language": "en",
+                "altcha": await solved_challenge(self.api),
             },
         )
         assert response.status_code == 201, response.text

@@ -14,6 +14,7 @@ from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.errors import read_rpc_failure
 from guichet_kit.grpc_client import mutual_tls_channel
+from guichet_testkit.altcha import solved_challenge
 
 if TYPE_CHECKING:  # the async stub type exists only in the generated .pyi
     AdminStub = pb_grpc.AdministrationTrackingServiceAsyncStub
@@ -21,7 +22,8 @@ if TYPE_CHECKING:  # the async stub type exists only in the generated .pyi
 
 async def new_tracking(api: httpx.AsyncClient, form: str = "ACD-IR-100") -> str:
     response = await api.post(
-        "/api/v1/etracking/trackings", json={"paper_form_code": form, "language": "en"}
+        "/api/v1/etracking/trackings",
+        json={"paper_form_code": form, "language": "en", "altcha": await solved_challenge(api)},
     )
     assert response.status_code == 201, response.text
     return str(response.json()["number"])

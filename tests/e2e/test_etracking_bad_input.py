@@ -6,6 +6,8 @@ import httpx
 import pytest
 from stack import Counts
 
+from guichet_testkit.altcha import solved_challenge
+
 GOOD = {
     "paper_form_code": "CCSS-AFF-01",
     "notify_by_email": True,
@@ -46,7 +48,9 @@ async def test_bad_field_is_refused_with_its_error_and_nothing_is_stored(
     before = await counts.snapshot()
 
     response = await api.post(
-        "/api/v1/etracking/trackings", json={**GOOD, **change}, headers={"Accept-Language": "en"}
+        "/api/v1/etracking/trackings",
+        json={**GOOD, **change, "altcha": await solved_challenge(api)},
+        headers={"Accept-Language": "en"},
     )
 
     assert response.status_code == 422, response.text
@@ -64,7 +68,13 @@ async def test_bad_field_is_refused_with_its_error_and_nothing_is_stored(
 async def test_every_field_error_is_reported_at_once(api: httpx.AsyncClient) -> None:
     response = await api.post(
         "/api/v1/etracking/trackings",
-        json={**GOOD, "paper_form_code": "NOPE", "email": "bad", "notify_by_sms": True},
+        json={
+            **GOOD,
+            "paper_form_code": "NOPE",
+            "email": "bad",
+            "notify_by_sms": True,
+            "altcha": await solved_challenge(api),
+        },
     )
     assert response.status_code == 422
     fields = sorted(error["field"] for error in response.json()["errors"])
@@ -107,7 +117,8 @@ async def test_a_mistyped_number_gets_a_422_problem_before_any_lookup(
 
 
 async def test_a_valid_but_unknown_number_is_404(api: httpx.AsyncClient) -> None:
-    created = (await api.post("/api/v1/etracking/trackings", json=GOOD)).json()["number"]
+    body = {**GOOD, "altcha": await solved_challenge(api)}
+    created = (await api.post("/api/v1/etracking/trackings", json=body)).json()["number"]
     # Same number with one body character changed and its check character recomputed:
     # instead, ask for a number that was never issued by re-drawing until it is unknown.
     from guichet_etracking.tracking.number import generate_tracking_number
@@ -123,7 +134,8 @@ async def test_a_valid_but_unknown_number_is_404(api: httpx.AsyncClient) -> None
 
 
 async def test_sheet_in_an_unknown_language_is_refused(api: httpx.AsyncClient) -> None:
-    created = (await api.post("/api/v1/etracking/trackings", json=GOOD)).json()
+    body = {**GOOD, "altcha": await solved_challenge(api)}
+    created = (await api.post("/api/v1/etracking/trackings", json=body)).json()
     response = await api.get(created["sheet_url"] + "?lang=it")
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "lang"
@@ -150,7 +162,7 @@ async def test_the_services_messages_come_in_the_callers_language(
 
     response = await api.post(
         "/api/v1/etracking/trackings",
-        json={**GOOD, "email": None},
+        json={**GOOD, "email": None, "altcha": await solved_challenge(api)},
         headers={"Accept-Language": f"{language};q=0.9, xx;q=0.1"},
     )
 

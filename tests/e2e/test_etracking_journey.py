@@ -13,6 +13,7 @@ from stack import events_since, stream_position
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet.events.v1 import etracking_pb2 as events_pb2
+from guichet_testkit.altcha import solved_challenge
 
 
 async def create(api: httpx.AsyncClient, **overrides: object) -> dict:
@@ -23,6 +24,7 @@ async def create(api: httpx.AsyncClient, **overrides: object) -> dict:
         "notify_by_sms": True,
         "phone": "621 123 456",
         "language": "fr",
+        "altcha": await solved_challenge(api),
         **overrides,
     }
     response = await api.post("/api/v1/etracking/trackings", json=body)
@@ -138,7 +140,11 @@ async def test_the_callers_correlation_id_reaches_the_published_event(
     correlation_id = "journey-" + "7" * 12
     response = await api.post(
         "/api/v1/etracking/trackings",
-        json={"paper_form_code": "SNCA-IMM-01", "language": "en"},
+        json={
+            "paper_form_code": "SNCA-IMM-01",
+            "language": "en",
+            "altcha": await solved_challenge(api),
+        },
         headers={"X-Correlation-Id": correlation_id},
     )
     assert response.headers["x-correlation-id"] == correlation_id

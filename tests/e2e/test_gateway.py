@@ -10,6 +10,7 @@ import pytest
 from launcher import Launcher
 from stack import Stack
 
+from guichet_testkit.altcha import solved_challenge
 from guichet_testkit.processes import free_port
 
 
@@ -76,9 +77,8 @@ async def strict_gateway(launcher: Launcher, stack: Stack) -> AsyncIterator[str]
 async def test_public_lookup_is_rate_limited_with_a_problem_and_retry_after(
     strict_gateway: str, api: httpx.AsyncClient
 ) -> None:
-    number = (
-        await api.post("/api/v1/etracking/trackings", json={"paper_form_code": "CAE-AF-01"})
-    ).json()["number"]
+    body = {"paper_form_code": "CAE-AF-01", "altcha": await solved_challenge(api)}
+    number = (await api.post("/api/v1/etracking/trackings", json=body)).json()["number"]
     async with httpx.AsyncClient(base_url=strict_gateway) as client:
         statuses = [
             (await client.get(f"/api/v1/etracking/trackings/{number}")).status_code

@@ -19,6 +19,7 @@ from stack import Stack
 from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet_kit.errors import read_rpc_failure
+from guichet_testkit.altcha import solved_challenge
 from guichet_testkit.eventually import wait_until
 from guichet_testkit.login import LoginRefused
 from guichet_testkit.mail import mail_links, newest_mail
@@ -87,6 +88,7 @@ async def test_registration_refuses_every_bad_field_at_once_and_creates_nothing(
             "password": "",
             "first_name": "",
             "last_name": "Muller",
+            "altcha": await solved_challenge(api),
         },
     )
     assert response.status_code == 422
@@ -374,10 +376,14 @@ async def test_a_reader_collaborator_cannot_change_the_space(
 async def test_forgotten_and_changed_passwords(api: httpx.AsyncClient, registry: Registry) -> None:
     anne = await registry.register("Anne")
     since = time.time()
-    reset = await api.post("/api/v1/accounts/password-reset", json={"email": anne.email})
+    reset = await api.post(
+        "/api/v1/accounts/password-reset",
+        json={"email": anne.email, "altcha": await solved_challenge(api)},
+    )
     assert reset.status_code == 202
     unknown = await api.post(
-        "/api/v1/accounts/password-reset", json={"email": "nobody-here@example.lu"}
+        "/api/v1/accounts/password-reset",
+        json={"email": "nobody-here@example.lu", "altcha": await solved_challenge(api)},
     )
     assert unknown.status_code == 202, "no hint whether an address has an account"
     # The reset mail, not the verification mail sent just before (same second).

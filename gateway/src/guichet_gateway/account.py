@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking
 from guichet.identity.v1 import identity_pb2 as pb
+from guichet_gateway.altcha import ChallengesDep, PayloadField, require_solved
 from guichet_gateway.deps import Calls, CurrentUser, rate_limit
 from guichet_gateway.fields import (
     EmailText,
@@ -42,6 +43,7 @@ class RegistrationIn(BaseModel):
     first_name: FirstName
     last_name: LastName
     language: Language = Language.FR
+    altcha: PayloadField
 
 
 class RegistrationOut(BaseModel):
@@ -51,6 +53,10 @@ class RegistrationOut(BaseModel):
 
 class EmailIn(BaseModel):
     email: EmailText
+
+
+class PasswordResetIn(EmailIn):
+    altcha: PayloadField
 
 
 class EmailOut(BaseModel):
@@ -103,13 +109,19 @@ class DeletionOut(BaseModel):
             409: "An account exists for this national identification number or e-mail "
             "address (NATIONAL_ID_TAKEN, EMAIL_TAKEN).",
             422: "INVALID_REGISTRATION (wrong check digits, e-mail, empty names…) or "
-            "PASSWORD_POLICY.",
+            "PASSWORD_POLICY; ANTI_ROBOT_CHECK_FAILED (`altcha` missing, forged, expired or "
+            "used).",
         }
     ),
 )
-async def register(body: RegistrationIn, calls: Calls) -> RegistrationOut:
+async def register(
+    body: RegistrationIn, calls: Calls, challenges: ChallengesDep
+) -> RegistrationOut:
     """F1: create an account; a verification e-mail is sent before the first sign-in."""
-    reply = await calls.accounts.Register(pb.RegisterRequest(**body.model_dump(mode="json")))
+    await require_solved(challenges, body.altcha)
+    reply = await calls.accounts.Register(
+        pb.RegisterRequest(**body.model_dump(mode="json", exclude={"altcha"}))
+    )
     return RegistrationOut(subject=reply.subject)
 
 
@@ -117,11 +129,17 @@ async def register(body: RegistrationIn, calls: Calls) -> RegistrationOut:
     "/accounts/password-reset",
     status_code=202,
     response_class=Response,
-    responses={202: {"description": "Accepted: a link is e-mailed if the address is known"}},
+    responses={
+        202: {"description": "Accepted: a link is e-mailed if the address is known"},
+        **refusals({422: "ANTI_ROBOT_CHECK_FAILED (`altcha` missing, forged, expired or used)."}),
+    },
     dependencies=[rate_limit(ACCOUNT_REQUESTS)],
 )
-async def request_password_reset(body: EmailIn, calls: Calls) -> Response:
+async def request_password_reset(
+    body: PasswordResetIn, calls: Calls, challenges: ChallengesDep
+) -> Response:
     """F5: e-mail a reset link; the answer is the same whether the address is known or not."""
+    await require_solved(challenges, body.altcha)
     await calls.accounts.RequestPasswordReset(pb.RequestPasswordResetRequest(email=body.email))
     return Response(status_code=202)
 

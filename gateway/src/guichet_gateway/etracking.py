@@ -9,6 +9,12 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as pb
+from guichet_gateway.altcha import (
+    PAYLOAD_DESCRIPTION,
+    ChallengesDep,
+    PayloadField,
+    require_solved,
+)
 from guichet_gateway.deps import (
     Calls,
     CurrentUser,
@@ -67,6 +73,9 @@ class CreateTrackingIn(BaseModel):
     notify_by_sms: Flag = False
     phone: PhoneText | None = Field(None, description="A mobile number, with notify_by_sms.")
     language: Language = Field(Language.FR, description="Of the notifications and the sheet")
+    altcha: PayloadField | None = Field(
+        None, description="Without a sign-in: needed. " + PAYLOAD_DESCRIPTION
+    )
 
 
 NumberPath = Annotated[TrackingNumberPath, Path()]
@@ -136,14 +145,18 @@ async def create_tracking(
     request: Request,
     response: Response,
     user: OptionalUser,
+    challenges: ChallengesDep,
 ) -> TrackingOut:
     """Opt a paper form in to tracking, by e-mail and/or SMS; returns its eTracking number.
 
     Signed in, the tracking is also listed in the space of the acting context
     (`X-Acting-Context`: private, company:<id> or relation:<id>). Refused with 422
     (INVALID_TRACKING_REQUEST) when the paper form is unknown or a chosen channel lacks its
-    address.
+    address. Without a sign-in, `altcha` must hold a solved anti-robot challenge (422
+    ANTI_ROBOT_CHECK_FAILED otherwise).
     """
+    if user is None:
+        await require_solved(challenges, body.altcha)
     reply = await calls.etracking.CreateTracking(
         pb.CreateTrackingRequest(
             paper_form_code=body.paper_form_code,

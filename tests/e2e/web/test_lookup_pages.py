@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -16,17 +17,27 @@ from playwright.async_api import Browser, ConsoleMessage, Page, Response
 from stack import Stack
 
 from guichet_kit.i18n import Language, format_moment
+from guichet_kit.infra import find_root, read_infra_env
+from guichet_testkit.altcha import solved_challenge
 
 WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Forms post to the site, and may lead to the sign-in service (sign-out ends its session too).
+_SIGN_IN = urlsplit(read_infra_env(find_root(Path(__file__)))["GUICHET_KEYCLOAK_ISSUER"])
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    "font-src 'self'; frame-ancestors 'none'; "
+    f"form-action 'self' {_SIGN_IN.scheme}://{_SIGN_IN.netloc}; base-uri 'none'"
 )
 UNKNOWN_NUMBER = "ET-0000-0000-0"
 
 
 async def create_tracking(api: httpx.AsyncClient) -> dict:
-    body = {"paper_form_code": "ACD-IR-100", "notify_by_email": False, "language": "fr"}
+    body = {
+        "paper_form_code": "ACD-IR-100",
+        "notify_by_email": False,
+        "language": "fr",
+        "altcha": await solved_challenge(api),
+    }
     response = await api.post("/api/v1/etracking/trackings", json=body)
     assert response.status_code == 201, response.text
     return response.json()

@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "web_deps.sh"
 TARBALL = "uswds-3.14.0.tgz"
+WIDGET_TARBALL = "altcha-3.2.2.tgz"
 
 
 def run(tmp_path: Path, registry: Path) -> subprocess.CompletedProcess[str]:
@@ -25,16 +26,20 @@ def run(tmp_path: Path, registry: Path) -> subprocess.CompletedProcess[str]:
 
 
 def registry_with(tmp_path: Path, content: bytes) -> Path:
+    """A registry holding `content` as the design system's tarball, the other pins as they are."""
     registry = tmp_path / "registry"
     folder = registry / "@uswds" / "uswds" / "-"
     folder.mkdir(parents=True)
     (folder / TARBALL).write_bytes(content)
+    widget = registry / "altcha" / "-"
+    widget.mkdir(parents=True)
+    (widget / WIDGET_TARBALL).write_bytes(pinned_tarball(WIDGET_TARBALL))
     return registry
 
 
-def pinned_tarball() -> bytes:
+def pinned_tarball(name: str = TARBALL) -> bytes:
     tools = Path(os.environ.get("GUICHET_TOOLS_DIR", Path.home() / ".cache" / "openguichet"))
-    return (tools / "npm" / TARBALL).read_bytes()
+    return (tools / "npm" / name).read_bytes()
 
 
 def test_a_tarball_that_is_not_the_pinned_one_is_refused_and_changes_nothing(
@@ -69,6 +74,15 @@ def test_the_pinned_tarball_is_unpacked_without_branding_and_a_rerun_is_free(
     assert "usa-icons" in images
     branded = [n for n in images if n.startswith(("us_flag", "usa-banner", "icon-dot-gov"))]
     assert not branded and "favicons" not in images and "material-icons" not in images
+    widget = tmp_path / "static" / "vendor" / "altcha"
+    assert sorted(str(p.relative_to(widget)) for p in widget.rglob("*.*")) == [
+        "LICENSE.txt",
+        "external/altcha.css",
+        "external/altcha.min.js",
+        "i18n/de.js",
+        "i18n/fr-fr.js",
+        "workers/pbkdf2.js",
+    ], "only the widget's CSP build, its one worker and its fr/de texts"
     shutil.rmtree(registry)  # a second run must need neither the registry nor the cache
 
     second = run(tmp_path, registry)
