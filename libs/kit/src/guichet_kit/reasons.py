@@ -29,6 +29,7 @@ TITLES: dict[str, str] = {
     "REGISTRATIONS_RATE_LIMITED": N_("Too many account requests, try again in a minute"),
     "CREATIONS_RATE_LIMITED": N_("Too many new trackings, try again in a minute"),
     "RATE_LIMITED": N_("Too many requests, try again in a minute"),
+    "ANTI_ROBOT_CHECK_FAILED": N_("The anti-robot check failed: solve a new challenge"),
     # --- who is calling ---
     "AUTHENTICATION_REQUIRED": N_("Sign in to do this"),
     "INVALID_TOKEN": N_("Your session is not valid any more: sign in again"),
