@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from guichet_kit.settings import KitSettings
@@ -37,5 +37,9 @@ class GatewaySettings(KitSettings):
     creation_burst: int = 10
     # Largest request body accepted; every field is bounded far below it.
     max_body_bytes: int = 64 * 1024
+    # Anti-automation (ALTCHA): the key signing the challenges, and PBKDF2's iterations per
+    # try (also the order of the tries a challenge needs: its work grows as the square).
+    altcha_hmac_key: SecretStr = SecretStr("development-only-altcha-hmac-key")
+    altcha_cost: int = Field(5000, ge=1)
     # Dependencies checked by /healthz over HTTP, besides the gRPC services.
     health_urls: dict[str, str] = Field(default_factory=dict)
