@@ -9,8 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from guichet_testkit import worker_name
+from guichet_testkit.db import migrated_database
 from guichet_testkit.eventually import wait_until
 from guichet_testkit.processes import ServiceProcess, free_port, grpc_serving
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -28,6 +32,8 @@ class Launcher:
     identity_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The gateways' database (web sessions), made on the first gateway's start.
+    gateway_database_url: str = ""
 
     @property
     def pki(self) -> Path:
@@ -97,9 +103,20 @@ class Launcher:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         infra = self.infra
+        if not self.gateway_database_url:
+            self.gateway_database_url = await migrated_database(
+                infra, REPO_ROOT / "gateway", f"gateway_e2e_{worker_name()}"
+            )
         env = {
             "GATEWAY_ENVIRONMENT": "test",
             "GATEWAY_PORT": str(port),
+            "GATEWAY_PUBLIC_URL": url,
+            "GATEWAY_DATABASE_URL": self.gateway_database_url,
+            "GATEWAY_CLIENT_ID": infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_ID"],
+            "GATEWAY_CLIENT_SECRET": infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET"],
+            "GATEWAY_ALTCHA_HMAC_KEY": infra["GUICHET_GATEWAY_ALTCHA_HMAC_KEY"],
+            # The proof of work stays real but light: tests solve hundreds of challenges.
+            "GATEWAY_ALTCHA_COST": "20",
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
             "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],

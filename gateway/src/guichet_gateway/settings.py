@@ -37,6 +37,15 @@ class GatewaySettings(KitSettings):
     creation_burst: int = 10
     # Largest request body accepted; every field is bounded far below it.
     max_body_bytes: int = 64 * 1024
+    # The web client. Its sessions live in the gateway's own database (shared by replicas).
+    database_url: str
+    # Where browsers reach the gateway: the base of its sign-in redirect URI.
+    public_url: str = "http://127.0.0.1:8000"
+    # The gateway signs people in as a confidential client of Keycloak (code flow + PKCE).
+    client_id: str = "guichet-gateway"
+    client_secret: SecretStr = SecretStr("development-only-gateway-client-secret")
+    # How long a person may take at Keycloak's pages before the sign-in must start again.
+    sign_in_minutes: int = 15
     # Anti-automation (ALTCHA): the key signing the challenges, and PBKDF2's iterations per
     # try (also the order of the tries a challenge needs: its work grows as the square).
     altcha_hmac_key: SecretStr = SecretStr("development-only-altcha-hmac-key")

@@ -6,8 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
+from citizens import Registry
 from playwright.async_api import Browser, async_playwright
+from stack import Stack
+from web.browsing import SignedInBrowser, new_context, sign_in
 
 CHROMIUM = "/usr/bin/chromium"
 VENDOR = Path(__file__).resolve().parents[3] / "gateway/src/guichet_gateway/web/static/vendor"
@@ -33,3 +37,26 @@ def artifacts(repo_root: Path) -> Path:
     folder = repo_root / ".data" / "test-artifacts" / "web"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture
+async def people(
+    api: httpx.AsyncClient, infra: dict[str, str], tmp_path: Path
+) -> AsyncIterator[Registry]:
+    """Citizens registered for one test; their Keycloak users removed after it."""
+    registry = Registry(api, infra, tmp_path)
+    yield registry
+    registry.cleanup()
+
+
+@pytest.fixture
+async def signed_in(
+    browser: Browser, stack: Stack, people: Registry
+) -> AsyncIterator[SignedInBrowser]:
+    """A registered citizen signed in to the web client (level low) in a fresh browser."""
+    citizen = await people.register("Lea")
+    context = await new_context(browser, stack)
+    page = await context.new_page()
+    await sign_in(page, citizen, "/etracking")
+    yield SignedInBrowser(context, page, citizen)
+    await context.close()

@@ -8,19 +8,22 @@ style, nothing from elsewhere).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import grpc
 import jinja2
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet_gateway.deps import Calls, rate_limit
 from guichet_gateway.ratelimit import LOOKUPS
+from guichet_gateway.web.session import optional_session
 from guichet_kit.errors import read_rpc_failure
 from guichet_kit.i18n import N_, Catalog, Language, format_moment, pick_language, render
 from guichet_kit.problems import Problem
@@ -29,12 +32,17 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 _ = Catalog("guichet_gateway")
 
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-)
+def content_security_policy(sign_in_origin: str) -> str:
+    """No inline script or style, nothing from elsewhere; forms post here only, and may lead to
+    the sign-in service (signing out ends its session there too: RP-initiated logout)."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"font-src 'self'; frame-ancestors 'none'; form-action 'self' {sign_in_origin}; "
+        "base-uri 'none'"
+    )
+
+
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     # The lookup's URL holds an eTracking number: it never leaves in a Referer.
@@ -47,7 +55,10 @@ TYPED_NUMBER_MAX_LENGTH = 100
 # Codes whose message is about what the person typed; any other failure is the platform's.
 _ABOUT_THE_INPUT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
 
-router = APIRouter(include_in_schema=False)
+# A public page shows "sign out" to a signed-in person: their session is loaded when the
+# browser has a cookie (no database call otherwise). Public routers of other modules do the same.
+PUBLIC_PAGE = [Depends(optional_session)]
+router = APIRouter(include_in_schema=False, dependencies=PUBLIC_PAGE)
 
 
 def _environment(language: Language) -> jinja2.Environment:
@@ -108,13 +119,48 @@ def page(
         )
         for other in Language
     ]
+    session = getattr(request.state, "web_session", None)
     html = (
         ENVIRONMENTS[language]
         .get_template(template)
-        .render(lang=language.value, languages=switch, **values)
+        .render(
+            lang=language.value,
+            languages=switch,
+            session=session,
+            csrf_token=session.csrf_token if session else "",
+            # A cookie not checked on this public page: "my space" then leads to sign-in.
+            has_session_cookie=_has_session_cookie(request),
+            here=_here(request),
+            **values,
+        )
     )
-    headers = {**SECURITY_HEADERS, **(headers or {}), "Content-Language": language.value}
-    return HTMLResponse(html, status_code=status, headers=headers)
+    extra = {
+        **SECURITY_HEADERS,
+        "Content-Security-Policy": request.app.state.content_security_policy,
+    }
+    if session is not None:
+        # A private page is never kept: after sign-out, Back shows nothing of it.
+        extra["Cache-Control"] = "no-store"
+    if request.url.scheme == "https":
+        extra["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    headers = {**extra, **(headers or {}), "Content-Language": language.value}
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if getattr(request.state, "ended_session", False):
+        request.app.state.sessions.cookie.clear(response)
+    return response
+
+
+def _has_session_cookie(request: Request) -> bool:
+    if getattr(request.state, "ended_session", False):
+        return False
+    sessions = getattr(request.app.state, "sessions", None)
+    return sessions is not None and sessions.cookie.name in request.cookies
+
+
+def _here(request: Request) -> str:
+    """This page's path and query, to come back to after signing in."""
+    query = request.url.query
+    return f"{request.url.path}?{query}" if query else request.url.path
 
 
 @dataclass(frozen=True)
@@ -134,6 +180,18 @@ _UNAVAILABLE = ErrorPage(
     "warning",
 )
 ERROR_PAGES = {
+    400: ErrorPage(
+        N_("Sign-in not completed"),
+        N_("The sign-in was cancelled or took too long. Please sign in again."),
+        "warning",
+        home_link=True,
+    ),
+    403: ErrorPage(
+        N_("This form has expired"),
+        N_("Open the page again and send the form anew."),
+        "warning",
+        home_link=True,
+    ),
     404: ErrorPage(
         N_("Page not found"),
         N_("This page does not exist. Check the address, or start again from the home page."),
@@ -151,18 +209,30 @@ ERROR_PAGES = {
     504: _UNAVAILABLE,
 }
 # Everything else the gateway serves is for programs and keeps answering problem JSON.
-NOT_PAGES = ("/api/", "/static/", "/docs", "/openapi.json", "/healthz", "/metrics")
+NOT_PAGES = (
+    "/api/",
+    "/auth/backchannel-logout",
+    "/static/",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+    "/metrics",
+)
 
 
 def is_page_path(path: str) -> bool:
     return not any(path == p.rstrip("/") or path.startswith(p) for p in NOT_PAGES)
 
 
-def error_page(request: Request, problem: Problem) -> HTMLResponse | None:
+def error_page(request: Request, problem: Problem) -> Response | None:
     """The problem handlers' hook: a page's refusal is answered as a page on the same layout,
     with its status and headers (e.g. Retry-After); anything else stays a problem."""
+    if not is_page_path(request.url.path):
+        return None
+    if problem.status == 401:
+        return _sign_in_first(request, problem)
     shown = ERROR_PAGES.get(problem.status)
-    if shown is None or not is_page_path(request.url.path):
+    if shown is None:
         return None
     language = page_language(request)
     return page(
@@ -174,6 +244,22 @@ def error_page(request: Request, problem: Problem) -> HTMLResponse | None:
         advice=_.gettext(shown.advice, language),
         kind=shown.kind,
         home_link=shown.home_link,
+    )
+
+
+_ACR_VALUES = re.compile(r'acr_values="([a-z ]*)"')
+
+
+def _sign_in_first(request: Request, problem: Problem) -> Response:
+    """A page that needs a sign-in, or a stronger one (RFC 9470 challenge from a service), sends
+    the person to sign in at that level and back to this page (a form's page for a POST)."""
+    challenge = _ACR_VALUES.search(problem.headers.get("WWW-Authenticate", ""))
+    back = _here(request) if request.method == "GET" else request.url.path
+    query = {"return_to": back, "lang": page_language(request).value}
+    if challenge and challenge.group(1):
+        query["acr"] = challenge.group(1).split()[0]
+    return RedirectResponse(
+        f"/signin?{urlencode(query)}", status_code=303, headers={"Cache-Control": "no-store"}
     )
 
 

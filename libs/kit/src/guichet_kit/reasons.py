@@ -37,6 +37,8 @@ TITLES: dict[str, str] = {
     "INSUFFICIENT_USER_AUTHENTICATION": N_("This needs a stronger sign-in"),
     "IDENTITY_PROVIDER_UNAVAILABLE": N_("The sign-in service cannot be reached, try again shortly"),
     "INVALID_ACTING_CONTEXT": N_("The space you act for is not valid"),
+    "CSRF_TOKEN_INVALID": N_("This form has expired: open the page again and send it anew"),
+    "SIGN_IN_FAILED": N_("The sign-in could not be completed: please start again"),
     "ACTING_CONTEXT_NOT_ALLOWED": N_("This cannot be done while acting for someone else"),
     "MANDATE_REFUSED": N_("You may not act for this person or company"),
     "ACTOR_MISMATCH": N_("You can only check your own mandates"),
