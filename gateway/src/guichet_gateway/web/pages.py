@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 _ = Catalog("guichet_gateway")
 
+
 def content_security_policy(sign_in_origin: str) -> str:
     """No inline script or style, nothing from elsewhere; forms post here only, and may lead to
     the sign-in service (signing out ends its session there too: RP-initiated logout)."""
