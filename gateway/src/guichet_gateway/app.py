@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -20,14 +21,33 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
-from guichet_gateway import account, dashboard, etracking, health, live, me, relations, spaces
+from guichet_gateway import (
+    account,
+    altcha,
+    dashboard,
+    etracking,
+    health,
+    live,
+    me,
+    relations,
+    spaces,
+)
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
 from guichet_gateway.settings import GatewaySettings
-from guichet_gateway.web import pages
+from guichet_gateway.web import (
+    account_pages,
+    account_space,
+    pages,
+    relations_space,
+    signin,
+)
+from guichet_gateway.web.oidc import OidcClient
+from guichet_gateway.web.session import CookiePolicy, SessionStore, purge_periodically
 from guichet_kit import correlation
 from guichet_kit.auth import TokenVerifier
+from guichet_kit.db import create_engine
 from guichet_kit.events import connect
 from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.i18n import pick_language, set_language
@@ -164,6 +184,24 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         live_following = asyncio.create_task(
             live.follow_status_changes(nats_client.jetstream(), app.state.live, stop_following)
         )
+        # The web client's sessions: tokens kept here, a cookie in the browser.
+        engine = create_engine(settings.database_url, pool_size=8, max_overflow=8)
+        oidc = OidcClient(
+            settings.keycloak_issuer,
+            settings.client_id,
+            settings.client_secret.get_secret_value(),
+            f"{settings.public_url.rstrip('/')}/auth/callback",
+            app.state.verifier,
+            ca_file=settings.ca_file,
+        )
+        app.state.sessions = SessionStore(
+            engine, oidc, app.state.verifier, CookiePolicy.for_url(settings.public_url)
+        )
+        purging = asyncio.create_task(purge_periodically(app.state.sessions, stop_following))
+        app.state.challenges = altcha.Challenges(
+            settings.altcha_hmac_key.get_secret_value(), settings.altcha_cost, engine
+        )
+        app.state.settings = settings
         app.state.http = httpx.AsyncClient(timeout=2.0)
         app.state.limiters = {
             LOOKUPS.name: RateLimiter(settings.lookup_rate_per_minute, settings.lookup_burst),
@@ -175,14 +213,16 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
         }
         app.state.health_urls = settings.health_urls
-        app.state.settings = settings
         log.info("gateway.started", etracking=settings.etracking_address)
         yield
         stop_following.set()
         app.state.live.close_all()
         await following
         await live_following
+        await purging
         await nats_client.drain()
+        await oidc.close()
+        await engine.dispose()
         await app.state.http.aclose()
         await etracking_channel.close()
         await identity_channel.close()
@@ -196,13 +236,21 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
         default_response_class=ORJSONResponse,
     )
+    parts = urlsplit(settings.keycloak_issuer)
+    app.state.content_security_policy = pages.content_security_policy(
+        f"{parts.scheme}://{parts.netloc}"
+    )
     # A browser asking for a page gets its refusal as a page; programs keep their problems.
     install_problem_handlers(app, page=pages.error_page)
-    for module in (etracking, me, account, relations, spaces, live, dashboard):
+    for module in (etracking, me, account, relations, spaces, live, dashboard, altcha):
         app.include_router(module.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)
+    app.include_router(signin.router)
+    app.include_router(account_pages.router)
+    app.include_router(account_space.router)
+    app.include_router(relations_space.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
