@@ -1,5 +1,6 @@
 """Public eTracking lookup: the gateway (wrk) and etracking's gRPC LookupTracking (ghz) against a
-bare FastAPI app returning the same JSON and a monolith (FastAPI + asyncpg) doing the same reads.
+bare FastAPI app returning the same JSON and a monolith (FastAPI + asyncpg) doing the same reads;
+and the web client's server-rendered page of the same lookup against that JSON.
 
 Starts its own etracking and gateway on a database of its own (etracking_bench), creates one
 tracking, and loads every target with the same connections for the same time, one after the
@@ -38,6 +39,8 @@ LANGUAGE = "en"
 CALL = "guichet.etracking.v1.TrackingService.LookupTracking"
 PROTO = ROOT / "proto" / "guichet" / "etracking" / "v1" / "etracking.proto"
 GRPC, GATEWAY = "etracking gRPC LookupTracking", "gateway GET /trackings/{number}"
+# The web client's page of the same lookup, server-rendered (Jinja2, fr/de/en), against its JSON.
+PAGE = "gateway page /etracking/lookup"
 DATABASE = "etracking_bench"
 GOALS = {GATEWAY: Goal(0.5), GRPC: Goal(0.7)}
 
@@ -134,6 +137,14 @@ async def main() -> None:
             ),
             via_grpc(),
             via_gateway(),
+            wrk(
+                PAGE,
+                f"{gateway.address}/etracking/lookup?number={number}",
+                load,
+                headers=headers,
+                servers={"gateway": pids["gateway"], "etracking": pids["etracking"]},
+                database=DATABASE,
+            ),
         ]
         report(
             f"etracking public lookup of one tracking ({number})",
@@ -143,6 +154,8 @@ async def main() -> None:
             monolith=figures[1],
             goals=GOALS,
         )
+        page, json_api = figures[4], figures[3]
+        print(f"  the page's rate / the same JSON's: {page.rate / json_api.rate:.2f}")
         if profiling():
             profile_under_load(
                 "the gRPC lookup load",
