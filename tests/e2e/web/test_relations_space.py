@@ -5,6 +5,7 @@ every page accessible in fr, de and en and reflowing at 320 px."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -217,7 +218,8 @@ async def test_another_persons_relation_or_space_is_not_found_and_stays_as_it_is
 
 
 def fresh_digits() -> str:
-    return fresh_national_id()[-6:]
+    """A register number's digits unlikely to be taken by an earlier run."""
+    return str(random.SystemRandom().randint(100_000, 999_999))
 
 
 async def test_wrong_input_is_shown_with_what_was_typed_and_nothing_is_created(

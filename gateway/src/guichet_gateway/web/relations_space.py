@@ -75,7 +75,8 @@ _ABOUT_THE_FORM = {
     grpc.StatusCode.FAILED_PRECONDITION,
     grpc.StatusCode.PERMISSION_DENIED,
 }
-_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
+# Ids of relations and spaces are UUIDs: any other text is as unknown as another person's id.
+_ID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 _NATIONAL_ID = re.compile(r"[0-9 ]{1,32}")
 AUDIT_SHOWN = 100
 
