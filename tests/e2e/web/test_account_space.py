@@ -7,6 +7,8 @@ and en and reflowing at 320 px."""
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,7 +21,9 @@ from stack import Stack
 from web.browsing import SignedInBrowser, fill_keycloak_login, new_context, sign_in
 from web.test_lookup_pages import check_shown_page, tab_to
 
-from guichet_testkit.login import totp_code
+from guichet_kit.i18n import Language, format_moment
+from guichet_testkit.login import LoginRefused, totp_code
+from guichet_testkit.mail import newest_mail
 
 SESSION_COOKIE = "__Host-guichet-session"
 
@@ -232,6 +236,65 @@ async def test_preferences_are_set_and_sms_needs_a_phone(
     assert await page.is_checked("#language-de")
     assert await page.is_checked("#edelivery_subscribed")
     assert not await page.is_checked("#email_notifications")
+
+
+async def test_password_and_e_mail_are_changed_and_sign_ins_listed(
+    signed_in: SignedInBrowser, people: Registry, api: httpx.AsyncClient
+) -> None:
+    page, citizen = signed_in.page, signed_in.citizen
+    await page.goto("/my/security?lang=en")
+    # The sign-in activity: identity's events, dates as read in Luxembourg.
+    listed = await api.get("/api/v1/me/sign-ins", headers=citizen.bearer())
+    known = {datetime.fromisoformat(s["occurred_at"]) for s in listed.json()}
+    first = page.locator("#sign-ins tbody time").first
+    moment = datetime.fromisoformat(await first.get_attribute("datetime") or "")
+    assert moment in known
+    assert await first.text_content() == format_moment(moment, Language.EN)
+
+    # A wrong current password: identity's words on the field, nothing changed.
+    new_password = "another horse battery staple"
+    await page.fill("#current_password", "not my password at all")
+    await page.fill("#new_password", new_password)
+    await page.fill("#new_password_again", new_password)
+    async with page.expect_response("**/my/security/password?lang=en") as sent:
+        await page.click("#change-password")
+    assert (await sent.value).status == 422
+    refused = await api.post(
+        "/api/v1/me/password?lang=en",
+        json={"current_password": "not my password at all", "new_password": new_password},
+        headers=citizen.bearer(),
+    )
+    assert refused.status_code == 422, refused.text
+    assert await field_errors(page) == {"current_password": refused.json()["errors"][0]["message"]}
+    assert await page.input_value("#new_password") == "", "a password is never sent back"
+    await people.agent.login(citizen.email, citizen.password)
+
+    await page.fill("#current_password", citizen.password)
+    await page.fill("#new_password", new_password)
+    await page.fill("#new_password_again", new_password)
+    await page.click("#change-password")
+    await page.wait_for_url("**/my/security?lang=en&done=password")
+    assert await page.locator("#success").is_visible()
+    await people.agent.login(citizen.email, new_password)
+    with pytest.raises(LoginRefused):
+        await people.agent.login(citizen.email, citizen.password)
+
+    # The e-mail change: one's own address again is refused, a new one gets the link.
+    await page.fill("#new_email", citizen.email)
+    async with page.expect_response("**/my/security/email?lang=en") as sent:
+        await page.click("#request-email-change")
+    assert (await sent.value).status == 422
+    assert set(await field_errors(page)) == {"new_email"}
+    assert await page.input_value("#new_email") == citizen.email
+    new_email = citizen.email.replace("@", ".new@")
+    since = time.time()
+    await page.fill("#new_email", new_email)
+    await page.click("#request-email-change")
+    await page.wait_for_url("**/my/security?lang=en&done=email")
+    assert await page.locator("#success").is_visible()
+    await newest_mail(people.mail_dir, new_email, since=since)
+    # Nothing changes before the link is opened.
+    assert (await profile_of(api, citizen))["email"] == citizen.email
 
 
 async def test_the_export_steps_up_to_substantial_and_downloads(
