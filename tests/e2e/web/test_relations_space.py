@@ -16,7 +16,7 @@ from axe_playwright_python.async_playwright import Axe
 from citizens import Citizen, Registry, fresh_national_id
 from playwright.async_api import Browser, BrowserContext, Page
 from stack import Stack
-from web.browsing import fill_keycloak_login, new_context, sign_in
+from web.browsing import SignedInBrowser, fill_keycloak_login, new_context, sign_in
 from web.test_lookup_pages import check_shown_page
 
 from guichet_kit.i18n import Language, format_moment
@@ -355,3 +355,56 @@ async def test_every_page_is_accessible_and_reflows(
             page, axe, width, "grant errors", artifacts / f"my-grant-errors-{language}-{width}.png"
         )
     await context.close()
+
+
+async def test_a_member_sees_what_the_role_allows_and_acts_for_the_company(
+    signed_in: SignedInBrowser, people: Registry, api: httpx.AsyncClient
+) -> None:
+    page, lea = signed_in.page, signed_in.citizen
+    anne = await people.register("Anne")
+    space = await api.post(
+        "/api/v1/spaces",
+        headers=anne.bearer("low"),
+        json={"company_name": "Muller SARL", "registry_number": f"B{fresh_digits()}"},
+    )
+    space_id = space.json()["id"]
+    added = await api.post(
+        f"/api/v1/spaces/{space_id}/collaborators",
+        headers=anne.bearer("low"),
+        json={"national_id": lea.national_id, "role": "member"},
+    )
+    assert added.status_code == 201, added.text
+
+    await page.goto("/my/spaces")
+    await page.click(f"#spaces a[href^='/my/spaces/{space_id}']")
+    await page.wait_for_url(f"**/my/spaces/{space_id}**")
+    assert await page.text_content("#my-role") == "Member"
+    assert await page.locator("#add-form, #collaborators form").count() == 0
+    token = await page.input_value("input[name=csrf_token]")
+    # The forms an administrator has, posted anyway: identity refuses, the page says why.
+    response = await page.request.post(
+        f"/my/spaces/{space_id}/collaborators?lang=en",
+        form={"national_id": anne.national_id, "role": "reader", "csrf_token": token},
+    )
+    assert response.status == 422
+    assert "administrator" in await response.text()
+    # Without the session's CSRF token, nothing is even asked.
+    response = await page.request.post(
+        "/my/spaces", form={"company_name": "Other SARL", "registry_number": "B1"}
+    )
+    assert response.status == 403
+    assert len((await api.get("/api/v1/spaces", headers=lea.bearer("low"))).json()) == 1
+    after = (await api.get(f"/api/v1/spaces/{space_id}", headers=anne.bearer("low"))).json()
+    assert {c["national_id"]: c["role"] for c in after["collaborators"]} == {
+        anne.national_id: "administrator",
+        lea.national_id: "member",
+    }
+
+    await page.goto("/my/context")
+    await choose(page, f"input[name=context][value='company:{space_id}']")
+    await page.click("#context-form button[type=submit]")
+    await page.wait_for_url("**/dashboard**")
+    await page.goto("/my/relations")
+    assert "Muller SARL" in await page.text_content("#acting-for")
+    assert "administrators" in await page.text_content("#acts")
+    assert await page.locator("#grant-notice").count() == 1

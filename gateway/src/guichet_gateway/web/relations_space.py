@@ -246,7 +246,19 @@ async def _relations_page(
     language = page_language(request)
     now = datetime.now(UTC)
     listing = await calls.relations.ListRelations(pb.ListRelationsRequest())
-    acts = await calls.relations.ListActsOnMyBehalf(pb.ListActsOnMyBehalfRequest(limit=AUDIT_SHOWN))
+    acts: list[pb.ActOnBehalf] = []
+    audit_refusal = ""
+    try:
+        reply = await calls.relations.ListActsOnMyBehalf(
+            pb.ListActsOnMyBehalfRequest(limit=AUDIT_SHOWN)
+        )
+        acts = list(reply.acts)
+    except grpc.aio.AioRpcError as failed:
+        # In a company's context only its administrators read its audit; the rest of the page
+        # is still the person's own.
+        if failed.code() != grpc.StatusCode.PERMISSION_DENIED:
+            raise
+        audit_refusal = read_rpc_failure(failed).message
     values = values or {}
     errors = errors or Errors(MANDATE_FIELDS)
     return _space_page(
@@ -269,8 +281,10 @@ async def _relations_page(
                 "right": _right_label(act.right, language),
                 "act": act.act,
             }
-            for act in acts.acts
+            for act in acts
         ],
+        audit_refusal=audit_refusal,
+        company_audit=session.acting_context.kind == "company",
         errors=errors,
         summary=errors.summary(),
         domains=[(key, _.gettext(label, language)) for key, label in DOMAINS.items()],
