@@ -39,12 +39,18 @@ from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web import (
     account_pages,
     account_space,
+    etracking_pages,
     pages,
     relations_space,
     signin,
 )
 from guichet_gateway.web.oidc import OidcClient
-from guichet_gateway.web.session import CookiePolicy, SessionStore, purge_periodically
+from guichet_gateway.web.session import (
+    CookiePolicy,
+    SessionStore,
+    purge_periodically,
+    session_principal,
+)
 from guichet_kit import correlation
 from guichet_kit.auth import TokenVerifier
 from guichet_kit.db import create_engine
@@ -248,8 +254,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)
     app.include_router(signin.router)
+    # The badges' stream also serves the web client's pages, signed in by their cookie.
+    live.accept_sign_in(session_principal)
     app.include_router(account_pages.router)
     app.include_router(account_space.router)
+    app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)

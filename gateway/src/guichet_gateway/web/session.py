@@ -299,6 +299,13 @@ async def optional_session(request: Request) -> WebSession | None:
     return session
 
 
+async def session_principal(request: Request) -> Principal | None:
+    """The person of the browser's session, for routes that also take a bearer token (the live
+    badges' stream)."""
+    session = await optional_session(request)
+    return session.principal if session else None
+
+
 async def _csrf_protected(
     request: Request, session: Annotated[WebSession, Depends(_signed_in)]
 ) -> None:
