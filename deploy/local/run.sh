@@ -9,7 +9,7 @@ GRPCURL=$("$ROOT/deploy/local/grpcurl.sh")
 cat <<MSG
 
   OpenGuichet is starting.
-    web client:             $GATEWAY_URL/   (public pages: home, eTracking lookup; fr/de/en)
+    web client:             $GATEWAY_URL/   (open it in a browser: register, sign in, my space; fr/de/en)
     gateway (public API):   $GATEWAY_URL        (OpenAPI: $GATEWAY_URL/docs, health: $GATEWAY_URL/healthz)
     etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
     identity gRPC:          $IDENTITY_GRPC_ADDRESS
