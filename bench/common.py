@@ -291,10 +291,14 @@ def ghz(
     servers: Mapping[str, int] | None = None,
     database: str | None = None,
     warmup: bool = True,
+    metadata: Mapping[str, str] | None = None,
 ) -> Figure:
-    """A unary gRPC call under ghz: `load.connections` connections, one caller on each."""
+    """A unary gRPC call under ghz: `load.connections` connections, one caller on each;
+    `metadata` is sent with every call (e.g. the caller's token)."""
     base = [os.environ.get("BENCH_GHZ", "ghz"), "--insecure", "--proto", str(proto)]
     base += ["--import-paths", str(ROOT / "proto"), "--call", call, "-d", json.dumps(request)]
+    if metadata:
+        base += ["-m", json.dumps(dict(metadata))]
     base += ["-c", str(load.connections), "--connections", str(load.connections)]
     # Calls still in flight when the time is up are left out, not counted as failures.
     base += ["--duration-stop", "ignore", "--format", "json"]

@@ -17,6 +17,7 @@ import grpc
 import structlog
 from fastapi import APIRouter, Request
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter
 from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking_pb
@@ -52,6 +53,12 @@ _UNAVAILABLE_REASONS = {
 }
 
 T = TypeVar("T")
+
+SECTIONS_UNAVAILABLE = Counter(
+    "guichet_dashboard_sections_unavailable_total",
+    "Dashboard sections answered unavailable (their service down, failing or late)",
+    ["section", "reason"],
+)
 
 
 class Section(BaseModel):
@@ -187,7 +194,9 @@ class _Unavailable:
         self.reason = reason
 
 
-async def _within(deadline: float, read: Callable[[], Awaitable[T]]) -> T | _Unavailable:
+async def _within(
+    section: str, deadline: float, read: Callable[[], Awaitable[T]]
+) -> T | _Unavailable:
     """`read()` if it answers within `deadline` seconds; else why its section is unavailable."""
     try:
         async with asyncio.timeout(deadline):
@@ -199,7 +208,8 @@ async def _within(deadline: float, read: Callable[[], Awaitable[T]]) -> T | _Una
         if failure.code in _THE_CALLERS and failure.reason != failure.code.name:
             raise  # a refusal the service gave on purpose, answered as on any route
         reason = _UNAVAILABLE_REASONS.get(failure.code, "UPSTREAM_FAILED")
-    log.warning("gateway.dashboard_section_unavailable", reason=reason)
+    log.warning("gateway.dashboard_section_unavailable", section=section, reason=reason)
+    SECTIONS_UNAVAILABLE.labels(section, reason).inc()
     return _Unavailable(reason)
 
 
@@ -229,7 +239,9 @@ async def read_dashboard(
 
     # Each read is a task of its own, with a copy of the request's context (caller, language).
     tracked, related = await asyncio.gather(
-        _within(deadline, trackings), _within(deadline, relations), return_exceptions=True
+        _within("etrackings", deadline, trackings),
+        _within("mandates", deadline, relations),
+        return_exceptions=True,
     )
     for outcome in (tracked, related):
         if isinstance(outcome, BaseException):

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -241,7 +241,15 @@ NEWS = load_news()
 
 def news_for(language: Language, *, signed_in: bool) -> list[NewsView]:
     """What a reader sees now, newest first: public items, and private ones when signed in."""
-    return [in_language(item, language) for item in NEWS.visible(signed_in=signed_in)]
+    return list(_views(language, signed_in, datetime.now(LUXEMBOURG).date()))
+
+
+@lru_cache(maxsize=64)
+def _views(language: Language, signed_in: bool, today: date) -> tuple[NewsView, ...]:
+    # The same for every reader of a day: rendered once, not on each dashboard and home page.
+    return tuple(
+        in_language(item, language) for item in NEWS.visible(signed_in=signed_in, today=today)
+    )
 
 
 def _install_on_pages() -> None:
