@@ -32,7 +32,9 @@ from guichet_kit.values import (
 SPEC: dict[str, Any] = create_app(
     # Only the document is read: the app is not started, so nothing is reached.
     GatewaySettings(
-        keycloak_issuer="https://127.0.0.1:1/realms/guichet", nats_url="nats://127.0.0.1:1"
+        keycloak_issuer="https://127.0.0.1:1/realms/guichet",
+        nats_url="nats://127.0.0.1:1",
+        database_url="postgresql+asyncpg://127.0.0.1:1/gateway",
     )
 ).openapi()
 METHODS = ("get", "put", "post", "delete", "patch")
