@@ -31,6 +31,7 @@ def client(infra: dict[str, str]) -> Iterator[TestClient]:
         nats_url=infra["GUICHET_NATS_URL"],  # the gateway follows account deletions
         etracking_address=nowhere,
         identity_address=nowhere,
+        database_url=f"postgresql+asyncpg://guichet@{nowhere}/gateway",  # no page here needs it
         lookup_burst=2,
         account_burst=2,
         creation_burst=2,

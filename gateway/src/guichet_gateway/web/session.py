@@ -265,7 +265,8 @@ async def purge_periodically(
             purged = await store.purge()
             if purged:
                 log.info("web.sessions.purged", count=purged)
-        except sa.exc.SQLAlchemyError as error:
+        except (sa.exc.SQLAlchemyError, OSError) as error:
+            # The database is away: try again next time; the pages say it themselves meanwhile.
             log.warning("web.sessions.purge_failed", error=repr(error))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_seconds)
