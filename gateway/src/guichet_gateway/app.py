@@ -39,6 +39,7 @@ from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web import (
     account_pages,
     account_space,
+    dashboard_page,
     etracking_pages,
     pages,
     relations_space,
@@ -260,6 +261,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(account_space.router)
     app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
+    app.include_router(dashboard_page.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
