@@ -7,25 +7,38 @@ and en and reflowing at 320 px."""
 from __future__ import annotations
 
 import json
+import random
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from axe_playwright_python.async_playwright import Axe
 from citizens import Citizen, Registry
+from launcher import Launcher
 from playwright.async_api import Browser, Page
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from stack import Stack
 from web.browsing import SignedInBrowser, fill_keycloak_login, new_context, sign_in
 from web.test_lookup_pages import check_shown_page, tab_to
 
+from guichet_gateway.store import web_sessions
 from guichet_kit.i18n import Language, format_moment
 from guichet_testkit.login import LoginRefused, totp_code
 from guichet_testkit.mail import newest_mail
 
 SESSION_COOKIE = "__Host-guichet-session"
+
+
+@pytest.fixture
+async def gateway_db(launcher: Launcher, stack: Stack) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(launcher.gateway_database_url)
+    yield engine
+    await engine.dispose()
 
 
 async def profile_of(api: httpx.AsyncClient, citizen: Citizen) -> dict:
@@ -193,6 +206,43 @@ async def test_the_profile_is_edited_with_the_keyboard_only(
     assert profile["address"]["street"] == "Boulevard Royal"
     assert profile["address"]["postal_code"] == "2449"
     assert profile["address"]["country"] == "LU"
+
+
+async def test_my_account_is_changed_in_my_own_name_while_acting_for_a_company(
+    signed_in: SignedInBrowser, api: httpx.AsyncClient, gateway_db: AsyncEngine
+) -> None:
+    page, citizen = signed_in.page, signed_in.citizen
+    created = await api.post(
+        "/api/v1/spaces",
+        json={
+            "company_name": "Muller SARL",
+            "registry_number": f"B{random.SystemRandom().randint(100000, 999999)}",
+        },
+        headers=citizen.bearer(),
+    )
+    assert created.status_code == 201, created.text
+    # The session acts for the company (as the context switch leaves it).
+    async with gateway_db.begin() as connection:
+        await connection.execute(
+            web_sessions.update()
+            .where(web_sessions.c.subject == citizen.subject)
+            .values(acting_context=f"company:{created.json()['id']}")
+        )
+    for path in ("/my/preferences", "/my/security", "/my/profile"):
+        response = await page.goto(f"{path}?lang=en")
+        assert response is not None and response.status == 200, path
+        assert "Muller SARL" in (await page.text_content("#acting-for") or ""), path
+    await page.fill("#first_name", "Leonie")
+    await page.click("#save-profile")
+    await page.wait_for_url("**/my/profile?lang=en&saved=1")
+    assert (await profile_of(api, citizen))["first_name"] == "Leonie"
+    async with gateway_db.connect() as connection:
+        context = await connection.scalar(
+            sa.select(web_sessions.c.acting_context).where(
+                web_sessions.c.subject == citizen.subject
+            )
+        )
+    assert context.startswith("company:"), "the session still acts for the company"
 
 
 async def test_preferences_are_set_and_sms_needs_a_phone(

@@ -38,8 +38,9 @@ from guichet_gateway.fields import (
 )
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS
 from guichet_gateway.web.pages import page, page_language
+from guichet_gateway.web.relations_space import _acting_label
 from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected, store_of
-from guichet_kit.auth import LevelOfAssurance, insufficient_level
+from guichet_kit.auth import PRIVATE, LevelOfAssurance, insufficient_level, set_caller
 from guichet_kit.errors import FieldError, read_rpc_failure
 from guichet_kit.i18n import (
     LOCALES,
@@ -127,6 +128,12 @@ class Errors:
         return [(name, self.messages[name]) for name in self.order if name in self.messages]
 
 
+def _in_own_name(session: WebSession) -> None:
+    """One's own account is changed in one's own name, whatever context the person acts in on
+    other pages (identity refuses these changes in another's name), as the API's export does."""
+    set_caller(session.principal, PRIVATE)
+
+
 def _input_of(service_field: str, order: tuple[str, ...], fallback: str) -> str:
     """The form input a service's field is about: `address.postal_code` → `postal_code`."""
     name = service_field.rsplit(".", 1)[-1]
@@ -206,6 +213,7 @@ def _profile_values(profile: pb.Profile) -> dict[str, str]:
 
 def _profile_page(
     request: Request,
+    acting_label: str,
     status: int,
     profile: pb.Profile,
     values: Mapping[str, str],
@@ -218,6 +226,7 @@ def _profile_page(
         "my/profile.html",
         status,
         section="profile",
+        acting_label=acting_label,
         profile=profile,
         values=values,
         errors=errors.messages,
@@ -234,13 +243,15 @@ async def profile_page(
 ) -> HTMLResponse:
     reply = await calls.profiles.GetProfile(pb.GetProfileRequest())
     values = _profile_values(reply.profile)
-    return _profile_page(request, 200, reply.profile, values, Errors(PROFILE_FIELDS), bool(saved))
+    label = await _acting_label(calls, session, page_language(request))
+    return _profile_page(
+        request, label, 200, reply.profile, values, Errors(PROFILE_FIELDS), bool(saved)
+    )
 
 
 @router.post("/my/profile", response_class=HTMLResponse, dependencies=[csrf_protected])
-async def save_profile(
-    request: Request, calls: Calls, session: SignedIn
-) -> Response:
+async def save_profile(request: Request, calls: Calls, session: SignedIn) -> Response:
+    _in_own_name(session)
     language = page_language(request)
     typed = await _typed(request, PROFILE_FIELDS)
     address = {name: typed[name] for name in ADDRESS_FIELDS}
@@ -258,7 +269,8 @@ async def save_profile(
         if not _refused_input(failed, errors, language, "first_name"):
             raise
         current = await calls.profiles.GetProfile(pb.GetProfileRequest())
-        return _profile_page(request, 422, current.profile, typed, errors)
+        label = await _acting_label(calls, session, language)
+        return _profile_page(request, label, 422, current.profile, typed, errors)
     return _back_to("/my/profile", language, saved="1")
 
 
@@ -269,6 +281,7 @@ PREFERENCE_FIELDS = (*FLAGS, "language")
 
 def _preferences_page(
     request: Request,
+    acting_label: str,
     status: int,
     chosen: Mapping[str, Any],
     errors: Errors,
@@ -280,6 +293,7 @@ def _preferences_page(
         "my/preferences.html",
         status,
         section="preferences",
+        acting_label=acting_label,
         chosen=chosen,
         errors=errors.messages,
         summary=errors.summary(),
@@ -300,15 +314,15 @@ async def preferences_page(
         "edelivery_subscribed": preferences.edelivery_subscribed,
         "language": preferences.language,
     }
+    label = await _acting_label(calls, session, page_language(request))
     return _preferences_page(
-        request, 200, chosen, Errors(PREFERENCE_FIELDS), profile.phone, bool(saved)
+        request, label, 200, chosen, Errors(PREFERENCE_FIELDS), profile.phone, bool(saved)
     )
 
 
 @router.post("/my/preferences", response_class=HTMLResponse, dependencies=[csrf_protected])
-async def save_preferences(
-    request: Request, calls: Calls, session: SignedIn
-) -> Response:
+async def save_preferences(request: Request, calls: Calls, session: SignedIn) -> Response:
+    _in_own_name(session)
     language = page_language(request)
     flags = await _checked(request, FLAGS)
     chosen_language = (await _typed(request, ("language",)))["language"]
@@ -324,7 +338,8 @@ async def save_preferences(
             raise
         profile = (await calls.profiles.GetProfile(pb.GetProfileRequest())).profile
         chosen = {**flags, "language": chosen_language}
-        return _preferences_page(request, 422, chosen, errors, profile.phone)
+        label = await _acting_label(calls, session, language)
+        return _preferences_page(request, label, 422, chosen, errors, profile.phone)
     # The person's new language is the page's from now on.
     return _back_to("/my/preferences", parse_language(chosen_language) or language, saved="1")
 
@@ -379,6 +394,7 @@ async def _security_page(
         "my/security.html",
         status,
         section="security",
+        acting_label=await _acting_label(calls, session, language),
         email=session.principal.email,
         sign_ins=await _sign_ins(calls, language),
         errors=wrong.messages,
@@ -399,9 +415,8 @@ async def security_page(
 
 
 @router.post("/my/security/password", response_class=HTMLResponse, dependencies=[csrf_protected])
-async def change_password(
-    request: Request, calls: Calls, session: SignedIn
-) -> Response:
+async def change_password(request: Request, calls: Calls, session: SignedIn) -> Response:
+    _in_own_name(session)
     language = page_language(request)
     typed = await _typed(request, PASSWORD_FIELDS)
     errors = Errors(PASSWORD_FIELDS)
@@ -432,9 +447,8 @@ async def change_password(
     response_class=HTMLResponse,
     dependencies=[csrf_protected, rate_limit(ACCOUNT_REQUESTS)],
 )
-async def change_email(
-    request: Request, calls: Calls, session: SignedIn
-) -> Response:
+async def change_email(request: Request, calls: Calls, session: SignedIn) -> Response:
+    _in_own_name(session)
     language = page_language(request)
     typed = await _typed(request, EMAIL_FIELDS)
     try:
@@ -481,7 +495,13 @@ async def data_page(request: Request, calls: Calls, session: SignedIn) -> HTMLRe
     exported = await export_my_data(calls, session.principal)
     document = json.loads(bytes(exported.body))
     language = page_language(request)
-    return page(request, "my/data.html", section="data", parts=_parts(document, language))
+    return page(
+        request,
+        "my/data.html",
+        section="data",
+        acting_label=await _acting_label(calls, session, language),
+        parts=_parts(document, language),
+    )
 
 
 @router.get("/my/data/export")
@@ -512,13 +532,14 @@ def _needs_stronger_sign_in(session: WebSession) -> None:
 
 
 def _delete_page(
-    request: Request, status: int, typed: Mapping[str, Any], errors: Errors
+    request: Request, acting_label: str, status: int, typed: Mapping[str, Any], errors: Errors
 ) -> HTMLResponse:
     return page(
         request,
         "my/delete.html",
         status,
         section="delete",
+        acting_label=acting_label,
         typed=typed,
         errors=errors.messages,
         summary=errors.summary(),
@@ -527,17 +548,17 @@ def _delete_page(
 
 
 @router.get("/my/account/delete", response_class=HTMLResponse)
-async def delete_page(request: Request, session: SignedIn) -> HTMLResponse:
+async def delete_page(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     _needs_stronger_sign_in(session)
+    label = await _acting_label(calls, session, page_language(request))
     return _delete_page(
-        request, 200, {"confirm_email": "", "understood": False}, Errors(DELETE_FIELDS)
+        request, label, 200, {"confirm_email": "", "understood": False}, Errors(DELETE_FIELDS)
     )
 
 
 @router.post("/my/account/delete", response_class=HTMLResponse, dependencies=[csrf_protected])
-async def delete_account(
-    request: Request, calls: Calls, session: SignedIn
-) -> Response:
+async def delete_account(request: Request, calls: Calls, session: SignedIn) -> Response:
+    _in_own_name(session)
     language = page_language(request)
     confirm_email = (await _typed(request, ("confirm_email",)))["confirm_email"]
     understood = (await _checked(request, ("understood",)))["understood"]
@@ -549,13 +570,15 @@ async def delete_account(
             _("Tick the box to confirm that you want to delete your account.").render(language),
         )
     if errors:
-        return _delete_page(request, 422, typed, errors)
+        label = await _acting_label(calls, session, language)
+        return _delete_page(request, label, 422, typed, errors)
     try:
         await calls.accounts.DeleteAccount(pb.DeleteAccountRequest(confirm_email=confirm_email))
     except grpc.aio.AioRpcError as failed:
         if not _refused_input(failed, errors, language, "confirm_email"):
             raise
-        return _delete_page(request, 422, typed, errors)
+        label = await _acting_label(calls, session, language)
+        return _delete_page(request, label, 422, typed, errors)
     # The account is gone: this browser's session ends with it, and any other of the person's
     # (Keycloak's ended with the user).
     store = store_of(request)
