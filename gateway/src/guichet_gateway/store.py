@@ -25,6 +25,8 @@ web_sessions = sa.Table(
     sa.Column("id_token", sa.Text, nullable=False),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("acting_context", sa.String(80), nullable=False, server_default="private"),
+    # The person's language preference (fr, de, en), read at sign-in; pages speak it.
+    sa.Column("language", sa.String(2), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # When the refresh token (so the session) ends; purged after.
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),

@@ -233,3 +233,30 @@ async def test_a_forged_logout_token_ends_nothing(
             assert response.status_code == 400, response.text
             assert response.headers["content-type"].startswith("application/problem+json")
     assert len(await sessions_of(gateway_db, citizen.subject)) == 1
+
+
+async def test_the_pages_speak_the_persons_language_preference(
+    browser: Browser, stack: Stack, people: Registry
+) -> None:
+    citizen = await people.register("Jos")
+    async with httpx.AsyncClient(base_url=stack.gateway_url) as api:
+        changed = await api.put(
+            "/api/v1/me/preferences",
+            json={
+                "email_notifications": True,
+                "sms_notifications": False,
+                "language": "de",
+                "edelivery_subscribed": False,
+            },
+            headers=citizen.bearer(),
+        )
+    assert changed.status_code == 200, changed.text
+    context = await new_context(browser, stack, locale="en-GB")
+    page = await context.new_page()
+    await page.goto("/")
+    assert await page.get_attribute("html", "lang") == "en", "before: the browser's language"
+    await sign_in(page, citizen, "/etracking")
+    assert await page.get_attribute("html", "lang") == "de", "signed in: the preference"
+    await page.goto("/etracking?lang=fr")
+    assert await page.get_attribute("html", "lang") == "fr", "the switch still wins"
+    await context.close()

@@ -97,7 +97,13 @@ class LanguageLink:
 
 
 def page_language(request: Request) -> Language:
-    return pick_language(request.headers.get("accept-language"), request.query_params.get("lang"))
+    """`?lang=` (the switch on every page), else a signed-in person's preference, else the
+    browser's Accept-Language."""
+    explicit = request.query_params.get("lang")
+    if explicit is None:
+        session = getattr(request.state, "web_session", None)
+        explicit = session.language if session is not None else None
+    return pick_language(request.headers.get("accept-language"), explicit)
 
 
 def _here_in(request: Request, language: Language) -> str:

@@ -38,6 +38,7 @@ from guichet_kit.auth import (
     TokenVerifier,
     set_caller,
 )
+from guichet_kit.i18n import LANGUAGES, Language, set_language
 from guichet_kit.problems import Problem
 
 log = structlog.get_logger(__name__)
@@ -92,6 +93,7 @@ class WebSession:
     csrf_token: str
     acting_context: ActingContext
     id_token: str
+    language: Language | None
 
 
 def _hash(key: str) -> bytes:
@@ -113,7 +115,9 @@ class SessionStore:
         self.verifier = verifier
         self.cookie = cookie
 
-    async def open(self, tokens: TokenSet, response: Response) -> str:
+    async def open(
+        self, tokens: TokenSet, response: Response, language: Language | None = None
+    ) -> str:
         """Store a new session for these tokens and give the browser its cookie."""
         key = secrets.token_urlsafe(32)
         now = _now()
@@ -129,6 +133,7 @@ class SessionStore:
                     id_token=tokens.id_token,
                     csrf_token=secrets.token_urlsafe(32),
                     acting_context="private",
+                    language=language.value if language else None,
                     created_at=now,
                     expires_at=tokens.refresh_expires_at,
                 )
@@ -171,6 +176,7 @@ class SessionStore:
             csrf_token=row.csrf_token,
             acting_context=ActingContext.parse(row.acting_context),
             id_token=row.id_token,
+            language=Language(row.language) if row.language in LANGUAGES else None,
         )
 
     async def _refresh(self, connection: AsyncConnection, key_hash: bytes) -> Any:
@@ -243,6 +249,15 @@ class SessionStore:
                 .values(acting_context=str(context))
             )
 
+    async def set_language(self, key_hash: bytes, language: Language) -> None:
+        """The person changed their language preference: the session follows it."""
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                web_sessions.update()
+                .where(web_sessions.c.key_hash == key_hash)
+                .values(language=language.value)
+            )
+
     async def purge(self) -> int:
         """Remove ended sessions and abandoned sign-ins (run periodically by each replica)."""
         now = _now()
@@ -282,9 +297,16 @@ async def _signed_in(request: Request) -> WebSession:
     if session is None:
         # The page hook answers a page's 401 with a redirect to sign in and back.
         raise Problem(401, "AUTHENTICATION_REQUIRED")
+    _start_using(request, session)
+    return session
+
+
+def _start_using(request: Request, session: WebSession) -> None:
     request.state.web_session = session
     set_caller(session.principal, session.acting_context)
-    return session
+    if session.language is not None and "lang" not in request.query_params:
+        # The services answer in the person's language, not the browser's.
+        set_language(session.language)
 
 
 async def optional_session(request: Request) -> WebSession | None:
@@ -292,8 +314,7 @@ async def optional_session(request: Request) -> WebSession | None:
     store = store_of(request)
     session = await store.load(request)
     if session is not None:
-        request.state.web_session = session
-        set_caller(session.principal, session.acting_context)
+        _start_using(request, session)
     elif store.cookie.name in request.cookies:
         # Ended (signed out elsewhere, expired): the page forgets the cookie.
         request.state.ended_session = True

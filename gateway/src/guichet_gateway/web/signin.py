@@ -15,15 +15,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
+import grpc
 import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from guichet.identity.v1 import identity_pb2
 from guichet_gateway.store import sign_in_attempts
-from guichet_gateway.web.oidc import PkceAttempt, SignInFailed
+from guichet_gateway.web.oidc import PkceAttempt, SignInFailed, TokenSet
 from guichet_gateway.web.pages import page_language
 from guichet_gateway.web.session import SignedIn, csrf_protected, store_of
-from guichet_kit.auth import InvalidToken, IssuerUnavailable, LevelOfAssurance
+from guichet_kit.auth import InvalidToken, IssuerUnavailable, LevelOfAssurance, set_caller
+from guichet_kit.i18n import LANGUAGES, Language
 from guichet_kit.problems import Problem
 
 log = structlog.get_logger(__name__)
@@ -108,9 +111,24 @@ async def callback(request: Request, state: str = "", code: str = "", error: str
     previous = await store.load(request)
     if previous is not None:
         await store.end(previous.key_hash)
-    await store.open(tokens, response)
+    await store.open(tokens, response, await _preferred_language(request, tokens))
     log.info("web.signed_in", subject=tokens.subject)
     return response
+
+
+async def _preferred_language(request: Request, tokens: TokenSet) -> Language | None:
+    """The person's language preference, which the pages then speak; None (the browser's
+    language then) when identity cannot say now."""
+    try:
+        set_caller(await store_of(request).verifier.verify(tokens.access_token))
+        reply = await request.app.state.stubs.profiles.GetPreferences(
+            identity_pb2.GetPreferencesRequest()
+        )
+    except (InvalidToken, IssuerUnavailable, grpc.aio.AioRpcError) as error:
+        log.info("web.sign_in.no_language_preference", error=type(error).__name__)
+        return None
+    language = reply.preferences.language
+    return Language(language) if language in LANGUAGES else None
 
 
 @router.post("/signout", dependencies=[csrf_protected])
