@@ -18,10 +18,10 @@ for package in "${packages[@]}"; do
     for language in fr de; do
         po="$locale/$language/LC_MESSAGES/messages.po"
         if [[ -f "$po" ]]; then
-            "$PYBABEL" -q update --no-fuzzy-matching --ignore-obsolete \
+            "$PYBABEL" -q update --no-fuzzy-matching --ignore-obsolete --width 100 \
                 -i "$pot" -o "$po" -l "$language"
         else
-            "$PYBABEL" -q init -i "$pot" -o "$po" -l "$language"
+            "$PYBABEL" -q init --width 100 -i "$pot" -o "$po" -l "$language"
         fi
     done
     rm -f "$pot"

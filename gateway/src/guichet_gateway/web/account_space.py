@@ -340,7 +340,9 @@ async def save_preferences(request: Request, calls: Calls, session: SignedIn) ->
         chosen = {**flags, "language": chosen_language}
         label = await _acting_label(calls, session, language)
         return _preferences_page(request, label, 422, chosen, errors, profile.phone)
-    # The person's new language is the page's from now on.
+    # The person's new language is the page's from now on, and the session's.
+    if (preferred := parse_language(chosen_language)) is not None:
+        await store_of(request).set_language(session.key_hash, preferred)
     return _back_to("/my/preferences", parse_language(chosen_language) or language, saved="1")
 
 

@@ -206,14 +206,27 @@ ERROR_PAGES = {
         home_link=True,
     ),
     429: ErrorPage(
-        N_("Too many lookups"),
-        N_("You made many lookups in a short time. Please try again in a minute."),
+        N_("Too many requests"),
+        N_("You made many requests in a short time. Please try again in a minute."),
         "warning",
     ),
     500: _UNAVAILABLE,
     502: _UNAVAILABLE,
     503: _UNAVAILABLE,
     504: _UNAVAILABLE,
+}
+# A refusal whose reason says more than its status (which limit was reached).
+REASON_PAGES = {
+    "LOOKUPS_RATE_LIMITED": ErrorPage(
+        N_("Too many lookups"),
+        N_("You made many lookups in a short time. Please try again in a minute."),
+        "warning",
+    ),
+    "REGISTRATIONS_RATE_LIMITED": ErrorPage(
+        N_("Too many account requests"),
+        N_("You sent many account requests in a short time. Please try again in a minute."),
+        "warning",
+    ),
 }
 # Everything else the gateway serves is for programs and keeps answering problem JSON.
 NOT_PAGES = (
@@ -238,7 +251,7 @@ def error_page(request: Request, problem: Problem) -> Response | None:
         return None
     if problem.status == 401:
         return _sign_in_first(request, problem)
-    shown = ERROR_PAGES.get(problem.status)
+    shown = REASON_PAGES.get(problem.reason) or ERROR_PAGES.get(problem.status)
     if shown is None:
         return None
     language = page_language(request)
