@@ -10,7 +10,6 @@ with an error summary linked to each field and what was typed, a done one redire
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -32,10 +31,9 @@ from guichet_gateway.fields import (
     EmailText,
 )
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS
-from guichet_gateway.web.forms import anonymous_form_protected, form_page
+from guichet_gateway.web.forms import FormErrors, anonymous_form_protected, form_page, refused_input
 from guichet_gateway.web.pages import page, page_language
-from guichet_kit.errors import FieldError, read_rpc_failure
-from guichet_kit.i18n import Catalog, Language, Text, render
+from guichet_kit.i18n import Catalog, Language, Text
 from guichet_kit.problems import validation_problem
 from guichet_kit.values import MAX_EMAIL_LENGTH
 
@@ -54,11 +52,6 @@ ANTI_ROBOT_MESSAGES: dict[Refusal, Text] = {
 }
 # Refusals of identity about one field, without a field error of their own.
 _FIELD_OF_REASON = {"NATIONAL_ID_TAKEN": "national_id", "EMAIL_TAKEN": "email"}
-_ABOUT_THE_INPUT = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.ALREADY_EXISTS,
-    grpc.StatusCode.FAILED_PRECONDITION,
-}
 REGISTRATION_FIELDS = ("national_id", "email", "password", "first_name", "last_name")
 # What a page repeats of what was typed (the inputs' own bounds; a longer text is refused).
 KEPT_LENGTH = {
@@ -70,40 +63,8 @@ KEPT_LENGTH = {
 }
 
 
-@dataclass
-class Errors:
-    """A form's wrong fields, in the order of the form, each with its message for the person."""
-
-    order: tuple[str, ...]
-    messages: dict[str, str]
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def add(self, field: str, message: str) -> None:
-        self.messages.setdefault(field, message)
-
-    def summary(self) -> list[tuple[str, str]]:
-        known = [f for f in self.order if f in self.messages]
-        return [(f, self.messages[f]) for f in known] + [
-            (f, m) for f, m in self.messages.items() if f not in self.order
-        ]
-
-
-def _errors(order: tuple[str, ...]) -> Errors:
-    return Errors(order, {})
-
-
-def _add_field_errors(
-    errors: Errors, found: list[FieldError], language: Language, fallback: str
-) -> None:
-    for error in found:
-        field = error.field if error.field in errors.order else fallback
-        errors.add(field, render(error.message, language))
-
-
 def _validate(
-    model: type[BaseModel], values: dict[str, Any], errors: Errors, language: Language
+    model: type[BaseModel], values: dict[str, Any], errors: FormErrors, language: Language
 ) -> Any:
     """The API's own checks of the same request: its field types and their messages, in the
     page's language."""
@@ -111,11 +72,13 @@ def _validate(
         return model.model_validate(values)
     except ValidationError as invalid:
         problem = validation_problem(list(invalid.errors()))
-        _add_field_errors(errors, problem.errors, language, errors.order[0])
+        errors.add_field_errors(problem.errors, language)
         return None
 
 
-async def _anti_robot(request: Request, payload: str, errors: Errors, language: Language) -> None:
+async def _anti_robot(
+    request: Request, payload: str, errors: FormErrors, language: Language
+) -> None:
     challenges: Challenges = request.app.state.challenges
     refusal = await challenges.spend(payload or None)
     if refusal is not None:
@@ -133,21 +96,6 @@ def _redirect(path: str, language: Language, **query: str) -> RedirectResponse:
     )
 
 
-def _refusal_about_the_input(
-    failed: grpc.aio.AioRpcError, errors: Errors, language: Language, fallback: str
-) -> bool:
-    """Whether the service refused what was typed; its words, in the page's language, go next
-    to the fields they are about. Any other failure is the platform's (an error page)."""
-    failure = read_rpc_failure(failed)
-    if failure.code not in _ABOUT_THE_INPUT:
-        return False
-    if failure.field_errors:
-        _add_field_errors(errors, failure.field_errors, language, fallback)
-    else:
-        errors.add(_FIELD_OF_REASON.get(failure.reason, fallback), failure.message)
-    return True
-
-
 def _kept(values: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
     return {f: values.get(f, "")[: KEPT_LENGTH.get(f, 200)] for f in fields}
 
@@ -156,7 +104,7 @@ def _kept(values: dict[str, str], fields: tuple[str, ...]) -> dict[str, str]:
 
 
 def _register_page(
-    request: Request, status: int, values: dict[str, str], errors: Errors
+    request: Request, status: int, values: dict[str, str], errors: FormErrors
 ) -> HTMLResponse:
     language = page_language(request)
     chosen = values.get("language") or language.value
@@ -174,7 +122,7 @@ def _register_page(
 
 @router.get("/account/register", response_class=HTMLResponse)
 async def register_form(request: Request) -> HTMLResponse:
-    return _register_page(request, 200, {}, _errors(REGISTRATION_FIELDS))
+    return _register_page(request, 200, {}, FormErrors(REGISTRATION_FIELDS))
 
 
 @router.post(
@@ -185,7 +133,7 @@ async def register_form(request: Request) -> HTMLResponse:
 async def register(request: Request, calls: Calls) -> Response:
     language = page_language(request)
     typed = await _form(request)
-    errors = _errors((*REGISTRATION_FIELDS, "language", ALTCHA_FIELD))
+    errors = FormErrors((*REGISTRATION_FIELDS, "language", ALTCHA_FIELD))
     values = _kept(typed, REGISTRATION_FIELDS)
     # The password is never sent back into the page.
     shown = {**values, "password": "", "language": typed.get("language", "")}
@@ -205,7 +153,7 @@ async def register(request: Request, calls: Calls) -> Response:
             pb.RegisterRequest(**registration.model_dump(mode="json", exclude={"altcha"}))
         )
     except grpc.aio.AioRpcError as failed:
-        if not _refusal_about_the_input(failed, errors, language, "national_id"):
+        if not refused_input(failed, errors, language, field_of_reason=_FIELD_OF_REASON):
             raise
         return _register_page(request, 422, shown, errors)
     return _redirect("/account/register/done", language)
@@ -224,7 +172,7 @@ class _PasswordResetForm(BaseModel):
 
 
 def _reset_page(
-    request: Request, status: int, values: dict[str, str], errors: Errors
+    request: Request, status: int, values: dict[str, str], errors: FormErrors
 ) -> HTMLResponse:
     return form_page(
         request,
@@ -239,7 +187,7 @@ def _reset_page(
 
 @router.get("/account/password-reset", response_class=HTMLResponse)
 async def password_reset_form(request: Request) -> HTMLResponse:
-    return _reset_page(request, 200, {"email": ""}, _errors(("email",)))
+    return _reset_page(request, 200, {"email": ""}, FormErrors(("email",)))
 
 
 @router.post(
@@ -250,7 +198,7 @@ async def password_reset_form(request: Request) -> HTMLResponse:
 async def password_reset(request: Request, calls: Calls) -> Response:
     language = page_language(request)
     typed = await _form(request)
-    errors = _errors(("email", ALTCHA_FIELD))
+    errors = FormErrors(("email", ALTCHA_FIELD))
     values = _kept(typed, ("email",))
     if not values["email"].strip():
         errors.add("email", _("Enter your e-mail address.").render(language))
@@ -266,7 +214,7 @@ async def password_reset(request: Request, calls: Calls) -> Response:
             pb.RequestPasswordResetRequest(email=values["email"])
         )
     except grpc.aio.AioRpcError as failed:
-        if not _refusal_about_the_input(failed, errors, language, "email"):
+        if not refused_input(failed, errors, language, field_of_reason=_FIELD_OF_REASON):
             raise
         return _reset_page(request, 422, values, errors)
     # The same answer whether an account has this address or not.
@@ -304,8 +252,8 @@ async def confirm_email(request: Request, calls: Calls) -> Response:
     try:
         await calls.accounts.ConfirmEmailChange(pb.ConfirmEmailChangeRequest(token=token))
     except grpc.aio.AioRpcError as failed:
-        errors = _errors(("token",))
-        if not _refusal_about_the_input(failed, errors, language, "token"):
+        errors = FormErrors(("token",))
+        if not refused_input(failed, errors, language, field_of_reason=_FIELD_OF_REASON):
             raise
         status = 422 if failed.code() == grpc.StatusCode.INVALID_ARGUMENT else 409
         return _confirm_page(request, status, token, errors.messages["token"])

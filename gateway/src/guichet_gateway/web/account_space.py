@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from functools import cache
 from typing import Any
@@ -37,11 +37,11 @@ from guichet_gateway.fields import (
     STREET_MAX_LENGTH,
 )
 from guichet_gateway.ratelimit import ACCOUNT_REQUESTS
+from guichet_gateway.web.forms import FormErrors, refused_input
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.relations_space import _acting_label
 from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected, store_of
 from guichet_kit.auth import PRIVATE, LevelOfAssurance, insufficient_level, set_caller
-from guichet_kit.errors import FieldError, read_rpc_failure
 from guichet_kit.i18n import (
     LOCALES,
     N_,
@@ -49,7 +49,6 @@ from guichet_kit.i18n import (
     Language,
     format_moment,
     parse_language,
-    render,
 )
 from guichet_kit.problems import Problem, www_authenticate
 from guichet_kit.values import MAX_EMAIL_LENGTH
@@ -57,12 +56,6 @@ from guichet_kit.values import MAX_EMAIL_LENGTH
 _ = Catalog("guichet_gateway")
 router = APIRouter(include_in_schema=False)
 
-# The services' refusals about what was typed; any other failure is the platform's (error page).
-_ABOUT_THE_INPUT = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.ALREADY_EXISTS,
-    grpc.StatusCode.FAILED_PRECONDITION,
-}
 # How much of a typed text a page repeats: the inputs' own bounds, generously (a longer text is
 # the service's to refuse, never cut here).
 KEPT_LENGTH = 1000
@@ -111,49 +104,10 @@ SIGN_IN_EVENTS = {
 SIGN_INS_SHOWN = 20
 
 
-@dataclass
-class Errors:
-    """A form's wrong fields, each with its message for the person, in the order of the form."""
-
-    order: tuple[str, ...]
-    messages: dict[str, str] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def add(self, name: str, message: str) -> None:
-        self.messages.setdefault(name, message)
-
-    def summary(self) -> list[tuple[str, str]]:
-        return [(name, self.messages[name]) for name in self.order if name in self.messages]
-
-
 def _in_own_name(session: WebSession) -> None:
     """One's own account is changed in one's own name, whatever context the person acts in on
     other pages (identity refuses these changes in another's name), as the API's export does."""
     set_caller(session.principal, PRIVATE)
-
-
-def _input_of(service_field: str, order: tuple[str, ...], fallback: str) -> str:
-    """The form input a service's field is about: `address.postal_code` → `postal_code`."""
-    name = service_field.rsplit(".", 1)[-1]
-    return name if name in order else fallback
-
-
-def _refused_input(
-    failed: grpc.aio.AioRpcError, errors: Errors, language: Language, fallback: str
-) -> bool:
-    """Whether the service refused what was typed: its words go next to the fields they are
-    about (the first field when it names none). Anything else is re-raised by the caller."""
-    failure = read_rpc_failure(failed)
-    if failure.code not in _ABOUT_THE_INPUT:
-        return False
-    found: list[FieldError] = failure.field_errors
-    for error in found:
-        errors.add(_input_of(error.field, errors.order, fallback), render(error.message, language))
-    if not found:
-        errors.add(fallback, failure.message)
-    return True
 
 
 async def _typed(request: Request, names: tuple[str, ...]) -> dict[str, str]:
@@ -217,7 +171,7 @@ def _profile_page(
     status: int,
     profile: pb.Profile,
     values: Mapping[str, str],
-    errors: Errors,
+    errors: FormErrors,
     saved: bool = False,
 ) -> HTMLResponse:
     language = page_language(request)
@@ -245,7 +199,7 @@ async def profile_page(
     values = _profile_values(reply.profile)
     label = await _acting_label(calls, session, page_language(request))
     return _profile_page(
-        request, label, 200, reply.profile, values, Errors(PROFILE_FIELDS), bool(saved)
+        request, label, 200, reply.profile, values, FormErrors(PROFILE_FIELDS), bool(saved)
     )
 
 
@@ -265,8 +219,8 @@ async def save_profile(request: Request, calls: Calls, session: SignedIn) -> Res
             )
         )
     except grpc.aio.AioRpcError as failed:
-        errors = Errors(PROFILE_FIELDS)
-        if not _refused_input(failed, errors, language, "first_name"):
+        errors = FormErrors(PROFILE_FIELDS)
+        if not refused_input(failed, errors, language, fallback="first_name"):
             raise
         current = await calls.profiles.GetProfile(pb.GetProfileRequest())
         label = await _acting_label(calls, session, language)
@@ -284,7 +238,7 @@ def _preferences_page(
     acting_label: str,
     status: int,
     chosen: Mapping[str, Any],
-    errors: Errors,
+    errors: FormErrors,
     phone: str,
     saved: bool = False,
 ) -> HTMLResponse:
@@ -316,7 +270,7 @@ async def preferences_page(
     }
     label = await _acting_label(calls, session, page_language(request))
     return _preferences_page(
-        request, label, 200, chosen, Errors(PREFERENCE_FIELDS), profile.phone, bool(saved)
+        request, label, 200, chosen, FormErrors(PREFERENCE_FIELDS), profile.phone, bool(saved)
     )
 
 
@@ -333,8 +287,8 @@ async def save_preferences(request: Request, calls: Calls, session: SignedIn) ->
             )
         )
     except grpc.aio.AioRpcError as failed:
-        errors = Errors(PREFERENCE_FIELDS)
-        if not _refused_input(failed, errors, language, "email_notifications"):
+        errors = FormErrors(PREFERENCE_FIELDS)
+        if not refused_input(failed, errors, language, fallback="email_notifications"):
             raise
         profile = (await calls.profiles.GetProfile(pb.GetProfileRequest())).profile
         chosen = {**flags, "language": chosen_language}
@@ -385,12 +339,12 @@ async def _security_page(
     session: WebSession,
     status: int = 200,
     *,
-    errors: Errors | None = None,
+    errors: FormErrors | None = None,
     new_email: str = "",
     done: str = "",
 ) -> HTMLResponse:
     language = page_language(request)
-    wrong = errors or Errors(())
+    wrong = errors or FormErrors(())
     return page(
         request,
         "my/security.html",
@@ -421,7 +375,7 @@ async def change_password(request: Request, calls: Calls, session: SignedIn) -> 
     _in_own_name(session)
     language = page_language(request)
     typed = await _typed(request, PASSWORD_FIELDS)
-    errors = Errors(PASSWORD_FIELDS)
+    errors = FormErrors(PASSWORD_FIELDS)
     if typed["new_password"] != typed["new_password_again"]:
         errors.add(
             "new_password_again",
@@ -436,7 +390,7 @@ async def change_password(request: Request, calls: Calls, session: SignedIn) -> 
                 )
             )
         except grpc.aio.AioRpcError as failed:
-            if not _refused_input(failed, errors, language, "new_password"):
+            if not refused_input(failed, errors, language, fallback="new_password"):
                 raise
     if errors:
         # Passwords are never sent back into a page.
@@ -458,8 +412,8 @@ async def change_email(request: Request, calls: Calls, session: SignedIn) -> Res
             pb.RequestEmailChangeRequest(new_email=typed["new_email"])
         )
     except grpc.aio.AioRpcError as failed:
-        errors = Errors(EMAIL_FIELDS)
-        if not _refused_input(failed, errors, language, "new_email"):
+        errors = FormErrors(EMAIL_FIELDS)
+        if not refused_input(failed, errors, language, fallback="new_email"):
             raise
         return await _security_page(
             request, calls, session, 422, errors=errors, new_email=typed["new_email"]
@@ -534,7 +488,7 @@ def _needs_stronger_sign_in(session: WebSession) -> None:
 
 
 def _delete_page(
-    request: Request, acting_label: str, status: int, typed: Mapping[str, Any], errors: Errors
+    request: Request, acting_label: str, status: int, typed: Mapping[str, Any], errors: FormErrors
 ) -> HTMLResponse:
     return page(
         request,
@@ -554,7 +508,7 @@ async def delete_page(request: Request, calls: Calls, session: SignedIn) -> HTML
     _needs_stronger_sign_in(session)
     label = await _acting_label(calls, session, page_language(request))
     return _delete_page(
-        request, label, 200, {"confirm_email": "", "understood": False}, Errors(DELETE_FIELDS)
+        request, label, 200, {"confirm_email": "", "understood": False}, FormErrors(DELETE_FIELDS)
     )
 
 
@@ -565,7 +519,7 @@ async def delete_account(request: Request, calls: Calls, session: SignedIn) -> R
     confirm_email = (await _typed(request, ("confirm_email",)))["confirm_email"]
     understood = (await _checked(request, ("understood",)))["understood"]
     typed = {"confirm_email": confirm_email, "understood": understood}
-    errors = Errors(DELETE_FIELDS)
+    errors = FormErrors(DELETE_FIELDS)
     if not understood:
         errors.add(
             "understood",
@@ -577,7 +531,7 @@ async def delete_account(request: Request, calls: Calls, session: SignedIn) -> R
     try:
         await calls.accounts.DeleteAccount(pb.DeleteAccountRequest(confirm_email=confirm_email))
     except grpc.aio.AioRpcError as failed:
-        if not _refused_input(failed, errors, language, "confirm_email"):
+        if not refused_input(failed, errors, language, fallback="confirm_email"):
             raise
         label = await _acting_label(calls, session, language)
         return _delete_page(request, label, 422, typed, errors)

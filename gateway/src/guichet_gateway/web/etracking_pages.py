@@ -28,11 +28,10 @@ from guichet_gateway.deps import Calls, limit_anonymous_creations, rate_limit
 from guichet_gateway.fields import PAPER_FORM_CODE_MAX_LENGTH, PHONE_MAX_LENGTH
 from guichet_gateway.live import SEEN_COOKIE, compact
 from guichet_gateway.ratelimit import LOOKUPS
-from guichet_gateway.web.forms import anonymous_form_protected, form_page
+from guichet_gateway.web.forms import FormErrors, anonymous_form_protected, form_page, refused_input
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.session import SignedIn, csrf_protected
-from guichet_kit.errors import read_rpc_failure
-from guichet_kit.i18n import Catalog, Language, format_moment, render
+from guichet_kit.i18n import Catalog, Language, format_moment
 from guichet_kit.values import MAX_EMAIL_LENGTH
 
 _ = Catalog("guichet_gateway")
@@ -53,6 +52,7 @@ ANTI_ROBOT_MESSAGES = {
     Refusal.EXPIRED: _("The anti-robot check has expired. Please send the form again."),
     Refusal.REUSED: _("The anti-robot check was already used. Please send the form again."),
 }
+# The service's refusals about what was typed (NOT_FOUND: no such paper form).
 _ABOUT_THE_INPUT = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
 # How long the browser remembers when the person last looked at their eTrackings (live badges).
 SEEN_COOKIE_SECONDS = 365 * 24 * 3600
@@ -98,15 +98,11 @@ class Typed:
         return cls("", False, "", False, "", language.value, "")
 
 
-def _summary(errors: dict[str, str]) -> list[tuple[str, str]]:
-    return [(field, errors[field]) for field in FIELDS if field in errors]
-
-
 async def _creation_page(
     request: Request,
     calls: Calls,
     typed: Typed,
-    errors: dict[str, str],
+    errors: FormErrors,
     *,
     signed_in: bool,
 ) -> HTMLResponse:
@@ -115,8 +111,8 @@ async def _creation_page(
     values: dict[str, Any] = {
         "paper_forms": list(reply.paper_forms),
         "typed": typed,
-        "errors": errors,
-        "summary": _summary(errors),
+        "errors": errors.messages,
+        "summary": errors.summary(),
         "for_signed_in": signed_in,
         "action": "/my/etrackings/new" if signed_in else "/etracking/new",
         "max_length": KEPT_LENGTH,
@@ -128,9 +124,7 @@ async def _creation_page(
     return form_page(request, "etracking/new.html", status, **values)
 
 
-async def _create(
-    request: Request, calls: Calls, typed: Typed, errors: dict[str, str]
-) -> str | None:
+async def _create(request: Request, calls: Calls, typed: Typed, errors: FormErrors) -> str | None:
     """The etracking service's CreateTracking, as the API route calls it; its number, or None
     with the service's words on the fields it refused."""
     language = page_language(request)
@@ -146,22 +140,16 @@ async def _create(
             )
         )
     except grpc.aio.AioRpcError as failed:
-        failure = read_rpc_failure(failed)
-        if failure.code not in _ABOUT_THE_INPUT:
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_INPUT):
             raise
-        for error in failure.field_errors:
-            field = error.field if error.field in FIELDS else "paper_form_code"
-            errors.setdefault(field, render(error.message, language))
-        if not errors:
-            errors["paper_form_code"] = failure.message
         return None
     return compact(reply.tracking.number)
 
 
-def _check_choice(typed: Typed, errors: dict[str, str], language: Language) -> None:
+def _check_choice(typed: Typed, errors: FormErrors, language: Language) -> None:
     # Said here rather than by the service: no anti-robot check is spent on an empty form.
     if not typed.paper_form_code:
-        errors["paper_form_code"] = _("Choose the paper form you will send.").render(language)
+        errors.add("paper_form_code", _("Choose the paper form you will send.").render(language))
 
 
 def _to_confirmation(number: str, language: Language) -> RedirectResponse:
@@ -175,7 +163,7 @@ def _to_confirmation(number: str, language: Language) -> RedirectResponse:
 @router.get("/etracking/new", response_class=HTMLResponse)
 async def new_tracking_form(request: Request, calls: Calls) -> HTMLResponse:
     typed = Typed.empty(page_language(request))
-    return await _creation_page(request, calls, typed, {}, signed_in=False)
+    return await _creation_page(request, calls, typed, FormErrors(FIELDS), signed_in=False)
 
 
 @router.post(
@@ -186,13 +174,13 @@ async def new_tracking_form(request: Request, calls: Calls) -> HTMLResponse:
 async def create_tracking_anonymously(request: Request, calls: Calls) -> Response:
     language = page_language(request)
     typed = await Typed.read(request)
-    errors: dict[str, str] = {}
+    errors = FormErrors(FIELDS)
     _check_choice(typed, errors, language)
     if not errors:
         challenges: Challenges = request.app.state.challenges
         refusal = await challenges.spend(typed.altcha or None)
         if refusal is not None:
-            errors[ALTCHA_FIELD] = ANTI_ROBOT_MESSAGES[refusal].render(language)
+            errors.add(ALTCHA_FIELD, ANTI_ROBOT_MESSAGES[refusal].render(language))
     number = None if errors else await _create(request, calls, typed, errors)
     if number is None:
         return await _creation_page(request, calls, typed, errors, signed_in=False)
@@ -207,14 +195,14 @@ async def new_tracking_form_signed_in(
     request: Request, calls: Calls, session: SignedIn
 ) -> HTMLResponse:
     typed = Typed.empty(page_language(request))
-    return await _creation_page(request, calls, typed, {}, signed_in=True)
+    return await _creation_page(request, calls, typed, FormErrors(FIELDS), signed_in=True)
 
 
 @router.post("/my/etrackings/new", response_class=HTMLResponse, dependencies=[csrf_protected])
 async def create_tracking_signed_in(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
     typed = await Typed.read(request)
-    errors: dict[str, str] = {}
+    errors = FormErrors(FIELDS)
     _check_choice(typed, errors, language)
     # The caller is set by the session: the tracking goes to the space it acts for.
     number = None if errors else await _create(request, calls, typed, errors)

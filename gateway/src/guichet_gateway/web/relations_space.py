@@ -11,7 +11,7 @@ POST protected by the session's CSRF token, answered POST-redirect-GET.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -31,12 +31,13 @@ from guichet_gateway.fields import (
     NAME_MAX_LENGTH,
     NATIONAL_ID_MAX_LENGTH,
 )
+from guichet_gateway.web.forms import ABOUT_THE_INPUT, FormErrors, refused_input
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected, store_of
 from guichet_gateway.wire import enum_word, timestamp, to_timestamp
 from guichet_kit.auth import PRIVATE, ActingContext, LevelOfAssurance
 from guichet_kit.errors import read_rpc_failure
-from guichet_kit.i18n import N_, Catalog, Language, format_moment, render
+from guichet_kit.i18n import N_, Catalog, Language, format_moment
 from guichet_kit.problems import Problem
 
 _ = Catalog("guichet_gateway")
@@ -69,12 +70,7 @@ ROLES = {
 }
 # The refusals about what was typed or about what the person may do here; NOT_FOUND (another
 # person's relation or space) and UNAUTHENTICATED (step-up) are left to the error pages.
-_ABOUT_THE_FORM = {
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.ALREADY_EXISTS,
-    grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.PERMISSION_DENIED,
-}
+_ABOUT_THE_FORM = ABOUT_THE_INPUT | {grpc.StatusCode.PERMISSION_DENIED}
 # Ids of relations and spaces are UUIDs: any other text is as unknown as another person's id.
 _ID = re.compile(r"[0-9a-fA-F]{8}-?(?:[0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 _NATIONAL_ID = re.compile(r"[0-9 ]{1,32}")
@@ -84,38 +80,6 @@ MANDATE_FIELDS = ("actor_national_id", "kind", "rights", "expires_at")
 CHILD_FIELDS = ("child_national_id", "child_first_name", "child_last_name")
 SPACE_FIELDS = ("company_name", "registry_number")
 COLLABORATOR_FIELDS = ("national_id", "role")
-
-
-@dataclass
-class Errors:
-    """A form's wrong fields in the order of the form, each with its message for the person."""
-
-    order: tuple[str, ...]
-    messages: dict[str, str] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.messages)
-
-    def get(self, name: str) -> str | None:
-        return self.messages.get(name)
-
-    def add(self, name: str, message: str) -> None:
-        self.messages.setdefault(name if name in self.order else self.order[0], message)
-
-    def summary(self) -> list[tuple[str, str]]:
-        return [(f, self.messages[f]) for f in self.order if f in self.messages]
-
-
-def _refused(failed: grpc.aio.AioRpcError, errors: Errors, language: Language) -> bool:
-    """Whether the service refused the form; its words go next to the fields they are about."""
-    failure = read_rpc_failure(failed)
-    if failure.code not in _ABOUT_THE_FORM:
-        return False
-    for error in failure.field_errors:
-        errors.add(error.field, render(error.message, language))
-    if not failure.field_errors:
-        errors.add(errors.order[0], failure.message)
-    return True
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -240,7 +204,7 @@ async def _relations_page(
     calls: Calls,
     session: WebSession,
     status: int = 200,
-    errors: Errors | None = None,
+    errors: FormErrors | None = None,
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     language = page_language(request)
@@ -260,7 +224,7 @@ async def _relations_page(
             raise
         audit_refusal = read_rpc_failure(failed).message
     values = values or {}
-    errors = errors or Errors(MANDATE_FIELDS)
+    errors = errors or FormErrors(MANDATE_FIELDS)
     return _space_page(
         request,
         "my/relations.html",
@@ -306,7 +270,7 @@ async def relations_page(request: Request, calls: Calls, session: SignedIn) -> H
     return await _relations_page(request, calls, session)
 
 
-def _expiry(text: str, errors: Errors, language: Language) -> Timestamp | None:
+def _expiry(text: str, errors: FormErrors, language: Language) -> Timestamp | None:
     """The last day of the mandate, as typed: it ends when that day ends in Luxembourg."""
     text = text.strip()
     if not text:
@@ -330,7 +294,7 @@ def _expiry(text: str, errors: Errors, language: Language) -> Timestamp | None:
 async def grant_mandate(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
     values = await _form(request)
-    errors = Errors(MANDATE_FIELDS)
+    errors = FormErrors(MANDATE_FIELDS)
     kind = _kept(values, "kind", 20)
     grant = pb.GrantMandateRequest(
         actor_national_id=_kept(values, "actor_national_id", NATIONAL_ID_MAX_LENGTH).strip(),
@@ -348,7 +312,7 @@ async def grant_mandate(request: Request, calls: Calls, session: SignedIn) -> Re
     try:
         await calls.relations.GrantMandate(grant)
     except grpc.aio.AioRpcError as failed:
-        if not _refused(failed, errors, language):
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_FORM):
             raise
     if errors:
         return await _relations_page(request, calls, session, 422, errors, values)
@@ -423,14 +387,14 @@ async def _children_page(
     calls: Calls,
     session: WebSession,
     status: int = 200,
-    errors: Errors | None = None,
+    errors: FormErrors | None = None,
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     language = page_language(request)
     now = datetime.now(UTC)
     listing = await calls.relations.ListRelations(pb.ListRelationsRequest())
     values = values or {}
-    errors = errors or Errors(CHILD_FIELDS)
+    errors = errors or FormErrors(CHILD_FIELDS)
     return _space_page(
         request,
         "my/children.html",
@@ -460,7 +424,7 @@ async def children_page(request: Request, calls: Calls, session: SignedIn) -> HT
 async def declare_child(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
     values = await _form(request)
-    errors = Errors(CHILD_FIELDS)
+    errors = FormErrors(CHILD_FIELDS)
     try:
         await calls.relations.DeclareChild(
             pb.DeclareChildRequest(
@@ -470,7 +434,7 @@ async def declare_child(request: Request, calls: Calls, session: SignedIn) -> Re
             )
         )
     except grpc.aio.AioRpcError as failed:
-        if not _refused(failed, errors, language):
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_FORM):
             raise
         return await _children_page(request, calls, session, 422, errors, values)
     return _redirect("/my/children", language, done="declared")
@@ -484,13 +448,13 @@ async def _spaces_page(
     calls: Calls,
     session: WebSession,
     status: int = 200,
-    errors: Errors | None = None,
+    errors: FormErrors | None = None,
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     language = page_language(request)
     reply = await calls.spaces.ListSpaces(pb.ListSpacesRequest())
     values = values or {}
-    errors = errors or Errors(SPACE_FIELDS)
+    errors = errors or FormErrors(SPACE_FIELDS)
     return _space_page(
         request,
         "my/spaces.html",
@@ -526,7 +490,7 @@ async def spaces_page(request: Request, calls: Calls, session: SignedIn) -> HTML
 async def create_space(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
     values = await _form(request)
-    errors = Errors(SPACE_FIELDS)
+    errors = FormErrors(SPACE_FIELDS)
     try:
         reply = await calls.spaces.CreateSpace(
             pb.CreateSpaceRequest(
@@ -535,7 +499,7 @@ async def create_space(request: Request, calls: Calls, session: SignedIn) -> Res
             )
         )
     except grpc.aio.AioRpcError as failed:
-        if not _refused(failed, errors, language):
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_FORM):
             raise
         return await _spaces_page(request, calls, session, 422, errors, values)
     return _redirect(f"/my/spaces/{reply.space.id}", language, done="created")
@@ -553,7 +517,7 @@ async def _space_detail(
     session: WebSession,
     space_id: str,
     status: int = 200,
-    errors: Errors | None = None,
+    errors: FormErrors | None = None,
     values: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     language = page_language(request)
@@ -561,7 +525,7 @@ async def _space_detail(
     reply = await calls.spaces.GetSpace(pb.GetSpaceRequest(space_id=_space_id(space_id)))
     space = reply.space
     values = values or {}
-    errors = errors or Errors(COLLABORATOR_FIELDS)
+    errors = errors or FormErrors(COLLABORATOR_FIELDS)
     return _space_page(
         request,
         "my/space.html",
@@ -625,7 +589,7 @@ async def add_collaborator(
 ) -> Response:
     language = page_language(request)
     values = await _form(request)
-    errors = Errors(COLLABORATOR_FIELDS)
+    errors = FormErrors(COLLABORATOR_FIELDS)
     try:
         await calls.spaces.AddCollaborator(
             pb.AddCollaboratorRequest(
@@ -635,7 +599,7 @@ async def add_collaborator(
             )
         )
     except grpc.aio.AioRpcError as failed:
-        if not _refused(failed, errors, language):
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_FORM):
             raise
         return await _space_detail(request, calls, session, space_id, 422, errors, values)
     return _redirect(f"/my/spaces/{space_id}", language, done="added")
@@ -661,8 +625,8 @@ async def _collaborator_change(
     try:
         await change
     except grpc.aio.AioRpcError as failed:
-        errors = Errors(("collaborators",))
-        if not _refused(failed, errors, language):
+        errors = FormErrors(("collaborators",))
+        if not refused_input(failed, errors, language, about=_ABOUT_THE_FORM):
             raise
         return await _space_detail(request, calls, session, space_id, 409, errors)
     return _redirect(f"/my/spaces/{space_id}", language, done=done)
