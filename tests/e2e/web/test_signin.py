@@ -147,7 +147,8 @@ async def test_a_replayed_or_forged_callback_opens_no_session(
         before = (
             await connection.execute(sa.select(sa.func.count()).select_from(web_sessions))
         ).scalar()
-    async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
+    english = {"Accept-Language": "en"}
+    async with httpx.AsyncClient(base_url=stack.gateway_url, headers=english) as client:
         for query in ("state=unknown&code=abc", "", "state=x&error=access_denied"):
             response = await client.get(f"/auth/callback?{query}")
             assert response.status_code == 400
