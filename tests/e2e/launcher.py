@@ -123,6 +123,7 @@ class Launcher:
             "GATEWAY_LOOKUP_BURST": str(burst),
             "GATEWAY_ACCOUNT_BURST": str(burst),
             "GATEWAY_CREATION_BURST": str(burst),
+            "GATEWAY_CHALLENGE_BURST": str(burst),
             "GATEWAY_HEALTH_URLS": json.dumps(
                 {
                     "keycloak": f"{infra['GUICHET_KEYCLOAK_MANAGEMENT_URL']}/health/ready",

@@ -93,3 +93,15 @@ async def test_public_lookup_is_rate_limited_with_a_problem_and_retry_after(
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.json()["reason"] == "LOOKUPS_RATE_LIMITED"
     assert limited.json()["title"].startswith("Zu viele Abfragen")
+
+
+async def test_anti_robot_challenges_are_rate_limited(strict_gateway: str) -> None:
+    # Each challenge costs the gateway a key derivation: a flood of them is refused early.
+    async with httpx.AsyncClient(base_url=strict_gateway) as client:
+        statuses = [(await client.get("/api/v1/challenge")).status_code for _ in range(3)]
+        limited = await client.get("/api/v1/challenge", headers={"Accept-Language": "de"})
+    assert statuses == [200, 200, 200]
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["reason"] == "CHALLENGES_RATE_LIMITED"
+    assert limited.json()["title"].startswith("Zu viele")

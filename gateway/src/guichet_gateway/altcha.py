@@ -30,6 +30,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from guichet_gateway.deps import rate_limit
+from guichet_gateway.ratelimit import CHALLENGES
 from guichet_gateway.store import metadata
 from guichet_kit.errors import FieldError
 from guichet_kit.i18n import Catalog, Text
@@ -227,7 +229,7 @@ class ChallengeOut(BaseModel):
     signature: str
 
 
-@router.get("/challenge", response_model=ChallengeOut)
+@router.get("/challenge", response_model=ChallengeOut, dependencies=[rate_limit(CHALLENGES)])
 async def get_challenge(challenges: ChallengesDep) -> dict[str, Any]:
     """A fresh anti-robot challenge, to solve before a registration, a password reset or an
     eTracking creation without sign-in; it expires after five minutes and serves once."""

@@ -34,7 +34,13 @@ from guichet_gateway import (
 )
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
-from guichet_gateway.ratelimit import ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, LOOKUPS, RateLimiter
+from guichet_gateway.ratelimit import (
+    ACCOUNT_REQUESTS,
+    ANONYMOUS_CREATIONS,
+    CHALLENGES,
+    LOOKUPS,
+    RateLimiter,
+)
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web import (
     account_pages,
@@ -217,6 +223,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
             ANONYMOUS_CREATIONS.name: RateLimiter(
                 settings.creation_rate_per_minute, settings.creation_burst
+            ),
+            CHALLENGES.name: RateLimiter(
+                settings.challenge_rate_per_minute, settings.challenge_burst
             ),
         }
         app.state.health_urls = settings.health_urls

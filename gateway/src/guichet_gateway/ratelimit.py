@@ -31,7 +31,11 @@ ACCOUNT_REQUESTS = LimitFamily(
 ANONYMOUS_CREATIONS = LimitFamily(
     "creation", "CREATIONS_RATE_LIMITED", "eTracking creations without a sign-in"
 )
-FAMILIES = (LOOKUPS, ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS)
+# Issuing a challenge costs the gateway a key derivation: enough for a person's forms, not a flood.
+CHALLENGES = LimitFamily(
+    "challenge", "CHALLENGES_RATE_LIMITED", "anti-robot challenges issued (each costs the server)"
+)
+FAMILIES = (LOOKUPS, ACCOUNT_REQUESTS, ANONYMOUS_CREATIONS, CHALLENGES)
 
 
 @dataclass

@@ -35,6 +35,9 @@ class GatewaySettings(KitSettings):
     # eTracking creations without a sign-in (each may send an e-mail and an SMS), per address.
     creation_rate_per_minute: float = 10.0
     creation_burst: int = 10
+    # Anti-robot challenges issued, per client address (a form needs one per sending).
+    challenge_rate_per_minute: float = 30.0
+    challenge_burst: int = 10
     # Largest request body accepted; every field is bounded far below it.
     max_body_bytes: int = 64 * 1024
     # The web client. Its sessions live in the gateway's own database (shared by replicas).

@@ -28,6 +28,7 @@ TITLES: dict[str, str] = {
     "LOOKUPS_RATE_LIMITED": N_("Too many lookups, try again in a minute"),
     "REGISTRATIONS_RATE_LIMITED": N_("Too many account requests, try again in a minute"),
     "CREATIONS_RATE_LIMITED": N_("Too many new trackings, try again in a minute"),
+    "CHALLENGES_RATE_LIMITED": N_("Too many anti-robot checks asked, try again in a minute"),
     "RATE_LIMITED": N_("Too many requests, try again in a minute"),
     "ANTI_ROBOT_CHECK_FAILED": N_("The anti-robot check failed: solve a new challenge"),
     # --- who is calling ---
