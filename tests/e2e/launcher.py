@@ -115,6 +115,7 @@ class Launcher:
             "GATEWAY_CLIENT_ID": infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_ID"],
             "GATEWAY_CLIENT_SECRET": infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET"],
             "GATEWAY_ALTCHA_HMAC_KEY": infra["GUICHET_GATEWAY_ALTCHA_HMAC_KEY"],
+            "GATEWAY_SESSION_KEY": infra["GUICHET_GATEWAY_SESSION_KEY"],
             # The proof of work stays real but light: tests solve hundreds of challenges.
             "GATEWAY_ALTCHA_COST": "20",
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,

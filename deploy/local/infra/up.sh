@@ -34,6 +34,7 @@ secret keycloak_admin_password >/dev/null
 secret keycloak_identity_client_secret >/dev/null
 secret keycloak_gateway_client_secret >/dev/null
 secret gateway_altcha_hmac_key >/dev/null
+secret gateway_session_key >/dev/null
 
 # MinIO's first build takes minutes: run it in the background while the rest starts.
 MINIO_BUILD_T=""
@@ -83,6 +84,7 @@ GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET=$(secret keycloak_identity_client_secret
 GUICHET_KEYCLOAK_GATEWAY_CLIENT_ID=guichet-gateway
 GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET=$(secret keycloak_gateway_client_secret)
 GUICHET_GATEWAY_ALTCHA_HMAC_KEY=$(secret gateway_altcha_hmac_key)
+GUICHET_GATEWAY_SESSION_KEY=$(secret gateway_session_key)
 GUICHET_CA_FILE=$DATA/pki/ca.crt
 GUICHET_NATIONAL_CA_DIR=$DATA/pki/national
 GUICHET_SMTP_HOST=127.0.0.1

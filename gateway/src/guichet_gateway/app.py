@@ -55,6 +55,7 @@ from guichet_gateway.web.oidc import OidcClient
 from guichet_gateway.web.session import (
     CookiePolicy,
     SessionStore,
+    TokenVault,
     purge_periodically,
     session_principal,
 )
@@ -208,7 +209,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ca_file=settings.ca_file,
         )
         app.state.sessions = SessionStore(
-            engine, oidc, app.state.verifier, CookiePolicy.for_url(settings.public_url)
+            engine,
+            oidc,
+            app.state.verifier,
+            CookiePolicy.for_url(settings.public_url),
+            TokenVault(settings.session_key.get_secret_value()),
         )
         purging = asyncio.create_task(purge_periodically(app.state.sessions, stop_following))
         app.state.challenges = altcha.Challenges(

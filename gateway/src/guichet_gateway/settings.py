@@ -47,6 +47,8 @@ class GatewaySettings(KitSettings):
     # The gateway signs people in as a confidential client of Keycloak (code flow + PKCE).
     client_id: str = "guichet-gateway"
     client_secret: SecretStr = SecretStr("development-only-gateway-client-secret")
+    # Encrypts the tokens kept for web sessions (a secret; changing it ends every session).
+    session_key: SecretStr = SecretStr("development-only-gateway-session-key")
     # How long a person may take at Keycloak's pages before the sign-in must start again.
     sign_in_minutes: int = 15
     # Anti-automation (ALTCHA): the key signing the challenges, and PBKDF2's iterations per

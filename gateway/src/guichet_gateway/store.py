@@ -11,7 +11,8 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 # A signed-in browser. The cookie holds a random key; only its SHA-256 is stored, so the table
-# alone cannot be replayed as cookies. The tokens never leave the server.
+# alone cannot be replayed as cookies. The tokens never leave the server and are stored
+# encrypted (web/session.py TokenVault).
 web_sessions = sa.Table(
     "web_sessions",
     metadata,

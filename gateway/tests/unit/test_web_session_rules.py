@@ -1,10 +1,12 @@
-"""The sign-in's pure rules: where a person may be sent back, and the session cookie's flags."""
+"""The sign-in's pure rules: where a person may be sent back, the session cookie's flags, and the
+sealing of the tokens kept for a session."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import InvalidToken
 
-from guichet_gateway.web.session import CookiePolicy
+from guichet_gateway.web.session import CookiePolicy, TokenVault
 from guichet_gateway.web.signin import DEFAULT_RETURN, safe_return_to
 
 
@@ -53,3 +55,14 @@ def test_the_cookie_is_secure_and_host_bound_where_the_scheme_allows(
 ) -> None:
     policy = CookiePolicy.for_url(public_url)
     assert (policy.name, policy.secure) == (name, secure)
+
+
+def test_a_sealed_token_opens_with_its_key_only() -> None:
+    token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbm5lIn0.c2lnbmF0dXJl"
+    sealed = TokenVault("the gateway's session key").seal(token)
+    assert token not in sealed and "eyJ" not in sealed
+    assert TokenVault("the gateway's session key").open(sealed) == token
+    with pytest.raises(InvalidToken):
+        TokenVault("another key").open(sealed)
+    with pytest.raises(InvalidToken):
+        TokenVault("the gateway's session key").open(sealed[:-4] + "AAAA")

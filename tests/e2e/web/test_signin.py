@@ -19,6 +19,7 @@ from stack import Stack
 from web.browsing import SignedInBrowser, fill_keycloak_login, new_context, sign_in
 
 from guichet_gateway.store import web_sessions
+from guichet_gateway.web.session import TokenVault
 from guichet_testkit.eventually import wait_until
 
 SESSION_COOKIE = "__Host-guichet-session"
@@ -39,12 +40,18 @@ async def sessions_of(engine: AsyncEngine, subject: str) -> list[sa.Row]:
         return list(result)
 
 
+def opened(row: sa.Row, infra: dict[str, str]) -> tuple[str, str, str]:
+    """The access, refresh and ID tokens a session row keeps encrypted."""
+    vault = TokenVault(infra["GUICHET_GATEWAY_SESSION_KEY"])
+    return tuple(vault.open(t) for t in (row.access_token, row.refresh_token, row.id_token))  # type: ignore[return-value]
+
+
 async def keycloak_sessions(people: Registry, subject: str) -> int:
     return len(people.admin().get_sessions(subject))
 
 
 async def test_the_browser_holds_a_cookie_and_never_a_token(
-    signed_in: SignedInBrowser, gateway_db: AsyncEngine
+    signed_in: SignedInBrowser, gateway_db: AsyncEngine, infra: dict[str, str]
 ) -> None:
     page, citizen = signed_in.page, signed_in.citizen
     cookies = {c["name"]: c for c in await signed_in.context.cookies()}
@@ -59,7 +66,10 @@ async def test_the_browser_holds_a_cookie_and_never_a_token(
     visible_to_scripts = await page.evaluate(
         "() => document.cookie + JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"
     )
-    for token in (row.access_token, row.refresh_token, row.id_token):
+    tokens = opened(row, infra)
+    # Stored encrypted: the table alone gives no token.
+    assert not {row.access_token, row.refresh_token, row.id_token} & set(tokens)
+    for token in tokens:
         for part in token.split("."):
             assert part not in html and part not in visible_to_scripts and part not in page.url
     assert SESSION_COOKIE not in visible_to_scripts
@@ -175,13 +185,14 @@ async def test_the_access_token_is_refreshed_and_the_refresh_token_rotated(
     await page.goto("/etracking")
     assert await page.locator("button:has-text('Sign out')").is_visible()
     [after] = await sessions_of(gateway_db, citizen.subject)
-    assert after.refresh_token != before.refresh_token
-    assert after.access_token != before.access_token
+    old_access, old_refresh, _ = opened(before, infra)
+    new_access, new_refresh, _ = opened(after, infra)
+    assert new_refresh != old_refresh and new_access != old_access
     # The old refresh token was used once: Keycloak refuses it now.
     async with httpx.AsyncClient(verify=infra["GUICHET_CA_FILE"]) as keycloak:
         response = await keycloak.post(
             f"{infra['GUICHET_KEYCLOAK_ISSUER']}/protocol/openid-connect/token",
-            data={"grant_type": "refresh_token", "refresh_token": before.refresh_token},
+            data={"grant_type": "refresh_token", "refresh_token": old_refresh},
             auth=(
                 infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_ID"],
                 infra["GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET"],
@@ -223,13 +234,14 @@ async def test_keycloak_back_channel_logout_ends_the_gateway_session(
 
 
 async def test_a_forged_logout_token_ends_nothing(
-    signed_in: SignedInBrowser, gateway_db: AsyncEngine, stack: Stack
+    signed_in: SignedInBrowser, gateway_db: AsyncEngine, stack: Stack, infra: dict[str, str]
 ) -> None:
     citizen = signed_in.citizen
     [row] = await sessions_of(gateway_db, citizen.subject)
-    header, payload, _ = row.id_token.split(".")
+    _, _, id_token = opened(row, infra)
+    header, payload, _ = id_token.split(".")
     async with httpx.AsyncClient(base_url=stack.gateway_url) as client:
-        for token in (f"{header}.{payload}.AAAA", row.id_token, "not-a-jwt"):
+        for token in (f"{header}.{payload}.AAAA", id_token, "not-a-jwt"):
             response = await client.post("/auth/backchannel-logout", data={"logout_token": token})
             assert response.status_code == 400, response.text
             assert response.headers["content-type"].startswith("application/problem+json")

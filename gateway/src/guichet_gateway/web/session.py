@@ -14,6 +14,7 @@ Every state-changing form carries the session's CSRF token (synchronizer pattern
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -23,8 +24,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import cryptography.fernet
 import sqlalchemy as sa
 import structlog
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -84,6 +89,24 @@ class CookiePolicy:
         )
 
 
+class TokenVault:
+    """The tokens are stored encrypted (Fernet: AES-CBC and an HMAC, the key derived from the
+    gateway's session key), so the table or a backup of it alone gives nobody's tokens."""
+
+    def __init__(self, secret: str) -> None:
+        key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"guichet web session tokens"
+        ).derive(secret.encode())
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, token: str) -> str:
+        return self._fernet.encrypt(token.encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        """The token; InvalidToken when it was sealed with another key."""
+        return self._fernet.decrypt(sealed.encode()).decode()
+
+
 @dataclass(frozen=True)
 class WebSession:
     """A signed-in browser, as a page sees it."""
@@ -108,12 +131,18 @@ class SessionStore:
     """Sessions in the gateway's database, and the Keycloak calls that keep them alive."""
 
     def __init__(
-        self, engine: AsyncEngine, oidc: OidcClient, verifier: TokenVerifier, cookie: CookiePolicy
+        self,
+        engine: AsyncEngine,
+        oidc: OidcClient,
+        verifier: TokenVerifier,
+        cookie: CookiePolicy,
+        vault: TokenVault,
     ) -> None:
         self.engine = engine
         self.oidc = oidc
         self.verifier = verifier
         self.cookie = cookie
+        self.vault = vault
 
     async def open(
         self, tokens: TokenSet, response: Response, language: Language | None = None
@@ -127,10 +156,10 @@ class SessionStore:
                     key_hash=_hash(key),
                     subject=tokens.subject,
                     keycloak_session=tokens.keycloak_session,
-                    access_token=tokens.access_token,
+                    access_token=self.vault.seal(tokens.access_token),
                     access_expires_at=tokens.access_expires_at,
-                    refresh_token=tokens.refresh_token,
-                    id_token=tokens.id_token,
+                    refresh_token=self.vault.seal(tokens.refresh_token),
+                    id_token=self.vault.seal(tokens.id_token),
                     csrf_token=secrets.token_urlsafe(32),
                     acting_context="private",
                     language=language.value if language else None,
@@ -163,11 +192,13 @@ class SessionStore:
                 if row is None:
                     return None
         try:
-            principal = await self.verifier.verify(row.access_token)
+            principal = await self.verifier.verify(self.vault.open(row.access_token))
+            id_token = self.vault.open(row.id_token)
         except IssuerUnavailable as error:
             raise Problem(503, "IDENTITY_PROVIDER_UNAVAILABLE") from error
-        except InvalidToken:
-            # Revoked (account deleted) or no longer acceptable: the session ends here.
+        except (InvalidToken, cryptography.fernet.InvalidToken):
+            # Revoked (account deleted), no longer acceptable, or sealed with a key since
+            # replaced: the session ends here.
             await self.end(key_hash)
             return None
         return WebSession(
@@ -175,7 +206,7 @@ class SessionStore:
             principal=principal,
             csrf_token=row.csrf_token,
             acting_context=ActingContext.parse(row.acting_context),
-            id_token=row.id_token,
+            id_token=id_token,
             language=Language(row.language) if row.language in LANGUAGES else None,
         )
 
@@ -192,8 +223,8 @@ class SessionStore:
         if row.access_expires_at - REFRESH_MARGIN > _now():
             return row
         try:
-            tokens = await self.oidc.refresh(row.refresh_token)
-        except SignInFailed:
+            tokens = await self.oidc.refresh(self.vault.open(row.refresh_token))
+        except (SignInFailed, cryptography.fernet.InvalidToken):
             # Keycloak ended the session (signed out elsewhere, idle, revoked).
             await connection.execute(
                 web_sessions.delete().where(web_sessions.c.key_hash == key_hash)
@@ -206,10 +237,10 @@ class SessionStore:
             web_sessions.update()
             .where(web_sessions.c.key_hash == key_hash)
             .values(
-                access_token=tokens.access_token,
+                access_token=self.vault.seal(tokens.access_token),
                 access_expires_at=tokens.access_expires_at,
-                refresh_token=tokens.refresh_token,
-                id_token=tokens.id_token or row.id_token,
+                refresh_token=self.vault.seal(tokens.refresh_token),
+                id_token=self.vault.seal(tokens.id_token) if tokens.id_token else row.id_token,
                 expires_at=tokens.refresh_expires_at,
             )
         )
