@@ -107,8 +107,8 @@ async def test_signing_out_ends_the_keycloak_session_and_back_shows_nothing(
 ) -> None:
     page, citizen = signed_in.page, signed_in.citizen
     at_keycloak = await keycloak_sessions(people, citizen.subject)
-    await page.goto("/etracking?lang=en")
-    assert await page.locator("button:has-text('Sign out')").is_visible()
+    await page.goto("/my/profile?lang=en")
+    assert citizen.email in await page.content(), "a private page"
     await page.click("button:has-text('Sign out')")
     await page.wait_for_url("**/?lang=en")
     assert await sessions_of(gateway_db, citizen.subject) == []
@@ -116,6 +116,11 @@ async def test_signing_out_ends_the_keycloak_session_and_back_shows_nothing(
     assert await keycloak_sessions(people, citizen.subject) == at_keycloak - 1
     assert SESSION_COOKIE not in {c["name"] for c in await signed_in.context.cookies()}
     assert await page.locator("#sign-in-link").is_visible()
+
+    # Back shows nothing private: the page was not kept, and asking it again needs a sign-in.
+    await page.go_back()
+    await page.wait_for_load_state()
+    assert citizen.email not in await page.content()
 
     # Signing in again needs the password: Keycloak's own session ended too.
     await page.goto("/signin?return_to=/etracking")
