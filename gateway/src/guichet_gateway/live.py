@@ -20,7 +20,6 @@ is counted from the person's next connection (a page load or the browser's recon
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,10 +28,8 @@ from typing import Annotated
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
-from google.protobuf.message import DecodeError
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
 from prometheus_client import Counter, Gauge
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -41,6 +38,7 @@ from guichet.events import subjects
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_gateway.deps import Calls, verify_caller
 from guichet_kit.auth import Principal, bearer_token
+from guichet_kit.following import follow_events
 from guichet_kit.i18n import Catalog, Language, pick_language
 
 log = structlog.get_logger(__name__)
@@ -163,43 +161,20 @@ async def follow_status_changes(
     ready: asyncio.Event | None = None,
 ) -> None:
     """The replica's one subscription: every new status change, handed to the hub."""
-    while not stop.is_set():
-        try:
-            await _follow(js, hub, stop, ready)
-        except (NotFoundError, TimeoutError, OSError) as error:
-            # etracking has not created its stream yet, or NATS is restarting: try again.
-            log.info("live.waiting", error=repr(error))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=2.0)
 
+    def hand_over(event: events_pb2.TrackingStatusChanged) -> None:
+        hub.publish(StatusChange(compact(event.number), event.previous_status, event.status))
 
-async def _follow(
-    js: JetStreamContext, hub: LiveHub, stop: asyncio.Event, ready: asyncio.Event | None
-) -> None:
-    await js.stream_info(subjects.ETRACKING.name)
-    subscription = await js.subscribe(
-        subjects.TRACKING_STATUS_CHANGED,
+    await follow_events(
+        js,
         stream=subjects.ETRACKING.name,
-        ordered_consumer=True,
-        config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+        subject=subjects.TRACKING_STATUS_CHANGED,
+        event_type=events_pb2.TrackingStatusChanged,
+        handle=hand_over,
+        config=lambda: ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+        stop=stop,
+        ready=ready,
     )
-    if ready is not None:
-        ready.set()
-    log.info("live.following", subject=subjects.TRACKING_STATUS_CHANGED)
-    try:
-        while not stop.is_set():
-            try:
-                message = await subscription.next_msg(timeout=1.0)
-            except TimeoutError:
-                continue
-            try:
-                event = events_pb2.TrackingStatusChanged.FromString(message.data)
-            except DecodeError:
-                log.warning("live.undecodable_event")
-                continue
-            hub.publish(StatusChange(compact(event.number), event.previous_status, event.status))
-    finally:
-        await subscription.unsubscribe()
 
 
 # --- who is listening -------------------------------------------------------------------------
