@@ -1,0 +1,1 @@
+"""Authentic data: registers, purpose-bound access, and who looked at a person's data."""
