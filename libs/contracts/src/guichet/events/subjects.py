@@ -18,6 +18,7 @@ class Stream:
 
 IDENTITY = Stream("IDENTITY", ("identity.>",))
 ETRACKING = Stream("ETRACKING", ("etracking.>",))
+WALLET = Stream("WALLET", ("wallet.>",))
 
 # identity
 ACCOUNT_DELETED = "identity.account.deleted.v1"  # payload identity_pb2.AccountDeleted
@@ -25,6 +26,10 @@ ACCOUNT_DELETED = "identity.account.deleted.v1"  # payload identity_pb2.AccountD
 # etracking
 TRACKING_CREATED = "etracking.tracking.created.v1"  # payload etracking_pb2.TrackingCreated
 TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"  # ...TrackingStatusChanged
+
+
+# wallet
+PIECE_EXPIRING = "wallet.piece.expiring.v1"  # payload wallet_pb2.PieceExpiring
 
 
 def account_purged(service: str) -> str:
