@@ -18,6 +18,8 @@ class Stream:
 
 IDENTITY = Stream("IDENTITY", ("identity.>",))
 ETRACKING = Stream("ETRACKING", ("etracking.>",))
+# identity reads `<service>.account.purged.v1` on stream `<service>.upper()`, hence the hyphen.
+AUTHENTIC_DATA = Stream("AUTHENTIC-DATA", ("authentic-data.>",))
 WALLET = Stream("WALLET", ("wallet.>",))
 
 # identity
@@ -30,6 +32,10 @@ TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"  # ...TrackingS
 
 # wallet
 PIECE_EXPIRING = "wallet.piece.expiring.v1"  # payload wallet_pb2.PieceExpiring
+
+# authentic-data
+DATA_REPORT_FILED = "authentic-data.report.filed.v1"  # payload authentic_data_pb2.DataReportFiled
+DATA_REPORT_ANSWERED = "authentic-data.report.answered.v1"  # ...DataReportAnswered
 
 
 def account_purged(service: str) -> str:
