@@ -10,6 +10,27 @@ import grpc
 from guichet_kit import auth, correlation
 from guichet_kit.i18n import LANGUAGE_METADATA_KEY, current_language
 
+# Streams carry files: their deadline covers a whole transfer, not one exchange.
+STREAM_TIMEOUT_SECONDS = 900.0
+
+
+def _with_defaults(
+    details: grpc.aio.ClientCallDetails, timeout: float
+) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(
+        *(details.metadata or ()),
+        *correlation.grpc_metadata(),
+        *auth.forwarded_metadata(),
+        (LANGUAGE_METADATA_KEY, current_language().value),
+    )
+    return grpc.aio.ClientCallDetails(
+        method=details.method,
+        timeout=details.timeout if details.timeout is not None else timeout,
+        metadata=metadata,
+        credentials=details.credentials,
+        wait_for_ready=details.wait_for_ready,
+    )
+
 
 class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
     def __init__(self, timeout: float) -> None:
@@ -21,25 +42,36 @@ class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
         details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = grpc.aio.Metadata(
-            *(details.metadata or ()),
-            *correlation.grpc_metadata(),
-            *auth.forwarded_metadata(),
-            (LANGUAGE_METADATA_KEY, current_language().value),
-        )
-        details = grpc.aio.ClientCallDetails(
-            method=details.method,
-            timeout=details.timeout if details.timeout is not None else self._timeout,
-            metadata=metadata,
-            credentials=details.credentials,
-            wait_for_ready=details.wait_for_ready,
-        )
-        return await continuation(details, request)
+        return await continuation(_with_defaults(details, self._timeout), request)
+
+
+class _StreamDefaults(grpc.aio.StreamUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """The same correlation, caller and language for streaming calls (files)."""
+
+    async def intercept_stream_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        details: grpc.aio.ClientCallDetails,
+        request_iterator: Any,
+    ) -> Any:
+        return await continuation(_with_defaults(details, STREAM_TIMEOUT_SECONDS), request_iterator)
+
+    async def intercept_unary_stream(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Any],
+        details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        return await continuation(_with_defaults(details, STREAM_TIMEOUT_SECONDS), request)
+
+
+def _interceptors(timeout: float) -> list[grpc.aio.ClientInterceptor]:
+    return [_CallDefaults(timeout), _StreamDefaults()]
 
 
 def insecure_channel(address: str, *, timeout: float) -> grpc.aio.Channel:
     """A channel on a trusted internal network (loopback in development)."""
-    return grpc.aio.insecure_channel(address, interceptors=[_CallDefaults(timeout)])
+    return grpc.aio.insecure_channel(address, interceptors=_interceptors(timeout))
 
 
 def mutual_tls_channel(
@@ -48,4 +80,4 @@ def mutual_tls_channel(
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=private_key, certificate_chain=certificate
     )
-    return grpc.aio.secure_channel(address, credentials, interceptors=[_CallDefaults(timeout)])
+    return grpc.aio.secure_channel(address, credentials, interceptors=_interceptors(timeout))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,58 +116,133 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             return handler
         if self._declared is not None and method not in self._declared:
             return _refusing(handler, method)
-        if not handler.unary_unary:
-            return handler  # streaming RPCs are wrapped when a service first needs them
-        inner = handler.unary_unary
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = wrapped
+        return wrapped
 
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            metadata = dict(context.invocation_metadata() or ())
-            incoming = metadata.get(correlation.GRPC_METADATA_KEY)
-            correlation.ensure(incoming if isinstance(incoming, str) else None)
-            language = metadata.get(LANGUAGE_METADATA_KEY)
-            set_language(
-                parse_language(language if isinstance(language, str) else None) or DEFAULT_LANGUAGE
+    def _enter(self, context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str | bytes]:
+        """Correlation id and language of the call, from its metadata."""
+        metadata = dict(context.invocation_metadata() or ())
+        incoming = metadata.get(correlation.GRPC_METADATA_KEY)
+        correlation.ensure(incoming if isinstance(incoming, str) else None)
+        language = metadata.get(LANGUAGE_METADATA_KEY)
+        set_language(
+            parse_language(language if isinstance(language, str) else None) or DEFAULT_LANGUAGE
+        )
+        return metadata
+
+    @staticmethod
+    def _code_of(
+        error: BaseException, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> grpc.StatusCode:
+        if isinstance(error, DomainError):
+            return service_error(error).code
+        if isinstance(error, ServiceError):
+            return error.code
+        if isinstance(error, asyncio.CancelledError):
+            return grpc.StatusCode.CANCELLED
+        if isinstance(error, grpc.aio.AbortError):
+            return context.code() or grpc.StatusCode.UNKNOWN
+        if isinstance(error, grpc.aio.AioRpcError) and error.code() in DOWNSTREAM_OUTAGES:
+            return grpc.StatusCode.UNAVAILABLE
+        return grpc.StatusCode.INTERNAL
+
+    @staticmethod
+    async def _abort(
+        error: BaseException, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """End a failed call with its status (aborting raises); cancellations and aborts that
+        already happened pass through."""
+        if isinstance(error, asyncio.CancelledError | grpc.aio.AbortError):
+            return
+        if isinstance(error, DomainError):
+            error = service_error(error)
+        if isinstance(error, ServiceError):
+            log.info("grpc.refused", method=method, reason=error.reason, code=error.code.name)
+            await context.abort_with_status(error.to_status())
+        if isinstance(error, grpc.aio.AioRpcError) and error.code() in DOWNSTREAM_OUTAGES:
+            # A service this one calls is down: the caller may retry, it is not a bug.
+            log.warning("grpc.dependency_unavailable", method=method, error=repr(error))
+            status = ServiceError(
+                grpc.StatusCode.UNAVAILABLE, "DEPENDENCY_UNAVAILABLE", "a dependency is down"
             )
+            await context.abort_with_status(status.to_status())
+        log.error("grpc.failed", method=method, exc_info=error)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+    def _wrap(
+        self, method: str, handler: grpc.RpcMethodHandler[Any, Any]
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        """The same admission, error mapping, log and metrics for every kind of RPC. Streamed
+        requests have each message checked as the servicer reads it."""
+        serialization = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+
+        async def checked(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+            async for message in messages:
+                check_request(message)
+                yield message
+
+        async def answer(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any], inner: Any
+        ) -> Any:
+            metadata = self._enter(context)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                try:
-                    await self._identify(metadata)
-                    check_request(request)
-                    return await inner(request, context)  # type: ignore[arg-type]
-                except DomainError as error:
-                    raise service_error(error) from error
-            except ServiceError as error:
-                code = error.code
-                log.info("grpc.refused", method=method, reason=error.reason, code=code.name)
-                await context.abort_with_status(error.to_status())
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
+                await self._identify(metadata)
+                if handler.request_streaming:
+                    return await inner(checked(request), context)
+                check_request(request)
+                return await inner(request, context)
+            except BaseException as error:
+                code = self._code_of(error, context)
+                await self._abort(error, method, context)
                 raise
-            except Exception as error:
-                if isinstance(error, grpc.aio.AbortError):
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                if isinstance(error, grpc.aio.AioRpcError) and error.code() in DOWNSTREAM_OUTAGES:
-                    # A service this one calls is down: the caller may retry, it is not a bug.
-                    code = grpc.StatusCode.UNAVAILABLE
-                    log.warning("grpc.dependency_unavailable", method=method, error=repr(error))
-                    status = ServiceError(code, "DEPENDENCY_UNAVAILABLE", "a dependency is down")
-                    await context.abort_with_status(status.to_status())
-                code = grpc.StatusCode.INTERNAL
-                log.exception("grpc.failed", method=method)
-                await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
                 GRPC_HANDLED.labels(method, code.name).inc()
                 GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
 
-        wrapped = grpc.unary_unary_rpc_method_handler(
-            call,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
-        self._wrapped[method] = wrapped
-        return wrapped
+        replies: Any = handler.unary_stream
+
+        async def stream(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            metadata = self._enter(context)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                await self._identify(metadata)
+                check_request(request)
+                async for reply in replies(request, context):
+                    yield reply
+            except BaseException as error:
+                code = self._code_of(error, context)
+                await self._abort(error, method, context)
+                raise
+            finally:
+                GRPC_HANDLED.labels(method, code.name).inc()
+                GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                return await answer(request, context, inner)
+
+            return grpc.unary_unary_rpc_method_handler(unary, **serialization)
+        if handler.stream_unary:
+            inner_stream = handler.stream_unary
+
+            async def upload(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                return await answer(requests, context, inner_stream)
+
+            return grpc.stream_unary_rpc_method_handler(upload, **serialization)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(stream, **serialization)
+        return handler  # bidirectional streams: no service declares one
 
 
 DOWNSTREAM_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)

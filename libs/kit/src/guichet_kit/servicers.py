@@ -16,7 +16,7 @@ declared, and the kit's interceptor refuses any method that was not registered t
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Literal, TypeVar
@@ -220,6 +220,39 @@ def rpc(
             if events.written:
                 self.events_written()
             return reply
+
+        setattr(handler, ACCESS_ATTRIBUTE, access)
+        return handler
+
+    return declare
+
+
+ReplyStream = Callable[[S, Req, Call], AsyncIterator[Resp]]
+StreamHandler = Callable[[S, Req, Context], AsyncIterator[Resp]]
+
+
+def rpc_stream(
+    access: Access, *, db: Literal[Db.READ, Db.NONE] = Db.NONE
+) -> Callable[[ReplyStream[S, Req, Resp]], StreamHandler[S, Req, Resp]]:
+    """Declare an RPC that streams its reply (a file): the body is an async generator. No write
+    transaction is held open while a stream flows; a READ session lives as long as the stream.
+    A client-streamed request needs nothing special: `rpc` hands the body the message iterator."""
+
+    def declare(body: ReplyStream[S, Req, Resp]) -> StreamHandler[S, Req, Resp]:
+        @functools.wraps(body)
+        async def handler(self: S, request: Req, context: Context) -> AsyncIterator[Resp]:
+            try:
+                call = admit(access, context)
+                if db is Db.NONE:
+                    async for reply in body(self, request, call):
+                        yield reply
+                else:
+                    async with self.read_sessions()() as session:
+                        call.db_session = session
+                        async for reply in body(self, request, call):
+                            yield reply
+            except DomainError as error:
+                raise service_error(error) from error
 
         setattr(handler, ACCESS_ATTRIBUTE, access)
         return handler
