@@ -62,8 +62,8 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
     declared = {f"/{SERVICE.full_name}/{name}" for name in ("IngestFile", "ReadCopy")}
     declared.add(f"/{WALLET.full_name}/DownloadFile")
     server = grpc.aio.server(interceptors=[KitInterceptor(None, declared)])
-    pb_grpc.add_FileServiceServicer_to_server(Files(None), server)
-    pb_grpc.add_WalletServiceServicer_to_server(Wallet(None), server)
+    pb_grpc.add_FileServiceServicer_to_server(Files(None), server)  # type: ignore[abstract]
+    pb_grpc.add_WalletServiceServicer_to_server(Wallet(None), server)  # type: ignore[abstract]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
