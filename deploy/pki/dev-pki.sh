@@ -10,6 +10,8 @@
 #   .data/pki/administrations/<code>.crt|key      client certs of test administrations (CN = code)
 #   .data/pki/rogue/ca.crt|key, rogue/acd.crt|key another CA's client cert for "acd" (must be refused)
 #   .data/pki/national/ca.crt|key                 national test CA for citizens' eID certificates
+#   .data/pki/seal/platform-seal.crt|key          the platform's seal (PAdES signatures of issued
+#                                                 documents), signed by the platform CA, RSA 3072
 #
 # Usage: deploy/pki/dev-pki.sh [PKI_DIR]   (default: <checkout>/.data/pki)
 #        deploy/pki/dev-pki.sh citizen NATIONAL_ID "NAME" [OUT_DIR]
@@ -45,8 +47,8 @@ ADMIN_ORG="OpenGuichet development administrations"
 CA_DAYS=3650
 LEAF_DAYS=825
 
-mkdir -p "$PKI"/{services,administrations,rogue,national}
-chmod 755 "$PKI" "$PKI"/{services,administrations,rogue,national}
+mkdir -p "$PKI"/{services,administrations,rogue,national,seal}
+chmod 755 "$PKI" "$PKI"/{services,administrations,rogue,national,seal}
 umask 077
 
 TMP="$(mktemp -d)"
@@ -126,6 +128,15 @@ for code in "${ADMINISTRATIONS[@]}"; do
     leaf "$PKI/administrations" "$PKI/administrations/$code" "/O=$ADMIN_ORG/CN=$code" "$client_ext"
 done
 leaf "$PKI/rogue" "$PKI/rogue/acd" "/O=$ADMIN_ORG/CN=acd" "$client_ext"
+
+# The platform seal: document signing only (no TLS), non-repudiation as a seal of authenticity requires.
+# Extended key usages: documentSigning (RFC 9336) and Microsoft's document signing (accepted by PDF readers).
+[[ -s "$PKI/seal/platform-seal.key" ]] || newkey "$PKI/seal/platform-seal.key" 3072
+leaf "$PKI" "$PKI/seal/platform-seal" "/O=$ORG/CN=OpenGuichet platform seal" "basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, nonRepudiation
+extendedKeyUsage = 1.3.6.1.5.5.7.3.36, 1.3.6.1.4.1.311.10.3.12
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid"
 
 # Keys must be readable by the services (run by the same user); CA keys stay private to that user.
 chmod 600 "$PKI"/ca.key "$PKI"/administrations/ca.key "$PKI"/rogue/ca.key "$PKI"/national/ca.key

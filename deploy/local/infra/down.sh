@@ -19,6 +19,7 @@ done
 bash "$INFRA_DIR/minio.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/keycloak.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/sinks.sh" stop && stopped=$((stopped + 1))
+bash "$INFRA_DIR/clamav.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/nats.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/postgres.sh" stop && stopped=$((stopped + 1))
 

@@ -30,8 +30,10 @@ KC_HTTPS_PORT=58443
 KC_MGMT_PORT=59100
 SMTP_PORT=51025
 SMS_PORT=51080
+CLAMAV_PORT=53310
+MINIO_KMS_KEY_NAME=guichet-dev-key                           # name of MinIO's development KMS key (SSE)
 
-INFRA_COMPONENTS=(postgres nats minio keycloak smtp-sink sms-sink)
+INFRA_COMPONENTS=(postgres nats clamav minio keycloak smtp-sink sms-sink)
 [[ "$PG_PORT" =~ ^[1-9][0-9]{3,4}$ ]] && (( PG_PORT <= 65535 )) \
     || { printf '==> ERROR: GUICHET_PG_PORT must be a port number from 1024 to 65535, not "%s"\n' "$PG_PORT" >&2; exit 1; }
 
@@ -55,16 +57,31 @@ log_tail() {
 now() { date +%s; }
 
 # ---- secrets (generated once, reused) ------------------------------------------------------------
+secrets_dir() {
+    mkdir -p "$SECRETS"
+    chmod 700 "$SECRETS"
+    [[ -f "$SECRETS/README" ]] || printf '%s\n' \
+        "DEVELOPMENT-ONLY secrets of the local OpenGuichet infrastructure (loopback servers)." \
+        "Generated once by deploy/local/infra/up.sh; never use them anywhere else." >"$SECRETS/README"
+}
+
 secret() {
     # secret NAME [PREFIX]: print the development secret NAME, generating it on first use.
     local name="$1" prefix="${2:-dev-}" file="$SECRETS/$1"
     if [[ ! -s "$file" ]]; then
-        mkdir -p "$SECRETS"
-        chmod 700 "$SECRETS"
-        [[ -f "$SECRETS/README" ]] || printf '%s\n' \
-            "DEVELOPMENT-ONLY secrets of the local OpenGuichet infrastructure (loopback servers)." \
-            "Generated once by deploy/local/infra/up.sh; never use them anywhere else." >"$SECRETS/README"
+        secrets_dir
         (umask 077 && printf '%s%s\n' "$prefix" "$(openssl rand -hex 20)" >"$file.tmp" && mv "$file.tmp" "$file")
+    fi
+    head -n1 "$file"
+}
+
+secret_key32() {
+    # secret_key32 NAME: print the DEVELOPMENT-ONLY key NAME, 32 random bytes in base64 (the form of MinIO's
+    # KMS key), generating it on first use. Losing it makes what was encrypted with it unreadable.
+    local file="$SECRETS/$1"
+    if [[ ! -s "$file" ]]; then
+        secrets_dir
+        (umask 077 && openssl rand -base64 32 >"$file.tmp" && mv "$file.tmp" "$file")
     fi
     head -n1 "$file"
 }

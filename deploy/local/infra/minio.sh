@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # MinIO built from its Go module with `go install`, pinned to a commit, binary in the tools cache.
-# API 127.0.0.1:59000, console 127.0.0.1:59001, data .data/minio.
+# API 127.0.0.1:59000, console 127.0.0.1:59001, data .data/minio. Started with a development KMS key
+# (MINIO_KMS_SECRET_KEY, generated once into .data/secrets/minio_kms_key) so that server-side encryption
+# (SSE-S3, SSE-KMS) works; .data/run/minio.kms records the fingerprint of the key the running server got.
 # Usage: minio.sh build|start|stop|status
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,10 +30,24 @@ minio_build() {
     say "minio: built $MINIO_BIN"
 }
 
+MINIO_KMS_STAMP="$RUN/minio.kms"
+
+# MinIO's single-key KMS: "<name>:<base64 of 32 bytes>". DEVELOPMENT ONLY: production uses a real KMS.
+minio_kms_key() { printf '%s:%s' "$MINIO_KMS_KEY_NAME" "$(secret_key32 minio_kms_key)"; }
+minio_kms_fingerprint() { minio_kms_key | sha256sum | cut -c1-16; }
+
 minio_healthy() { http_ok "http://127.0.0.1:$MINIO_PORT/minio/health/live"; }
 
 minio_start() {
     with_lock minio minio_build
+    local fingerprint i
+    fingerprint="$(minio_kms_fingerprint)"
+    # a server started before the KMS key existed (or with another key) is restarted once with it
+    if is_running minio && [[ "$(cat "$MINIO_KMS_STAMP" 2>/dev/null)" != "$fingerprint" ]]; then
+        say "minio: running without the development KMS key; restarting it with the key"
+        minio_stop
+        for (( i = 0; i < 50; i++ )); do port_busy "$MINIO_PORT" || break; sleep 0.2; done
+    fi
     if is_running minio; then
         say "minio: already running"
     else
@@ -40,17 +56,24 @@ minio_start() {
         mkdir -p "$DATA/minio"
         MINIO_ROOT_USER="$(secret minio_access_key devminio)" \
         MINIO_ROOT_PASSWORD="$(secret minio_secret_key)" \
+        MINIO_KMS_SECRET_KEY="$(minio_kms_key)" \
         MINIO_UPDATE=off MINIO_CALLHOME_ENABLE=off MINIO_BROWSER_REDIRECT=off \
             start_daemon minio "$MINIO_BIN" server "$DATA/minio" \
                 --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT" --quiet
+        printf '%s\n' "$fingerprint" >"$MINIO_KMS_STAMP"
     fi
     wait_until minio 60 "$MINIO_LOG" minio_healthy
+}
+
+minio_stop() {
+    rm -f "$MINIO_KMS_STAMP"
+    stop_pid minio 20
 }
 
 case "${1:-start}" in
     build) with_lock minio minio_build ;;
     start) minio_start ;;
-    stop) stop_pid minio 20 ;;
+    stop) minio_stop ;;
     status) is_running minio ;;
     installed) minio_installed ;;
     *) die "usage: $0 build|start|stop|status|installed" ;;

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make infra`: install what is missing into the tools cache ($GUICHET_TOOLS_DIR, default ~/.cache/openguichet)
 # and start the development infrastructure of OpenGuichet with its data under .data/:
-# dev PKI, PostgreSQL, NATS JetStream, MinIO, Keycloak, SMTP and SMS sinks. Idempotent: a second run only
-# starts what is down. Writes .data/infra.env for the services and tests. As root, PostgreSQL's data is in
-# /var/lib/openguichet/pg-<checkout hash>, linked from .data/pg (see postgres.sh).
+# dev PKI, PostgreSQL, NATS JetStream, ClamAV, MinIO (with a development KMS key), Keycloak, SMTP and SMS
+# sinks. Idempotent: a second run only starts what is down. Writes .data/infra.env for the services and
+# tests. As root, PostgreSQL's data is in /var/lib/openguichet/pg-<checkout hash>, linked from .data/pg
+# (see postgres.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now)
@@ -35,6 +36,7 @@ secret keycloak_identity_client_secret >/dev/null
 secret keycloak_gateway_client_secret >/dev/null
 secret gateway_altcha_hmac_key >/dev/null
 secret gateway_session_key >/dev/null
+secret_key32 minio_kms_key >/dev/null
 
 # MinIO's first build takes minutes: run it in the background while the rest starts.
 MINIO_BUILD_T=""
@@ -46,6 +48,7 @@ fi
 
 step postgres bash "$INFRA_DIR/postgres.sh" start
 step nats bash "$INFRA_DIR/nats.sh" start
+step clamav bash "$INFRA_DIR/clamav.sh" start
 step sinks bash "$INFRA_DIR/sinks.sh" start
 step keycloak bash "$INFRA_DIR/keycloak.sh" start
 
@@ -73,6 +76,8 @@ GUICHET_NATS_MONITOR_URL=http://127.0.0.1:$NATS_MONITOR_PORT
 GUICHET_MINIO_ENDPOINT=127.0.0.1:$MINIO_PORT
 GUICHET_MINIO_ACCESS_KEY=$(secret minio_access_key devminio)
 GUICHET_MINIO_SECRET_KEY=$(secret minio_secret_key)
+GUICHET_MINIO_KMS_KEY_NAME=$MINIO_KMS_KEY_NAME
+GUICHET_CLAMAV_ADDRESS=127.0.0.1:$CLAMAV_PORT
 GUICHET_KEYCLOAK_URL=http://127.0.0.1:$KC_HTTP_PORT
 GUICHET_KEYCLOAK_MANAGEMENT_URL=http://127.0.0.1:$KC_MGMT_PORT
 GUICHET_KEYCLOAK_ADMIN=admin
@@ -93,6 +98,8 @@ GUICHET_MAIL_DIR=$DATA/mail
 GUICHET_SMS_URL=http://127.0.0.1:$SMS_PORT
 GUICHET_SMS_DIR=$DATA/sms
 GUICHET_PKI_DIR=$DATA/pki
+GUICHET_SEAL_CERTIFICATE=$DATA/pki/seal/platform-seal.crt
+GUICHET_SEAL_PRIVATE_KEY=$DATA/pki/seal/platform-seal.key
 ENV
 chmod 600 "$DATA/infra.env.tmp"
 mv "$DATA/infra.env.tmp" "$DATA/infra.env"
@@ -104,7 +111,8 @@ row component address pid seconds
 row pki "$DATA/pki" - "${SECS[pki]}"
 row postgres "127.0.0.1:$PG_PORT (dbs: etracking identity ...)" "$(pid_of postgres)" "${SECS[postgres]}"
 row nats "nats://127.0.0.1:$NATS_PORT, monitor :$NATS_MONITOR_PORT" "$(pid_of nats)" "${SECS[nats]}"
-row minio "http://127.0.0.1:$MINIO_PORT, console :$MINIO_CONSOLE_PORT" "$(pid_of minio)" "${SECS[minio]}"
+row clamav "127.0.0.1:$CLAMAV_PORT (clamd, EICAR-only dev database)" "$(pid_of clamav)" "${SECS[clamav]}"
+row minio "http://127.0.0.1:$MINIO_PORT, console :$MINIO_CONSOLE_PORT, KMS" "$(pid_of minio)" "${SECS[minio]}"
 row keycloak "http://127.0.0.1:$KC_HTTP_PORT, https :$KC_HTTPS_PORT, mgmt :$KC_MGMT_PORT" "$(pid_of keycloak)" "${SECS[keycloak]}"
 row smtp-sink "127.0.0.1:$SMTP_PORT -> .data/mail" "$(pid_of smtp-sink)" "${SECS[sinks]}"
 row sms-sink "http://127.0.0.1:$SMS_PORT -> .data/sms" "$(pid_of sms-sink)" "${SECS[sinks]}"
