@@ -17,7 +17,7 @@ INFRA_ENV := $(ROOT)/.data/infra.env
 help:
 	@echo "make up      install what is missing, start the infrastructure and every service"
 	@echo "make test    install what is missing, start the infrastructure, run every test"
-	@echo "make infra   install and start PostgreSQL, NATS, MinIO, Keycloak, mail and SMS sinks"
+	@echo "make infra   install and start PostgreSQL, NATS, MinIO (KMS), Keycloak, ClamAV, mail and SMS sinks"
 	@echo "make down    stop everything started by make infra / make up"
 	@echo "make migrate apply every service's Alembic migrations"
 	@echo "make proto   regenerate libs/contracts from proto/"
