@@ -145,6 +145,7 @@ class Piece(_message.Message):
     FILES_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
+    SENDER_FIELD_NUMBER: _builtins.int
     piece_id: _builtins.str
     title: _builtins.str
     issued_on: _builtins.str
@@ -158,6 +159,12 @@ class Piece(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def sender(self) -> Global___DocumentSender:
+        """Who sent it, for an eDocument received from an administration (F44); unset otherwise.
+        Received eDocuments do not count toward the space's limit of pieces.
+        """
+
     def __init__(
         self,
         *,
@@ -169,10 +176,11 @@ class Piece(_message.Message):
         files: _abc.Iterable[Global___PieceFile] | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
+        sender: Global___DocumentSender | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "sender", b"sender", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_on", b"expires_on", "files", b"files", "issued_on", b"issued_on", "piece_id", b"piece_id", "title", b"title", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_on", b"expires_on", "files", b"files", "issued_on", b"issued_on", "piece_id", b"piece_id", "sender", b"sender", "title", b"title", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
