@@ -30,6 +30,8 @@ class Launcher:
     log_dir: Path
     # Set once identity runs: etracking and the gateway call it.
     identity_address: str = field(default="127.0.0.1:1")
+    # Set once the wallet runs: the gateway calls it.
+    wallet_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
     extra_env: dict[str, str] = field(default_factory=dict)
     # The gateways' database (web sessions), made on the first gateway's start.
@@ -120,6 +122,7 @@ class Launcher:
             "GATEWAY_ALTCHA_COST": "20",
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
+            "GATEWAY_WALLET_ADDRESS": self.wallet_address,
             "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],
             "GATEWAY_LOOKUP_BURST": str(burst),
             "GATEWAY_ACCOUNT_BURST": str(burst),
