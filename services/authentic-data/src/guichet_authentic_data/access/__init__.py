@@ -1,0 +1,1 @@
+"""Purpose-bound reads (F55) and the access log every read writes (F56)."""

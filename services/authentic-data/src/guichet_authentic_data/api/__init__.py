@@ -1,0 +1,1 @@
+"""The gRPC side: declared servicers, the translation to protobuf, the callers' certificates."""
