@@ -69,3 +69,8 @@ up: migrate web-deps
 
 bench: infra
 	@scripts/bench.sh
+
+# The synthetic registers of authentic data, deterministic per SEED (make seed-registers PERSONS=1000000).
+.PHONY: seed-registers
+seed-registers: migrate
+	@scripts/seed_registers.sh "$(or $(SEED),1)" "$(or $(PERSONS),10000)"

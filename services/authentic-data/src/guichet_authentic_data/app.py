@@ -103,6 +103,7 @@ async def run(settings: AuthenticDataSettings, roles: Sequence[str]) -> None:
             mutual_tls = _BothCas(
                 certificate=settings.tls_certificate,
                 private_key=settings.tls_private_key,
+                client_ca=settings.administrations_ca,  # required; `read` gives both CAs
                 bundle=authorities.bundle(),
             )
             grpc_service = GrpcService(
