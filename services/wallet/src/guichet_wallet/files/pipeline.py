@@ -290,10 +290,6 @@ class FilePipeline:
             raise polyglot_error()
         if intake.buffer:
             await self._send_part(intake)
-        verdict = await intake.scan.verdict()
-        if not verdict.clean:
-            log.warning("upload %s refused: %s found", intake.key, verdict.signature)
-            raise infected()
         with storage_errors():
             if intake.sending is not None:
                 intake.parts.append(await intake.sending)
@@ -303,11 +299,24 @@ class FilePipeline:
                 self.storage.quarantine, intake.key, intake.upload_id, intake.parts
             )
             intake.completed = True
-        if intake.content_type and is_zip_based(intake.content_type):
-            await check_zip(
-                _Stored(self.storage, self.storage.quarantine, intake.key, intake.size),
-                self.archive_limits,
-            )
+        # clamd scans what it has while the archive is checked; an archive refused by our own
+        # checks is named as such (clamd would call a bomb "Heuristics.Limits.Exceeded").
+        verdict = asyncio.ensure_future(intake.scan.verdict())
+        try:
+            if intake.content_type and is_zip_based(intake.content_type):
+                await check_zip(
+                    _Stored(self.storage, self.storage.quarantine, intake.key, intake.size),
+                    self.archive_limits,
+                )
+            found = await verdict
+        finally:
+            # Cancels a verdict no longer needed (does nothing to one already read).
+            verdict.cancel()
+            with contextlib.suppress(BaseException):
+                await verdict
+        if not found.clean:
+            log.warning("upload %s refused: %s found", intake.key, found.signature)
+            raise infected()
 
     async def _discard(self, intake: _Intake) -> None:
         """Leaves nothing of a file that was not taken (its quarantine upload or object)."""

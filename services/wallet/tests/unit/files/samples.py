@@ -137,3 +137,14 @@ def elf() -> bytes:
     header[20:24] = struct.pack("<I", 1)
     header[52:54] = struct.pack("<H", 64)
     return bytes(header) + bytes(4096)
+
+
+def windows_exe() -> bytes:
+    """The headers of a Windows program (PE32), as libmagic needs them."""
+    dos = bytearray(0x80)
+    dos[:2] = b"MZ"
+    dos[0x3C:0x40] = struct.pack("<I", 0x80)
+    coff = b"PE\0\0" + struct.pack("<HHIIIHH", 0x14C, 1, 0, 0, 0, 0xE0, 0x102)
+    optional = bytearray(0xE0)
+    optional[:2] = struct.pack("<H", 0x10B)
+    return bytes(dos) + coff + bytes(optional) + bytes(1024)
