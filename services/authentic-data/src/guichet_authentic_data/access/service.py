@@ -157,22 +157,18 @@ def check_read(
         raise PurposeNotGranted()
     if purpose.subject_kind != subject.kind:
         raise SubjectOfOtherKind(purpose)
-    names = list(dict.fromkeys(requested)) or list(purpose.fields)
     outside = [
         FieldError(
             f"fields[{index}]",
             "outside_purpose",
-            _(
-                "{field} is not a field of the purpose {purpose}.",
-                field=name[:60],
-                purpose=purpose.code,
-            ),
+            _("This field is not one of the purpose's fields."),
         )
-        for index, name in enumerate(names)
+        for index, name in enumerate(requested)
         if name not in purpose.fields
     ]
     if outside:
         raise FieldOutsidePurpose(outside)
+    names = list(dict.fromkeys(requested)) or list(purpose.fields)
     return purpose, [FIELDS[name] for name in names]
 
 
