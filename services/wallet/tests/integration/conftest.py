@@ -9,6 +9,7 @@ Streams are async iterators of the request messages, as grpc.aio hands them to t
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -63,12 +64,14 @@ async def pipeline(infra: dict[str, str]) -> AsyncIterator[FilePipeline]:
         access_key=infra["GUICHET_MINIO_ACCESS_KEY"],
         secret_key=infra["GUICHET_MINIO_SECRET_KEY"],
         secure=False,
-        bucket_prefix=f"wpieces-{worker_name().lower()}",
+        bucket_prefix=f"wpieces-{re.sub(r'[^a-z0-9]', '', worker_name().lower())[:12]}",
         clamav_address=infra["GUICHET_CLAMAV_ADDRESS"],
     )
     async with files:
         yield files
         await empty_buckets(files)
+        for bucket in files.storage.buckets:
+            await files.storage.client.remove_bucket(bucket)
 
 
 @pytest.fixture
