@@ -288,21 +288,21 @@ class FilePipeline:
             await self._type(intake)
         if intake.zip_records is not None and intake.zip_records.finish():
             raise polyglot_error()
-        if intake.buffer:
-            await self._send_part(intake)
-        with storage_errors():
-            if intake.sending is not None:
-                intake.parts.append(await intake.sending)
-                intake.sending = None
-            assert intake.upload_id is not None  # a non-empty file has sent a part
-            await self.storage.complete_upload(
-                self.storage.quarantine, intake.key, intake.upload_id, intake.parts
-            )
-            intake.completed = True
-        # clamd scans what it has while the archive is checked; an archive refused by our own
-        # checks is named as such (clamd would call a bomb "Heuristics.Limits.Exceeded").
+        # clamd scans while the last part goes in and the archive is checked; an archive refused
+        # by our own checks is named as such (clamd would call a bomb "Heuristics.Limits...").
         verdict = asyncio.ensure_future(intake.scan.verdict())
         try:
+            if intake.buffer:
+                await self._send_part(intake)
+            with storage_errors():
+                if intake.sending is not None:
+                    intake.parts.append(await intake.sending)
+                    intake.sending = None
+                assert intake.upload_id is not None  # a non-empty file has sent a part
+                await self.storage.complete_upload(
+                    self.storage.quarantine, intake.key, intake.upload_id, intake.parts
+                )
+                intake.completed = True
             if intake.content_type and is_zip_based(intake.content_type):
                 await check_zip(
                     _Stored(self.storage, self.storage.quarantine, intake.key, intake.size),
