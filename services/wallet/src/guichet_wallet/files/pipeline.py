@@ -19,7 +19,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -184,7 +184,7 @@ class FilePipeline:
 
     async def take(
         self,
-        chunks: AsyncIterator[bytes],
+        chunks: AsyncIterable[bytes],
         spec: FileSpec,
         destination: Destination,
         retention_days: int = 0,

@@ -197,8 +197,11 @@ class Storage:
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
                 yield chunk
-        finally:
+        except BaseException:
+            # A read given up half way: the connection cannot serve another request.
             response.close()
+            raise
+        response.release()
 
     async def versions(self, bucket: str, key: str) -> list[StoredObject]:
         """The versions of `key`, oldest first, delete markers left out."""
