@@ -57,6 +57,8 @@ ANNE = nid(1980, 1, 1, 123)
 PAUL = nid(1978, 5, 17, 42)
 LEA = nid(2015, 9, 3, 7)
 BOB = nid(1975, 6, 6, 1)
+# A valid national id nobody holds in the tests' registers.
+NOBODY = nid(1999, 12, 31, 456)
 
 
 @pytest.fixture(scope="session")

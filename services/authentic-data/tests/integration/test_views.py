@@ -11,7 +11,7 @@ from guichet_authentic_data.api.citizen import MyDataServicer
 from guichet_kit.auth import ActingContext
 from guichet_kit.i18n import Language, set_language
 
-from .conftest import ANNE, BOB, LEA, NO_CONTEXT, PAUL, a_citizen, log_entries, refusal
+from .conftest import ANNE, BOB, LEA, NO_CONTEXT, NOBODY, PAUL, a_citizen, log_entries, refusal
 
 
 def by_name(fields: list[pb.DataField]) -> dict[str, pb.DataField]:
@@ -109,7 +109,7 @@ async def test_a_person_without_a_licence_is_told_so_and_nothing_is_logged(
 async def test_someone_not_in_the_register_gets_not_found_and_no_log_entry(
     my_data: MyDataServicer, family: None, signed_in, counts
 ) -> None:
-    signed_in(a_citizen("1999123100456"))
+    signed_in(a_citizen(NOBODY))
     before = await counts()
 
     refused = await refusal(my_data.GetMyRegisterEntry(pb.GetMyRegisterEntryRequest(), NO_CONTEXT))
