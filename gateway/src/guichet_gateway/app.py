@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway import (
     account,
     altcha,
@@ -31,6 +32,7 @@ from guichet_gateway import (
     me,
     relations,
     spaces,
+    wallet,
 )
 from guichet_gateway.deps import ServiceStubs
 from guichet_gateway.openapi import install_openapi
@@ -50,6 +52,7 @@ from guichet_gateway.web import (
     pages,
     relations_space,
     signin,
+    wallet_pages,
 )
 from guichet_gateway.web.oidc import OidcClient
 from guichet_gateway.web.session import (
@@ -109,7 +112,8 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or wallet.streams_its_body(scope):
+            # A file upload bounds its own body while streaming it (uploads.py).
             await self.app(scope, receive, send)
             return
         received = 0
@@ -173,6 +177,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         timeout = settings.call_timeout_seconds
         etracking_channel = insecure_channel(settings.etracking_address, timeout=timeout)
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
+        wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         app.state.channels = {"etracking": etracking_channel, "identity": identity_channel}
         app.state.stubs = ServiceStubs(
             etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
@@ -180,6 +185,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             profiles=identity_grpc.ProfileServiceStub(identity_channel),
             relations=identity_grpc.RelationServiceStub(identity_channel),
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
+            wallet=wallet_grpc.WalletServiceStub(wallet_channel),
         )
         app.state.verifier = TokenVerifier(
             settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
@@ -247,6 +253,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await app.state.http.aclose()
         await etracking_channel.close()
         await identity_channel.close()
+        await wallet_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(
@@ -263,7 +270,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # A browser asking for a page gets its refusal as a page; programs keep their problems.
     install_problem_handlers(app, page=pages.error_page)
-    for module in (etracking, me, account, relations, spaces, live, dashboard, altcha):
+    for module in (etracking, me, account, relations, spaces, live, dashboard, altcha, wallet):
         app.include_router(module.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
@@ -276,6 +283,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
     app.include_router(dashboard_page.router)
+    app.include_router(wallet_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -15,6 +15,10 @@ class GatewaySettings(KitSettings):
 
     etracking_address: str = "127.0.0.1:50061"
     identity_address: str = "127.0.0.1:50071"
+    wallet_address: str = "127.0.0.1:50091"
+    # The wallet's limit per file (WALLET_MAX_FILE_BYTES): an upload announced far beyond it is
+    # refused before its body is read; the wallet enforces the exact limit while it streams.
+    wallet_max_file_bytes: int = Field(20_000_000, ge=1)
     # Access tokens: Keycloak's issuer for the realm, the audience of this API, the CA of its TLS.
     keycloak_issuer: str
     token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)

@@ -208,6 +208,18 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         ("get", "/api/v1/me"),
         ("get", "/api/v1/me/acts-on-my-behalf"),
         ("get", "/api/v1/dashboard"),
+        # The wallet's routes act on the acting context's documents.
+        ("get", "/api/v1/wallet/piece-types"),
+        ("get", "/api/v1/wallet/pieces"),
+        ("post", "/api/v1/wallet/pieces"),
+        ("get", "/api/v1/wallet/pieces/{piece_id}"),
+        ("patch", "/api/v1/wallet/pieces/{piece_id}"),
+        ("delete", "/api/v1/wallet/pieces/{piece_id}"),
+        ("post", "/api/v1/wallet/pieces/{piece_id}/files"),
+        ("get", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}"),
+        ("put", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}"),
+        ("delete", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}"),
+        ("get", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}/versions/{version_id}"),
     }
 
 

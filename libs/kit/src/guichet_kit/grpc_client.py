@@ -45,8 +45,9 @@ class _CallDefaults(grpc.aio.UnaryUnaryClientInterceptor):
         return await continuation(_with_defaults(details, self._timeout), request)
 
 
-class _StreamDefaults(grpc.aio.StreamUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    """The same correlation, caller and language for streaming calls (files)."""
+class _UploadDefaults(grpc.aio.StreamUnaryClientInterceptor):
+    """The same correlation, caller and language for client-streamed calls (uploads). One class
+    per kind: a channel files an interceptor under the first kind it is an instance of."""
 
     async def intercept_stream_unary(
         self,
@@ -55,6 +56,10 @@ class _StreamDefaults(grpc.aio.StreamUnaryClientInterceptor, grpc.aio.UnaryStrea
         request_iterator: Any,
     ) -> Any:
         return await continuation(_with_defaults(details, STREAM_TIMEOUT_SECONDS), request_iterator)
+
+
+class _DownloadDefaults(grpc.aio.UnaryStreamClientInterceptor):
+    """The same for reply-streamed calls (downloads)."""
 
     async def intercept_unary_stream(
         self,
@@ -66,7 +71,7 @@ class _StreamDefaults(grpc.aio.StreamUnaryClientInterceptor, grpc.aio.UnaryStrea
 
 
 def _interceptors(timeout: float) -> list[grpc.aio.ClientInterceptor]:
-    return [_CallDefaults(timeout), _StreamDefaults()]
+    return [_CallDefaults(timeout), _UploadDefaults(), _DownloadDefaults()]
 
 
 def insecure_channel(address: str, *, timeout: float) -> grpc.aio.Channel:

@@ -52,6 +52,10 @@ HTTP_STATUS: Mapping[grpc.StatusCode, int] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 
+# A reason whose HTTP status says more than its gRPC code's: a file over the limit is a body too
+# large (413), whatever invalid input it is for the service.
+REASON_STATUS: Mapping[str, int] = {"FILE_TOO_LARGE": 413}
+
 
 # Titles by HTTP status, for a reason the catalogue does not know (English ids, kit catalogue).
 GENERIC_TITLES: Mapping[int, str] = {
@@ -149,7 +153,7 @@ def problem_from_rpc_error(error: grpc.aio.AioRpcError) -> Problem:
     failure = read_rpc_failure(error)
     if not _gives_a_reason(error):
         return _upstream_failure(failure.code, failure.message)
-    status = HTTP_STATUS.get(failure.code, 502)
+    status = REASON_STATUS.get(failure.reason) or HTTP_STATUS.get(failure.code, 502)
     # Internal details of a failed service are logged, never shown.
     detail = failure.message if status < 500 else ""
     if status >= 500:
