@@ -7,6 +7,7 @@ transaction, so a read that fails after all leaves none either.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -108,34 +109,44 @@ class SubjectOfOtherKind(InvalidInput):
         )
 
 
-class EntryNotFound(NotFound):
+class RegisterEntryNotFound(NotFound):
     """The register has no entry for the subject (no read happened, nothing is logged)."""
 
-    def __init__(self, source: SourceCode) -> None:
-        messages = {
-            SourceCode.NATIONAL_REGISTER: (
-                "REGISTER_ENTRY_NOT_FOUND",
-                _("The national register has no entry for this person."),
-            ),
-            SourceCode.COMPANY_REGISTER: (
-                "COMPANY_NOT_FOUND",
-                _("The trade and companies register has no entry for this company."),
-            ),
-            SourceCode.DRIVING_LICENCES: (
-                "DRIVING_LICENCE_NOT_FOUND",
-                _("The driving licence register has no licence for this person."),
-            ),
-            SourceCode.TAX_CREDITS: (
-                "REGISTER_ENTRY_NOT_FOUND",
-                _("The national register has no entry for this person."),
-            ),
-            SourceCode.VAT_ACCOUNTS: (
-                "VAT_ACCOUNT_NOT_FOUND",
-                _("This company has no VAT account."),
-            ),
-        }
-        reason, message = messages[source]
-        super().__init__(reason, message)
+    def __init__(self) -> None:
+        super().__init__(
+            "REGISTER_ENTRY_NOT_FOUND", _("The national register has no entry for this person.")
+        )
+
+
+class CompanyNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "COMPANY_NOT_FOUND",
+            _("The trade and companies register has no entry for this company."),
+        )
+
+
+class DrivingLicenceNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(
+            "DRIVING_LICENCE_NOT_FOUND",
+            _("The driving licence register has no licence for this person."),
+        )
+
+
+class VatAccountNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__("VAT_ACCOUNT_NOT_FOUND", _("This company has no VAT account."))
+
+
+# What a missing entry of each register means for a read that needs it.
+ENTRY_NOT_FOUND: dict[SourceCode, Callable[[], NotFound]] = {
+    SourceCode.NATIONAL_REGISTER: RegisterEntryNotFound,
+    SourceCode.TAX_CREDITS: RegisterEntryNotFound,
+    SourceCode.COMPANY_REGISTER: CompanyNotFound,
+    SourceCode.DRIVING_LICENCES: DrivingLicenceNotFound,
+    SourceCode.VAT_ACCOUNTS: VatAccountNotFound,
+}
 
 
 def _allowed(purpose: Purpose, reader: Reader) -> bool:
@@ -205,7 +216,7 @@ async def read_values(
     records = await _records(registers, subject, sources)
     for source in (main, required):
         if source is not None and records.get(source) is None:
-            raise EntryNotFound(source)
+            raise ENTRY_NOT_FOUND[source]()
     read_at = datetime.now(UTC)
     values = [
         ReadValue(

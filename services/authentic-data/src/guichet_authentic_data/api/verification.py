@@ -10,7 +10,7 @@ from guichet.authentic_data.v1 import authentic_data_pb2 as pb
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as pb_grpc
 from guichet_authentic_data.api import wire
 from guichet_authentic_data.certificates import service as certificates
-from guichet_kit.domain import FieldErrors
+from guichet_kit.domain import FieldErrors, InvalidInput
 from guichet_kit.i18n import Catalog, current_language
 from guichet_kit.servicers import Call, Db, DeclaredServicer, public, rpc
 from guichet_kit.values import InvalidValue, parse_uuid
@@ -38,7 +38,10 @@ class VerificationServicer(DeclaredServicer, pb_grpc.CertificateVerificationServ
         given = request.sha256.strip().lower()
         if given and (len(given) != 64 or not set(given) <= _HEX):
             errors.add("sha256", "invalid", _("A SHA-256 is 64 hexadecimal characters."))
-        errors.raise_if_any("INVALID_VERIFICATION", _("The verification request has errors."))
+        if errors:
+            raise InvalidInput(
+                "INVALID_VERIFICATION", _("The verification request has errors."), errors.errors
+            )
         assert certificate_id is not None
         certificate = await certificates.find_certificate(call.session, certificate_id)
         url = certificates.verify_url(self._public_base_url, certificate.id)

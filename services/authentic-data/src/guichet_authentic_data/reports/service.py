@@ -14,7 +14,7 @@ from guichet_authentic_data.registers.fields import find_field
 from guichet_authentic_data.reports import events
 from guichet_authentic_data.reports.models import DataReport
 from guichet_authentic_data.reports.status import ReportStatus
-from guichet_kit.domain import Exhausted, FieldErrors
+from guichet_kit.domain import Exhausted, FieldErrors, InvalidInput
 from guichet_kit.i18n import Catalog
 from guichet_kit.outbox import add_event
 from guichet_kit.values import InvalidValue, parse_human_text
@@ -65,7 +65,8 @@ async def file_report(
         proposed = parse_human_text(proposed_value, max_length=MAX_PROPOSED, required=False)
     except InvalidValue as error:
         errors.add("proposed_value", error.reason, error.message)
-    errors.raise_if_any("INVALID_REPORT", _("The report has errors."))
+    if errors:
+        raise InvalidInput("INVALID_REPORT", _("The report has errors."), errors.errors)
     assert spec is not None
     open_reports = await session.scalar(
         select(func.count())
