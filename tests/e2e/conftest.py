@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,16 +39,36 @@ async def identity_database(infra: dict[str, str], repo_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+async def wallet_database(infra: dict[str, str], repo_root: Path) -> str:
+    return await migrated_database(
+        infra, repo_root / "services" / "wallet", f"wallet_e2e_{worker_name()}"
+    )
+
+
+@pytest.fixture(scope="session")
+def wallet_bucket_prefix() -> str:
+    """The stack's wallet buckets, one set per worker (tests compare objects before and after)."""
+    return f"we2e-{re.sub(r'[^a-z0-9]', '', worker_name().lower())[:12]}"
+
+
+@pytest.fixture(scope="session")
 def launcher(infra: dict[str, str], log_dir: Path) -> Launcher:
     return Launcher(infra, log_dir)
 
 
 @pytest.fixture(scope="session")
 async def stack(
-    launcher: Launcher, infra: dict[str, str], etracking_database: str, identity_database: str
+    launcher: Launcher,
+    infra: dict[str, str],
+    etracking_database: str,
+    identity_database: str,
+    wallet_database: str,
+    wallet_bucket_prefix: str,
 ) -> AsyncIterator[Stack]:
     identity = await launcher.identity(identity_database, name="identity-e2e")
     launcher.identity_address = identity.address
+    # Before the gateway, which calls it; its worker confirms identity's account purges.
+    wallet = await launcher.wallet(wallet_database, wallet_bucket_prefix, name="wallet-e2e")
     etracking = await launcher.etracking(etracking_database, name="etracking-e2e")
     gateway = await launcher.gateway(etracking.address, burst=100_000, name="gateway-e2e")
     yield Stack(
@@ -59,7 +80,7 @@ async def stack(
         identity.address,
         identity_database,
     )
-    for started in (gateway, etracking, identity):
+    for started in (gateway, etracking, wallet, identity):
         started.process.stop()
 
 

@@ -99,6 +99,45 @@ class Launcher:
         process = await self._start(name, "guichet_etracking", role, env, address)
         return Started(process, address, admin_address)
 
+    async def wallet(
+        self,
+        database_url: str,
+        bucket_prefix: str,
+        role: str = "all",
+        name: str = "wallet",
+        **settings: str,
+    ) -> Started:
+        """The wallet: its gateway port, and its mutual TLS port for platform services
+        (`admin_address` of the result); `settings` are more WALLET_* variables (lower case, no
+        prefix). The gateways started after it call it."""
+        address, services_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        pki, infra = self.pki, self.infra
+        env = {
+            "WALLET_ENVIRONMENT": "test",
+            "WALLET_DATABASE_URL": database_url,
+            "WALLET_NATS_URL": infra["GUICHET_NATS_URL"],
+            "WALLET_GRPC_ADDRESS": address,
+            "WALLET_SERVICES_GRPC_ADDRESS": services_address,
+            "WALLET_TLS_CERTIFICATE": str(pki / "services" / "wallet.crt"),
+            "WALLET_TLS_PRIVATE_KEY": str(pki / "services" / "wallet.key"),
+            "WALLET_SERVICES_CA": str(pki / "ca.crt"),
+            "WALLET_MINIO_ENDPOINT": infra["GUICHET_MINIO_ENDPOINT"],
+            "WALLET_MINIO_ACCESS_KEY": infra["GUICHET_MINIO_ACCESS_KEY"],
+            "WALLET_MINIO_SECRET_KEY": infra["GUICHET_MINIO_SECRET_KEY"],
+            "WALLET_BUCKET_PREFIX": bucket_prefix,
+            "WALLET_CLAMAV_ADDRESS": infra["GUICHET_CLAMAV_ADDRESS"],
+            # Copies made in tests are retained for a day, not a year.
+            "WALLET_COPY_RETENTION_DAYS": "1",
+            "WALLET_IDENTITY_ADDRESS": self.identity_address,
+            # Its own consumer of account deletions: other runs' wallets share the NATS server.
+            "WALLET_PURGE_CONSUMER": f"wallet-account-purge-{name}-{worker_name()}",
+            **self._keycloak("WALLET"),
+            **{f"WALLET_{key.upper()}": value for key, value in settings.items()},
+        }
+        process = await self._start(name, "guichet_wallet", role, env, address)
+        self.wallet_address = address
+        return Started(process, address, services_address)
+
     async def gateway(
         self, etracking_address: str, *, burst: int, name: str = "gateway"
     ) -> Started:

@@ -515,7 +515,7 @@ async def test_account_deletion_leaves_nothing_behind(
                         {"id": deletion_id},
                     )
                 ).one()
-            return bool(row[0]) and list(row[1]) == ["etracking"]
+            return bool(row[0]) and list(row[1]) == ["etracking", "wallet"]
 
         await wait_until(purged_and_login_removed, seconds=30, what="the purge confirmed")
     finally:

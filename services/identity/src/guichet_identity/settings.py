@@ -36,7 +36,7 @@ class IdentitySettings(KitSettings):
     email_change_valid_hours: int = 24
 
     # Services that hold personal data and must confirm each account purge (F8).
-    purge_services: list[str] = Field(default_factory=lambda: ["etracking"])
+    purge_services: list[str] = Field(default_factory=lambda: ["etracking", "wallet"])
     # How often the worker retries removing the logins of deleted accounts Keycloak has not yet
     # confirmed gone (it also tries at start).
     login_removal_retry_seconds: float = Field(default=60.0, gt=0)

@@ -97,7 +97,7 @@ async def run(settings: WalletSettings, roles: Sequence[str]) -> None:
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:
             removals = ObjectRemovals(pipeline)
-            purge = AccountPurge(removals)
+            purge = AccountPurge(removals, settings.purge_consumer)
             tasks.append(runtime.relay.run(runtime.stop))
             tasks.append(
                 EventConsumer(runtime.js, sessions, purge.subscription()).run(runtime.stop)

@@ -48,6 +48,9 @@ class WalletSettings(KitSettings):
     # The sweep leaves objects younger than this alone: an upload may still be committing them.
     sweep_grace_seconds: float = Field(default=3600.0, ge=0)
     sweep_interval_seconds: float = Field(default=600.0, gt=0)
+    # The durable consumer of account deletions: one per deployment (journeys' stacks sharing a
+    # NATS server each take their own, or one stack's wallet would purge another's deletions).
+    purge_consumer: str = "wallet-account-purge"
     metrics_port: int = 0
 
     def services_tls(self) -> TlsFiles:

@@ -26,8 +26,9 @@ log = structlog.get_logger(__name__)
 
 
 class AccountPurge:
-    def __init__(self, removals: ObjectRemovals) -> None:
+    def __init__(self, removals: ObjectRemovals, durable: str = "wallet-account-purge") -> None:
         self._removals = removals
+        self._durable = durable
 
     async def on_account_deleted(
         self, session: AsyncSession, event: identity_events.AccountDeleted
@@ -41,7 +42,7 @@ class AccountPurge:
     def subscription(self) -> EventSubscription[identity_events.AccountDeleted]:
         return EventSubscription(
             stream=subjects.IDENTITY.name,
-            durable="wallet-account-purge",
+            durable=self._durable,
             subject=subjects.ACCOUNT_DELETED,
             event_type=identity_events.AccountDeleted,
             handler=self.on_account_deleted,
