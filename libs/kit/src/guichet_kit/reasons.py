@@ -130,6 +130,22 @@ TITLES: dict[str, str] = {
     "STORAGE_UNAVAILABLE": N_("The file store is unavailable at the moment, try again later"),
     "STORED_FILE_MISSING": N_("The file is no longer stored"),
     "COPY_RETAINED": N_("This copy is retained and cannot be removed yet"),
+    # --- authentic data ---
+    "PURPOSE_UNKNOWN": N_("This purpose is not in the registry of purposes"),
+    "PURPOSE_NOT_GRANTED": N_("This purpose is not granted to the caller"),
+    "FIELD_OUTSIDE_PURPOSE": N_("A field asked for is outside the declared purpose"),
+    "INVALID_DATA_READ": N_("The read request has errors"),
+    "REGISTER_ENTRY_NOT_FOUND": N_("The national register has no entry for this person"),
+    "COMPANY_NOT_FOUND": N_("The trade and companies register has no entry for this company"),
+    "DRIVING_LICENCE_NOT_FOUND": N_("No driving licence is registered for this person"),
+    "VAT_ACCOUNT_NOT_FOUND": N_("This company has no VAT account"),
+    "INVALID_CERTIFICATE_REQUEST": N_("The certificate request has errors"),
+    "CERTIFICATE_NOT_FOUND": N_("No certificate was issued with this id"),
+    "INVALID_VERIFICATION": N_("The certificate check has errors"),
+    "INVALID_PAGE_REQUEST": N_("The page request has errors"),
+    "INVALID_REPORT": N_("The report of wrong data has errors"),
+    "TOO_MANY_OPEN_REPORTS": N_("Too many reports about this data are still open"),
+    "CERTIFICATE_ISSUER_REFUSED": N_("This certificate's issuer may not call this service"),
 }
 
 
