@@ -8,11 +8,15 @@ from collections.abc import Awaitable, Sequence
 
 from guichet.authentic_data.v1 import authentic_data_pb2 as pb
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as pb_grpc
-from guichet_authentic_data.api.citizen import MyDataServicer, SpaceDirectory
 from guichet_authentic_data.api.peers import Authorities
-from guichet_authentic_data.api.reads import AdministrationDataServicer, PlatformDataServicer
-from guichet_authentic_data.api.verification import VerificationServicer
 from guichet_authentic_data.certificates.seal import Sealer
+from guichet_authentic_data.grpc import (
+    AdministrationDataServicer,
+    MyDataServicer,
+    PlatformDataServicer,
+    SpaceDirectory,
+    VerificationServicer,
+)
 from guichet_authentic_data.purge import account_purge_subscription
 from guichet_authentic_data.registers.desk import report_subscription, run_desk
 from guichet_authentic_data.reports.events import STREAM
