@@ -4,11 +4,19 @@ the moment it was read; each read logged as the person's own."""
 from __future__ import annotations
 
 import grpc
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.authentic_data.v1 import authentic_data_pb2 as pb
+from guichet_authentic_data.access import service as access
+from guichet_authentic_data.access.purposes import CITIZEN_COMPANY
 from guichet_authentic_data.api.citizen import MyDataServicer
+from guichet_authentic_data.registers.fields import Money, fields_of
+from guichet_authentic_data.registers.loader import CompanyEntry, enter_company
+from guichet_authentic_data.registers.repository import SyntheticRegisters
+from guichet_authentic_data.registers.sources import SourceCode
 from guichet_kit.auth import ActingContext
+from guichet_kit.db import transaction
 from guichet_kit.i18n import Language, set_language
 
 from .conftest import ANNE, BOB, LEA, NO_CONTEXT, NOBODY, PAUL, a_citizen, log_entries, refusal
@@ -157,3 +165,71 @@ async def test_without_signing_in_nothing_is_read(
         "AUTHENTICATION_REQUIRED",
     )
     assert await counts() == before
+
+
+async def test_a_companys_entry_and_vat_account_are_read_for_its_space_and_logged(
+    family: None, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The rules behind GetMyCompanyEntry and GetMyVatBalance, once identity has said which
+    company the space is for (that exchange is the acting-context tests' business)."""
+    async with transaction(sessions) as session:
+        await enter_company(
+            session,
+            CompanyEntry(
+                "B654321",
+                "Schmit Bau SA",
+                "SA",
+                directors=((PAUL, "director"),),
+                vat_balance_cents=-12_345,
+            ),
+        )
+    company = access.Subject("company", "B654321")
+    async with transaction(sessions) as session:
+        registers = SyntheticRegisters(session)
+        entry = await access.read_for_purpose(
+            session,
+            registers,
+            purpose=CITIZEN_COMPANY,
+            subject=company,
+            fields=list(fields_of(SourceCode.COMPANY_REGISTER)),
+            reader=access.Reader("self", PAUL),
+            required=SourceCode.COMPANY_REGISTER,
+        )
+        vat = await access.read_for_purpose(
+            session,
+            registers,
+            purpose=CITIZEN_COMPANY,
+            subject=company,
+            fields=list(fields_of(SourceCode.VAT_ACCOUNTS)),
+            reader=access.Reader("self", PAUL),
+            required=SourceCode.VAT_ACCOUNTS,
+        )
+
+    values = {value.spec.name: value.value for value in entry.values + vat.values}
+    assert values["company.name"] == "Schmit Bau SA"
+    directors = values["company.directors"]
+    assert isinstance(directors, tuple) and directors[0].national_id == PAUL
+    balance = values["vat.balance"]
+    assert isinstance(balance, Money) and balance.cents == -12_345
+    assert {value.source.code for value in vat.values} == {SourceCode.VAT_ACCOUNTS}
+    assert [e.subject for e in await log_entries(sessions)] == ["company:B654321"] * 2
+
+
+async def test_a_company_without_a_vat_account_is_told_so_and_nothing_is_logged(
+    family: None, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with transaction(sessions) as session:
+        await enter_company(session, CompanyEntry("B777", directors=((PAUL, "manager"),)))
+
+    with pytest.raises(access.VatAccountNotFound):
+        async with transaction(sessions) as session:
+            await access.read_for_purpose(
+                session,
+                SyntheticRegisters(session),
+                purpose=CITIZEN_COMPANY,
+                subject=access.Subject("company", "B777"),
+                fields=["vat.balance"],
+                reader=access.Reader("self", PAUL),
+                required=SourceCode.VAT_ACCOUNTS,
+            )
+    assert await log_entries(sessions) == []
