@@ -23,10 +23,10 @@ from guichet_wallet.pieces.copying import Copying
 from guichet_wallet.pieces.events import STREAM
 from guichet_wallet.pieces.filing import Filing
 from guichet_wallet.pieces.grpc import WalletServicer
-from guichet_wallet.pieces.platform_grpc import FileServicer
 from guichet_wallet.pieces.purge import AccountPurge
 from guichet_wallet.pieces.removals import ObjectRemovals
 from guichet_wallet.pieces.service import Limits
+from guichet_wallet.platform.grpc import FileServicer
 from guichet_wallet.settings import WalletSettings
 
 SERVICES = pb.DESCRIPTOR.services_by_name

@@ -35,8 +35,8 @@ from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces.copying import Copying
 from guichet_wallet.pieces.filing import Filing
 from guichet_wallet.pieces.grpc import WalletServicer
-from guichet_wallet.pieces.platform_grpc import FileServicer
 from guichet_wallet.pieces.service import Limits
+from guichet_wallet.platform.grpc import FileServicer
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 TABLES = service_metadata("guichet_wallet")

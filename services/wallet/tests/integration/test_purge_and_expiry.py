@@ -26,9 +26,9 @@ from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces import events, upkeep
 from guichet_wallet.pieces.grpc import WalletServicer
 from guichet_wallet.pieces.models import Piece
-from guichet_wallet.pieces.platform_grpc import FileServicer
 from guichet_wallet.pieces.purge import AccountPurge
 from guichet_wallet.pieces.removals import ObjectRemovals
+from guichet_wallet.platform.grpc import FileServicer
 
 from .conftest import ANNE, BOB, NO_CONTEXT, as_service, new_piece, outbox, pdf, replacing, upload
 from .test_file_service import edocument, ingest_stream
