@@ -15,7 +15,7 @@ from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet_kit.domain import Conflict
 from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces.grpc import WalletServicer
-from guichet_wallet.pieces.platform_grpc import FileServicer
+from guichet_wallet.platform.grpc import FileServicer
 
 from .conftest import (
     ANNE,
