@@ -9,6 +9,7 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
+from citizens import registers_database
 from launcher import Launcher
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from stack import Counts, Stack
@@ -17,6 +18,7 @@ from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
 from guichet_kit.grpc_client import insecure_channel, mutual_tls_channel
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_database
+from guichet_testkit.processes import free_port
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +37,13 @@ async def etracking_database(infra: dict[str, str], repo_root: Path) -> str:
 async def identity_database(infra: dict[str, str], repo_root: Path) -> str:
     return await migrated_database(
         infra, repo_root / "services" / "identity", f"identity_e2e_{worker_name()}"
+    )
+
+
+@pytest.fixture(scope="session")
+async def authentic_data_database(infra: dict[str, str], repo_root: Path) -> str:
+    return await migrated_database(
+        infra, repo_root / "services" / "authentic-data", registers_database()
     )
 
 
@@ -62,11 +71,16 @@ async def stack(
     infra: dict[str, str],
     etracking_database: str,
     identity_database: str,
+    authentic_data_database: str,
     wallet_database: str,
     wallet_bucket_prefix: str,
 ) -> AsyncIterator[Stack]:
-    identity = await launcher.identity(identity_database, name="identity-e2e")
-    launcher.identity_address = identity.address
+    # Authentic data and identity call each other: identity's address is chosen first.
+    launcher.identity_address = f"127.0.0.1:{free_port()}"
+    data = await launcher.authentic_data(authentic_data_database, name="authentic-data-e2e")
+    identity = await launcher.identity(
+        identity_database, name="identity-e2e", address=launcher.identity_address
+    )
     # Before the gateway, which calls it; its worker confirms identity's account purges.
     wallet = await launcher.wallet(wallet_database, wallet_bucket_prefix, name="wallet-e2e")
     etracking = await launcher.etracking(etracking_database, name="etracking-e2e")
@@ -79,8 +93,11 @@ async def stack(
         etracking_database,
         identity.address,
         identity_database,
+        data.address,
+        data.admin_address,
+        authentic_data_database,
     )
-    for started in (gateway, etracking, wallet, identity):
+    for started in (gateway, etracking, wallet, identity, data):
         started.process.stop()
 
 

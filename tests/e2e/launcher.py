@@ -30,6 +30,10 @@ class Launcher:
     log_dir: Path
     # Set once identity runs: etracking and the gateway call it.
     identity_address: str = field(default="127.0.0.1:1")
+    # Set once authentic data runs: the gateway calls its internal port, identity its mutual TLS
+    # port (the registers a declared child or a company's founder is checked against).
+    authentic_data_address: str = field(default="127.0.0.1:1")
+    authentic_data_mtls_address: str = field(default="127.0.0.1:1")
     # Set once the wallet runs: the gateway calls it.
     wallet_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
@@ -58,9 +62,10 @@ class Launcher:
         return process
 
     async def identity(
-        self, database_url: str, role: str = "all", name: str = "identity"
+        self, database_url: str, role: str = "all", name: str = "identity", address: str = ""
     ) -> Started:
-        address = f"127.0.0.1:{free_port()}"
+        address = address or f"127.0.0.1:{free_port()}"
+        services = self.pki / "services"
         env = {
             "IDENTITY_ENVIRONMENT": "test",
             "IDENTITY_DATABASE_URL": database_url,
@@ -74,6 +79,10 @@ class Launcher:
             "IDENTITY_CA_FILE": self.infra["GUICHET_CA_FILE"],
             "IDENTITY_SMTP_HOST": self.infra["GUICHET_SMTP_HOST"],
             "IDENTITY_SMTP_PORT": self.infra["GUICHET_SMTP_PORT"],
+            "IDENTITY_AUTHENTIC_DATA_ADDRESS": self.authentic_data_mtls_address,
+            "IDENTITY_TLS_CERTIFICATE": str(services / "identity.crt"),
+            "IDENTITY_TLS_PRIVATE_KEY": str(services / "identity.key"),
+            "IDENTITY_PLATFORM_CA": str(self.pki / "ca.crt"),
         }
         process = await self._start(name, "guichet_identity", role, env, address)
         return Started(process, address)
@@ -138,6 +147,34 @@ class Launcher:
         self.wallet_address = address
         return Started(process, address, services_address)
 
+    async def authentic_data(
+        self, database_url: str, role: str = "all", name: str = "authentic-data"
+    ) -> Started:
+        """The registers (internal port for the gateway, mutual TLS port for platform services
+        and administrations); identity's address must be known (it may start after)."""
+        address, mtls_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        pki = self.pki
+        env = {
+            "AUTHENTIC_DATA_ENVIRONMENT": "test",
+            "AUTHENTIC_DATA_DATABASE_URL": database_url,
+            "AUTHENTIC_DATA_NATS_URL": self.infra["GUICHET_NATS_URL"],
+            "AUTHENTIC_DATA_GRPC_ADDRESS": address,
+            "AUTHENTIC_DATA_MTLS_GRPC_ADDRESS": mtls_address,
+            "AUTHENTIC_DATA_TLS_CERTIFICATE": str(pki / "services" / "authentic-data.crt"),
+            "AUTHENTIC_DATA_TLS_PRIVATE_KEY": str(pki / "services" / "authentic-data.key"),
+            "AUTHENTIC_DATA_PLATFORM_CA": str(pki / "ca.crt"),
+            "AUTHENTIC_DATA_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
+            "AUTHENTIC_DATA_SEAL_CERTIFICATE": self.infra["GUICHET_SEAL_CERTIFICATE"],
+            "AUTHENTIC_DATA_SEAL_PRIVATE_KEY": self.infra["GUICHET_SEAL_PRIVATE_KEY"],
+            "AUTHENTIC_DATA_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "AUTHENTIC_DATA_IDENTITY_ADDRESS": self.identity_address,
+            "AUTHENTIC_DATA_DESK_INTERVAL_SECONDS": "1",
+            **self._keycloak("AUTHENTIC_DATA"),
+        }
+        process = await self._start(name, "guichet_authentic_data", role, env, address)
+        self.authentic_data_address, self.authentic_data_mtls_address = address, mtls_address
+        return Started(process, address, mtls_address)
+
     async def gateway(
         self, etracking_address: str, *, burst: int, name: str = "gateway"
     ) -> Started:
@@ -162,6 +199,7 @@ class Launcher:
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
             "GATEWAY_WALLET_ADDRESS": self.wallet_address,
+            "GATEWAY_AUTHENTIC_DATA_ADDRESS": self.authentic_data_address,
             "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],
             "GATEWAY_LOOKUP_BURST": str(burst),
             "GATEWAY_ACCOUNT_BURST": str(burst),

@@ -24,6 +24,11 @@ class Stack:
     database_url: str
     identity_address: str
     identity_database_url: str
+    # Authentic data: the gateway's port, the mutual TLS port (services, administrations), its
+    # database (the synthetic registers and the access log).
+    authentic_data_address: str = ""
+    authentic_data_mtls_address: str = ""
+    authentic_data_database_url: str = ""
 
 
 class Counts:

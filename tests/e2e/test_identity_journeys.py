@@ -154,7 +154,10 @@ async def test_another_users_token_never_reads_or_changes_what_is_not_theirs(
     space = await api.post(
         "/api/v1/spaces",
         headers=anne.bearer(),
-        json={"company_name": "Muller Sàrl", "registry_number": "B123456"},
+        json={
+            "company_name": "Muller Sàrl",
+            "registry_number": await registry.company_run_by(anne),
+        },
     )
     assert space.status_code == 201, space.text
     space_id = space.json()["id"]
@@ -163,7 +166,7 @@ async def test_another_users_token_never_reads_or_changes_what_is_not_theirs(
         "/api/v1/me/children",
         headers=anne.bearer("high"),
         json={
-            "child_national_id": _child_id(),
+            "child_national_id": await registry.child_of(anne),
             "child_first_name": "Léa",
             "child_last_name": "Muller",
         },
@@ -204,17 +207,11 @@ async def test_another_users_token_never_reads_or_changes_what_is_not_theirs(
         assert refused.json()["reason"] == "MANDATE_REFUSED"
 
 
-def _child_id() -> str:
-    from citizens import fresh_national_id
-
-    return fresh_national_id(adult=False)
-
-
 async def test_a_parent_acts_for_a_child_and_the_act_is_in_the_audit(
     api: httpx.AsyncClient, registry: Registry
 ) -> None:
     anne = await registry.register("Anne")
-    child_id = _child_id()
+    child_id = await registry.child_of(anne)
     low = await api.post(
         "/api/v1/me/children",
         headers=anne.bearer(),
@@ -310,7 +307,10 @@ async def test_a_reader_collaborator_cannot_change_the_space(
         await api.post(
             "/api/v1/spaces",
             headers=anne.bearer(),
-            json={"company_name": "Weber SA", "registry_number": "B654321"},
+            json={
+                "company_name": "Weber SA",
+                "registry_number": await registry.company_run_by(anne, name="Weber SA"),
+            },
         )
     ).json()
     added = await api.post(
@@ -515,7 +515,7 @@ async def test_account_deletion_leaves_nothing_behind(
                         {"id": deletion_id},
                     )
                 ).one()
-            return bool(row[0]) and list(row[1]) == ["etracking", "wallet"]
+            return bool(row[0]) and list(row[1]) == ["authentic-data", "etracking", "wallet"]
 
         await wait_until(purged_and_login_removed, seconds=30, what="the purge confirmed")
     finally:

@@ -153,7 +153,8 @@ async def grant_mandate(body: MandateIn, calls: Calls, user: CurrentUser) -> Rel
     openapi_extra=needs_level(LevelOfAssurance.HIGH),
     responses=refusals(
         {
-            409: "This child is declared already (RELATION_EXISTS).",
+            409: "This child is declared already (RELATION_EXISTS), or the national register does "
+            "not name the caller as the child's parent (NOT_CHILD_IN_REGISTER).",
             422: "INVALID_CHILD: not a minor, wrong check digits…",
         }
     ),

@@ -112,7 +112,9 @@ async def list_spaces(calls: Calls, user: CurrentUser) -> list[SpaceOut]:
     responses=refusals(
         {
             404: "No profile for this account (PROFILE_NOT_FOUND).",
-            409: "This company has a space already (REGISTRY_NUMBER_TAKEN).",
+            409: "This company has a space already (REGISTRY_NUMBER_TAKEN), the company register "
+            "has no such company (COMPANY_NOT_IN_REGISTER) or does not name the caller as its "
+            "manager or director (NOT_A_DIRECTOR).",
             422: "INVALID_SPACE_REQUEST: not a register number, an empty name…",
         }
     ),

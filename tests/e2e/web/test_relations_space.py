@@ -5,7 +5,6 @@ every page accessible in fr, de and en and reflowing at 320 px."""
 
 from __future__ import annotations
 
-import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -164,7 +163,7 @@ async def test_another_persons_relation_or_space_is_not_found_and_stays_as_it_is
     space = await api.post(
         "/api/v1/spaces",
         headers=anne.bearer("low"),
-        json={"company_name": "Muller SARL", "registry_number": f"B{fresh_digits()}"},
+        json={"company_name": "Muller SARL", "registry_number": await people.company_run_by(anne)},
     )
     assert space.status_code == 201, space.text
     space_id = space.json()["id"]
@@ -217,11 +216,6 @@ async def test_another_persons_relation_or_space_is_not_found_and_stays_as_it_is
     await context.close()
 
 
-def fresh_digits() -> str:
-    """A register number's digits unlikely to be taken by an earlier run."""
-    return str(random.SystemRandom().randint(100_000, 999_999))
-
-
 async def test_wrong_input_is_shown_with_what_was_typed_and_nothing_is_created(
     browser: Browser, stack: Stack, people: Registry, api: httpx.AsyncClient
 ) -> None:
@@ -262,7 +256,7 @@ async def test_wrong_input_is_shown_with_what_was_typed_and_nothing_is_created(
     assert await page.get_attribute("#error-summary a", "href") == "#registry_number"
     assert await page.input_value("#company_name") == "Muller SARL"
     assert (await api.get("/api/v1/spaces", headers=anne.bearer("low"))).json() == []
-    await page.fill("#registry_number", f"B{fresh_digits()}")
+    await page.fill("#registry_number", await people.company_run_by(anne))
     await page.click("#create-form button[type=submit]")
     await page.wait_for_url("**/my/spaces/**done=created**")
     nobody = fresh_national_id()
@@ -311,7 +305,7 @@ async def test_every_page_is_accessible_and_reflows(
         "/api/v1/me/children",
         headers=anne.bearer("high"),
         json={
-            "child_national_id": fresh_national_id(adult=False),
+            "child_national_id": await people.child_of(anne),
             "child_first_name": "Léa",
             "child_last_name": "Muller",
         },
@@ -320,7 +314,7 @@ async def test_every_page_is_accessible_and_reflows(
     space = await api.post(
         "/api/v1/spaces",
         headers=anne.bearer("low"),
-        json={"company_name": "Muller SARL", "registry_number": f"B{fresh_digits()}"},
+        json={"company_name": "Muller SARL", "registry_number": await people.company_run_by(anne)},
     )
     space_id = space.json()["id"]
     added = await api.post(
@@ -365,7 +359,7 @@ async def test_a_member_sees_what_the_role_allows_and_acts_for_the_company(
     space = await api.post(
         "/api/v1/spaces",
         headers=anne.bearer("low"),
-        json={"company_name": "Muller SARL", "registry_number": f"B{fresh_digits()}"},
+        json={"company_name": "Muller SARL", "registry_number": await people.company_run_by(anne)},
     )
     space_id = space.json()["id"]
     added = await api.post(

@@ -11,7 +11,8 @@ import asyncio
 import hashlib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import IntEnum
@@ -324,6 +325,19 @@ def forwarded_metadata() -> tuple[tuple[str, str], ...]:
         (AUTHORIZATION_KEY, f"Bearer {principal.token}"),
         (ACTING_CONTEXT_KEY, str(_context.get())),
     )
+
+
+@contextmanager
+def in_own_name() -> Iterator[None]:
+    """Calls made inside are the service's own (a platform service reading with its certificate):
+    the signed-in person's token and acting context are not forwarded, nor needed."""
+    caller_token = _caller.set(None)
+    context_token = _context.set(PRIVATE)
+    try:
+        yield
+    finally:
+        _context.reset(context_token)
+        _caller.reset(caller_token)
 
 
 def bearer_token(value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from guichet_identity.account import events as account_events
 from guichet_identity.account.deletion import remove_pending_logins
 from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.account.keycloak_admin import KeycloakAccounts
+from guichet_identity.authentic_data import AuthenticDataRegisters, authentic_data_channel
 from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.settings import IdentitySettings
@@ -42,6 +43,15 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
         sessions = runtime.sessions
         # The account servicer holds a Keycloak admin client, closed once the server stopped.
         accounts = AccountServicer(sessions, settings, runtime.events_written)
+        # Declared children and company founders are checked against the registers.
+        registers_channel = authentic_data_channel(
+            settings.authentic_data_address,
+            settings.tls_certificate,
+            settings.tls_private_key,
+            settings.platform_ca,
+            timeout=settings.authentic_data_timeout_seconds,
+        )
+        registers = AuthenticDataRegisters(registers_channel)
 
         def register(registry: Registry) -> None:
             # Each servicer is refused at start-up if one RPC of its service lacks a declaration.
@@ -56,12 +66,12 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
             )
             registry.add(
                 pb_grpc.add_RelationServiceServicer_to_server,
-                RelationServicer(sessions, woken),
+                RelationServicer(sessions, woken, registers=registers),
                 SERVICES["RelationService"],
             )
             registry.add(
                 pb_grpc.add_SpaceServiceServicer_to_server,
-                SpaceServicer(sessions, woken),
+                SpaceServicer(sessions, woken, registers=registers),
                 SERVICES["SpaceService"],
             )
 
@@ -77,7 +87,7 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
                 register=register,
                 endpoints=[Endpoint(settings.grpc_address)],
                 readiness=runtime.ready,
-                on_shutdown=[accounts.aclose],
+                on_shutdown=[accounts.aclose, registers_channel.close],
                 token_verifier=verifier,
             )
             tasks.append(serve(grpc_service, runtime.stop))

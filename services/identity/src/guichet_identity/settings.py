@@ -35,8 +35,18 @@ class IdentitySettings(KitSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     email_change_valid_hours: int = 24
 
+    # The registers a declared child and a company space's founder are checked against: the
+    # authentic-data service's mutual TLS port, reached with identity's platform certificate.
+    authentic_data_address: str = "127.0.0.1:50082"
+    tls_certificate: Path
+    tls_private_key: Path
+    platform_ca: Path
+    authentic_data_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # Services that hold personal data and must confirm each account purge (F8).
-    purge_services: list[str] = Field(default_factory=lambda: ["etracking", "wallet"])
+    purge_services: list[str] = Field(
+        default_factory=lambda: ["etracking", "authentic-data", "wallet"]
+    )
     # How often the worker retries removing the logins of deleted accounts Keycloak has not yet
     # confirmed gone (it also tries at start).
     login_removal_retry_seconds: float = Field(default=60.0, gt=0)

@@ -6,6 +6,7 @@ Servicers are built without a database: a refused call must be refused before it
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -15,12 +16,14 @@ from pydantic import SecretStr
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.account.grpc import AccountServicer
+from guichet_identity.authentic_data import AuthenticDataRegisters
 from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.settings import IdentitySettings
 from guichet_identity.spaces.grpc import SpaceServicer
 from guichet_kit.auth import ActingContext, LevelOfAssurance, Principal, set_caller
 from guichet_kit.errors import ServiceError
+from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.servicers import DeclaredServicer, Registry, declared_access
 
 NO_CONTEXT: Any = None
@@ -82,15 +85,22 @@ async def servicers() -> AsyncIterator[dict[str, DeclaredServicer]]:
         nats_url="nats://unused",
         keycloak_url="https://keycloak.invalid",
         keycloak_client_secret=SecretStr("unused"),
+        tls_certificate=Path("unused.crt"),
+        tls_private_key=Path("unused.key"),
+        platform_ca=Path("unused-ca.crt"),
     )
     accounts = AccountServicer(None, settings, lambda: None)  # type: ignore[arg-type]
+    # Refused calls never reach the registers: a client of nowhere.
+    nowhere = insecure_channel("127.0.0.1:1", timeout=1)
+    registers = AuthenticDataRegisters(nowhere)
     yield {
         "AccountService": accounts,
         "ProfileService": ProfileServicer(None),
-        "RelationService": RelationServicer(None),  # type: ignore[arg-type]
-        "SpaceService": SpaceServicer(None),
+        "RelationService": RelationServicer(None, registers=registers),  # type: ignore[arg-type]
+        "SpaceService": SpaceServicer(None, registers=registers),  # type: ignore[arg-type]
     }
     await accounts.aclose()
+    await nowhere.close()
     set_caller(None)
 
 

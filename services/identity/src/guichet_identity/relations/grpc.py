@@ -13,6 +13,7 @@ from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.profile.fields import parse_name
 from guichet_identity.profile.service import own_profile
+from guichet_identity.registers import Registers
 from guichet_identity.relations import service
 from guichet_identity.relations.mandate import GRANTABLE_KINDS, mandate_expiry_problem
 from guichet_identity.relations.rights import Right, UnknownRight, is_known_right, parse_rights
@@ -142,9 +143,12 @@ class RelationServicer(DeclaredServicer, pb_grpc.RelationServiceServicer):
         sessions: async_sessionmaker[AsyncSession],
         events_written: Callable[[], None] = lambda: None,
         *,
+        registers: Registers,
         clock: Clock = utc_now,
     ) -> None:
         super().__init__(sessions, events_written)
+        # A declared child is checked against the national register.
+        self._registers = registers
         # Injectable so that expiry can be tested without waiting for it.
         self._clock = clock
 
@@ -160,8 +164,8 @@ class RelationServicer(DeclaredServicer, pb_grpc.RelationServiceServicer):
         names = {grantor.national_id: grantor.name}
         return pb.GrantMandateResponse(relation=relation_to_proto(relation, names))
 
-    # Until the national register confirms parenthood (F50), the declaration is accountable: it
-    # needs an eID/certificate sign-in, and every act for the child is audited.
+    # The national register must name the caller as the child's parent; the declaration stays
+    # accountable too: an eID/certificate sign-in, and every act for the child is audited.
     @rpc(citizen(LevelOfAssurance.HIGH))
     async def DeclareChild(
         self, request: pb.DeclareChildRequest, call: Call
@@ -176,7 +180,9 @@ class RelationServicer(DeclaredServicer, pb_grpc.RelationServiceServicer):
                 "INVALID_CHILD", _("The child's details have errors."), errors.errors
             )
         parent = await own_profile(call.session, call.person.subject)
-        relation = await service.declare_child(call.session, parent, child, f"{first} {last}", now)
+        relation = await service.declare_child(
+            call.session, self._registers, parent, child, f"{first} {last}", now
+        )
         names = {parent.national_id: parent.name}
         return pb.DeclareChildResponse(relation=relation_to_proto(relation, names))
 

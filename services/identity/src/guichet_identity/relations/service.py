@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_identity.profile import repository as profile_repository
 from guichet_identity.profile.models import Profile
+from guichet_identity.registers import Registers
 from guichet_identity.relations import repository
 from guichet_identity.relations.mandate import (
     MandateTerms,
@@ -25,7 +26,7 @@ from guichet_identity.spaces import repository as space_repository
 from guichet_identity.spaces.roles import CollaboratorRole, role_grants
 from guichet_identity.spaces.service import audit_owner, space_not_found
 from guichet_kit.auth import PRIVATE, ActingContext
-from guichet_kit.domain import AlreadyExists, FieldError, InvalidInput, NotFound
+from guichet_kit.domain import AlreadyExists, Conflict, FieldError, InvalidInput, NotFound
 from guichet_kit.i18n import Catalog
 from guichet_kit.national_id import NationalId
 
@@ -128,10 +129,30 @@ async def grant_mandate(
     return relation
 
 
+def not_child_in_register() -> Conflict:
+    return Conflict(
+        "NOT_CHILD_IN_REGISTER",
+        _("The national register does not name you as this child's parent."),
+        [
+            FieldError(
+                "child_national_id",
+                "not_in_register",
+                _("The national register has no child of yours with this number."),
+            )
+        ],
+    )
+
+
 async def declare_child(
-    session: AsyncSession, parent: Profile, child: NationalId, child_name: str, now: datetime
+    session: AsyncSession,
+    registers: Registers,
+    parent: Profile,
+    child: NationalId,
+    child_name: str,
+    now: datetime,
 ) -> Relation:
-    """The parent may act for the child in everything until the child comes of age."""
+    """The parent may act for the child in everything until the child comes of age, once the
+    national register confirms the link (the read shows in the parent's access log)."""
     if child.value == parent.national_id:
         raise InvalidInput(
             "INVALID_CHILD",
@@ -156,7 +177,13 @@ async def declare_child(
     )
     if await repository.find_active(session, parent.national_id, child.value, now):
         raise exists
+    # The relation's id is the read's reference: the parent finds it in their access log.
+    relation_id = uuid.uuid4()
+    children = await registers.children_of(parent.national_id, f"relation:{relation_id}")
+    if children is None or child.value not in children:
+        raise not_child_in_register()
     relation = Relation(
+        id=relation_id,
         kind=RelationKind.CHILD.value,
         actor_national_id=parent.national_id,
         subject_national_id=child.value,

@@ -7,11 +7,15 @@ and changed in one's own name or a company's, never while acting for another per
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.profile.models import Profile
 from guichet_identity.profile.service import own_profile
+from guichet_identity.registers import Registers
 from guichet_identity.spaces import service
 from guichet_identity.spaces.roles import CollaboratorRole
 from guichet_identity.wire import role_from_proto, space_to_proto
@@ -72,6 +76,17 @@ def _reply(view: service.SpaceView, person: Profile) -> pb.Space:
 
 
 class SpaceServicer(DeclaredServicer, pb_grpc.SpaceServiceServicer):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        events_written: Callable[[], None] = lambda: None,
+        *,
+        registers: Registers,
+    ) -> None:
+        super().__init__(sessions, events_written)
+        # A space's founder is checked against the company register.
+        self._registers = registers
+
     @rpc(citizen(contexts=OWN_OR_COMPANY))
     async def CreateSpace(
         self, request: pb.CreateSpaceRequest, call: Call
@@ -84,7 +99,9 @@ class SpaceServicer(DeclaredServicer, pb_grpc.SpaceServiceServicer):
         if errors or company_name is None or registry_number is None:
             raise _refused(errors)
         founder = await own_profile(call.session, call.person.subject)
-        view = await service.create_space(call.session, founder, company_name, registry_number)
+        view = await service.create_space(
+            call.session, self._registers, founder, company_name, registry_number
+        )
         return pb.CreateSpaceResponse(space=_reply(view, founder))
 
     @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)

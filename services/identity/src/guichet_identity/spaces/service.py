@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_identity.profile import repository as profile_repository
 from guichet_identity.profile.models import Profile
+from guichet_identity.registers import Registers
 from guichet_identity.spaces import repository
 from guichet_identity.spaces.models import Collaborator, Space
 from guichet_identity.spaces.roles import CollaboratorRole
@@ -109,13 +110,55 @@ def _keep_an_administrator(space: Space, leaving: Collaborator) -> None:
         )
 
 
+def company_not_in_register() -> Conflict:
+    return Conflict(
+        "COMPANY_NOT_IN_REGISTER",
+        _("The trade and companies register has no company with this number."),
+        [
+            FieldError(
+                "registry_number",
+                "not_in_register",
+                _("No company has this number in the register; check it on your extract."),
+            )
+        ],
+    )
+
+
+def not_a_director() -> Conflict:
+    return Conflict(
+        "NOT_A_DIRECTOR",
+        _("Only a manager or director of the company in its register may create its space."),
+        [
+            FieldError(
+                "registry_number",
+                "not_a_director",
+                _("The register does not name you as a manager or director of this company."),
+            )
+        ],
+    )
+
+
 async def create_space(
-    session: AsyncSession, founder: Profile, company_name: str, registry_number: str
+    session: AsyncSession,
+    registers: Registers,
+    founder: Profile,
+    company_name: str,
+    registry_number: str,
 ) -> SpaceView:
+    """The founder, its first administrator, must run the company in the company register (the
+    read shows in the company's access log)."""
     if await repository.registry_number_taken(session, registry_number):
         raise _registry_number_taken()
+    # The space's id is the read's reference.
+    space_id = uuid.uuid4()
+    directors = await registers.directors_of(registry_number, f"space:{space_id}")
+    if directors is None:
+        raise company_not_in_register()
+    if founder.national_id not in directors:
+        raise not_a_director()
     now = datetime.now(UTC)
     space = Space(
+        id=space_id,
         company_name=company_name,
         registry_number=registry_number,
         created_at=now,

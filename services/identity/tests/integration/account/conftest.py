@@ -63,6 +63,9 @@ def settings(infra: dict[str, str], purge_service: str) -> IdentitySettings:
         smtp_port=int(infra["GUICHET_SMTP_PORT"]),
         public_base_url="http://127.0.0.1:8000",
         purge_services=[purge_service],
+        tls_certificate=Path(infra["GUICHET_PKI_DIR"]) / "services" / "identity.crt",
+        tls_private_key=Path(infra["GUICHET_PKI_DIR"]) / "services" / "identity.key",
+        platform_ca=Path(infra["GUICHET_CA_FILE"]),
     )
 
 

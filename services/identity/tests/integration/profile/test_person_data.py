@@ -18,12 +18,15 @@ from guichet_kit.db import transaction
 NO_CONTEXT = None
 
 
-async def _life(identity_sessions, clock, new_person, born):
+async def _life(identity_sessions, clock, new_person, registers, in_registers):
     """Anne: a space of her own, one shared with Bob, a child, a mandate from Bob, an act."""
     anne = await new_person("Anne", "Muller")
     bob = await new_person("Bob", "Schmit")
-    relations = RelationServicer(identity_sessions, clock=clock)
-    spaces = SpaceServicer(identity_sessions)
+    await in_registers.company_run_by("B1", anne)
+    await in_registers.company_run_by("B2", anne)
+    child_id = await in_registers.child_of(anne, (clock.now - timedelta(days=400)).date())
+    relations = RelationServicer(identity_sessions, clock=clock, registers=registers)
+    spaces = SpaceServicer(identity_sessions, registers=registers)
     set_caller(anne.principal)
     alone = (
         await spaces.CreateSpace(
@@ -43,7 +46,7 @@ async def _life(identity_sessions, clock, new_person, born):
     )
     await relations.DeclareChild(
         pb.DeclareChildRequest(
-            child_national_id=born((clock.now - timedelta(days=400)).date()),
+            child_national_id=child_id,
             child_first_name="Lea",
             child_last_name="Muller",
         ),
@@ -75,9 +78,9 @@ async def _life(identity_sessions, clock, new_person, born):
 
 
 async def test_the_export_holds_everything_and_is_json(
-    identity_sessions, clock, new_person, born
+    identity_sessions, clock, new_person, registers, in_registers
 ) -> None:
-    anne, _, _, _, _ = await _life(identity_sessions, clock, new_person, born)
+    anne, _, _, _, _ = await _life(identity_sessions, clock, new_person, registers, in_registers)
 
     async with transaction(identity_sessions) as session:
         exported = await export_person(session, anne.subject)
@@ -92,9 +95,11 @@ async def test_the_export_holds_everything_and_is_json(
 
 
 async def test_erasing_a_person_leaves_nothing_of_them(
-    identity_sessions, clock, new_person, born, counts
+    identity_sessions, clock, new_person, registers, in_registers, counts
 ) -> None:
-    anne, bob, _, shared, spaces = await _life(identity_sessions, clock, new_person, born)
+    anne, bob, _, shared, spaces = await _life(
+        identity_sessions, clock, new_person, registers, in_registers
+    )
 
     async with transaction(identity_sessions) as session:
         await erase_person(session, anne.subject)

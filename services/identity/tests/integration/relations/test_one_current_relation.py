@@ -14,22 +14,25 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.identity.v1 import identity_pb2 as pb
+from guichet_identity.authentic_data import AuthenticDataRegisters
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.relations.models import Relation
 from guichet_kit.auth import set_caller
 from guichet_kit.errors import ServiceError
 from guichet_testkit.eventually import wait_until
 
-from ..conftest import FakeClock, NewPerson, Person
+from ..conftest import FakeClock, InRegisters, NewPerson, Person
 
 NO_CONTEXT: Any = None
 
 
 @pytest.fixture
 def relations(
-    identity_sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+    identity_sessions: async_sessionmaker[AsyncSession],
+    clock: FakeClock,
+    registers: AuthenticDataRegisters,
 ) -> RelationServicer:
-    return RelationServicer(identity_sessions, clock=clock)
+    return RelationServicer(identity_sessions, clock=clock, registers=registers)
 
 
 def _grant_request(clock: FakeClock, actor: Person, hours: int = 1) -> pb.GrantMandateRequest:
@@ -110,12 +113,12 @@ async def test_one_child_declared_twice_at_once_makes_one_relation(
     relations: RelationServicer,
     clock: FakeClock,
     new_person: NewPerson,
-    born: Callable[[Any], str],
+    in_registers: InRegisters,
     identity_sessions: async_sessionmaker[AsyncSession],
     writes_held: Callable[[int], Awaitable[None]],
 ) -> None:
     paul = await new_person("Paul")
-    child = born((clock.now - timedelta(days=365 * 8)).date())
+    child = await in_registers.child_of(paul, (clock.now - timedelta(days=365 * 8)).date())
     set_caller(paul.principal)
     request = pb.DeclareChildRequest(
         child_national_id=child, child_first_name="Lea", child_last_name="Weber"

@@ -17,8 +17,8 @@ NO_CONTEXT = None
 
 
 @pytest.fixture
-def relations(identity_sessions, clock) -> RelationServicer:
-    return RelationServicer(identity_sessions, clock=clock)
+def relations(identity_sessions, clock, registers) -> RelationServicer:
+    return RelationServicer(identity_sessions, clock=clock, registers=registers)
 
 
 def _expiring(clock, delta: timedelta):
@@ -55,11 +55,11 @@ async def _grant(relations, clock, subject, actor, rights=("etracking:write",), 
 
 
 async def test_a_parent_acts_for_a_child_until_the_child_comes_of_age(
-    relations, clock, new_person, born
+    relations, clock, new_person, in_registers
 ) -> None:
     parent = await new_person("Paul", "Weber")
     child_born = (clock.now - timedelta(days=365 * 10)).date()
-    child_id = born(child_born)
+    child_id = await in_registers.child_of(parent, child_born)
     set_caller(parent.principal)
 
     declared = await relations.DeclareChild(
@@ -402,12 +402,13 @@ async def test_giving_power_over_someone_needs_the_high_level(relations, new_per
 
 
 async def test_collaborators_act_for_the_company_within_their_role(
-    identity_sessions, relations, new_person
+    identity_sessions, relations, new_person, registers, in_registers
 ) -> None:
     boss = await new_person("Boss")
     clerk = await new_person("Clerk")
     outsider = await new_person("Outsider")
-    spaces = SpaceServicer(identity_sessions)
+    await in_registers.company_run_by("B123456", boss)
+    spaces = SpaceServicer(identity_sessions, registers=registers)
     set_caller(boss.principal)
     space = (
         await spaces.CreateSpace(
@@ -464,7 +465,7 @@ async def _contexts(relations, person, context: ActingContext | None = None):
 
 
 async def test_the_contexts_offered_are_the_private_one_the_spaces_and_mandates_in_force(
-    identity_sessions, relations, clock, new_person
+    identity_sessions, relations, clock, new_person, registers, in_registers
 ) -> None:
     anne, bob, carl, dora = (
         await new_person("Anne", "Muller"),
@@ -472,7 +473,8 @@ async def test_the_contexts_offered_are_the_private_one_the_spaces_and_mandates_
         await new_person("Carl", "Weber"),
         await new_person("Dora", "Klein"),
     )
-    spaces = SpaceServicer(identity_sessions)
+    await in_registers.company_run_by("B7", carl)
+    spaces = SpaceServicer(identity_sessions, registers=registers)
     set_caller(carl.principal)
     space = (
         await spaces.CreateSpace(

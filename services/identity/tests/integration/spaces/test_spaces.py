@@ -18,17 +18,18 @@ NO_CONTEXT = None
 
 
 @pytest.fixture
-def spaces(identity_sessions) -> SpaceServicer:
-    return SpaceServicer(identity_sessions)
+def spaces(identity_sessions, registers) -> SpaceServicer:
+    return SpaceServicer(identity_sessions, registers=registers)
 
 
 @pytest.fixture
-async def company(spaces, new_person):
+async def company(spaces, new_person, in_registers):
     """A space with an administrator, a member and a reader, and a person from outside."""
     people = {
         role: await new_person(role.capitalize())
         for role in ("administrator", "member", "reader", "outsider")
     }
+    await in_registers.company_run_by("B123456", people["administrator"])
     set_caller(people["administrator"].principal)
     space = (
         await spaces.CreateSpace(
@@ -49,8 +50,9 @@ async def company(spaces, new_person):
     return space, people
 
 
-async def test_the_creator_administers_the_new_space(spaces, new_person) -> None:
+async def test_the_creator_administers_the_new_space(spaces, new_person, in_registers) -> None:
     anne = await new_person("Anne", "Muller")
+    await in_registers.company_run_by("B123456", anne)
     set_caller(anne.principal)
 
     created = await spaces.CreateSpace(
@@ -259,8 +261,10 @@ async def test_a_collaborator_is_added_once(spaces, company, counts) -> None:
     assert await counts() == before
 
 
-async def test_a_company_has_one_space(spaces, company, new_person, counts) -> None:
+async def test_a_company_has_one_space(spaces, company, new_person, in_registers, counts) -> None:
     other = await new_person("Other")
+    _, people = company
+    await in_registers.company_run_by("B123456", people["administrator"], other)
     set_caller(other.principal)
     before = await counts()
 
