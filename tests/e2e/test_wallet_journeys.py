@@ -25,6 +25,8 @@ from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet.wallet.v1 import wallet_pb2_grpc as pb_grpc
 from guichet_kit.db import session_factory
 from guichet_kit.errors import read_rpc_failure
+from guichet_kit.grpc_client import mutual_tls_channel
+from guichet_kit.national_id import make_national_id
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_database
 from guichet_testkit.eventually import wait_until
@@ -163,14 +165,7 @@ async def test_a_wallet_killed_mid_upload_leaves_no_object_and_no_row_once_swept
         infra, repo_root / "services" / "wallet", f"wallet_kill_{worker_name()}"
     )
     prefix = _prefix()
-    pipeline = FilePipeline(
-        endpoint=infra["GUICHET_MINIO_ENDPOINT"],
-        access_key=infra["GUICHET_MINIO_ACCESS_KEY"],
-        secret_key=infra["GUICHET_MINIO_SECRET_KEY"],
-        secure=False,
-        bucket_prefix=prefix,
-        clamav_address=infra["GUICHET_CLAMAV_ADDRESS"],
-    )
+    pipeline = _pipeline(infra, prefix)
     stack_wallet = launcher.wallet_address
     started = await launcher.wallet(database_url, prefix, role="grpc", name="wallet-killed")
     engine = create_async_engine(database_url)
@@ -265,14 +260,7 @@ async def test_a_deleted_accounts_pieces_and_files_go(
         )
         assert deleted.status_code == 202, deleted.text
 
-        async with FilePipeline(
-            endpoint=infra["GUICHET_MINIO_ENDPOINT"],
-            access_key=infra["GUICHET_MINIO_ACCESS_KEY"],
-            secret_key=infra["GUICHET_MINIO_SECRET_KEY"],
-            secure=False,
-            bucket_prefix=wallet_bucket_prefix,
-            clamav_address=infra["GUICHET_CLAMAV_ADDRESS"],
-        ) as pipeline:
+        async with _pipeline(infra, wallet_bucket_prefix) as pipeline:
 
             async def purged() -> bool:
                 async with engine.connect() as connection:
@@ -288,3 +276,96 @@ async def test_a_deleted_accounts_pieces_and_files_go(
 
     finally:
         await engine.dispose()
+
+
+def _service_channel(
+    address: str, pki: Path, name: str, folder: str = "services"
+) -> grpc.aio.Channel:
+    return mutual_tls_channel(
+        address,
+        ca=(pki / "ca.crt").read_bytes(),
+        certificate=(pki / folder / f"{name}.crt").read_bytes(),
+        private_key=(pki / folder / f"{name}.key").read_bytes(),
+        timeout=30,
+    )
+
+
+async def test_platform_services_reach_the_file_service_over_mutual_tls_and_no_one_else(
+    launcher: Launcher, infra: dict[str, str], repo_root: Path, stack: Stack
+) -> None:
+    database_url = await migrated_database(
+        infra, repo_root / "services" / "wallet", f"wallet_mtls_{worker_name()}"
+    )
+    prefix = _prefix()
+    stack_wallet = launcher.wallet_address
+    started = await launcher.wallet(database_url, prefix, role="grpc", name="wallet-mtls")
+    pki = Path(infra["GUICHET_PKI_DIR"])
+    services_address = started.admin_address
+    national_id = make_national_id(datetime(1980, 1, 1).date(), 7).value
+
+    def ingest() -> AsyncIterator[pb.IngestFileRequest]:
+        async def stream() -> AsyncIterator[pb.IngestFileRequest]:
+            yield pb.IngestFileRequest(
+                header=pb.IngestHeader(
+                    owner=f"person:{national_id}",
+                    purpose="Request RQ-1",
+                    file_name="attachment.pdf",
+                    declared_content_type="application/pdf",
+                )
+            )
+            yield pb.IngestFileRequest(chunk=pdf("attachment"))
+
+        return stream()
+
+    try:
+        async with _service_channel(services_address, pki, "procedures") as channel:
+            files = pb_grpc.FileServiceStub(channel)
+            copy = (await files.IngestFile(ingest())).copy
+            replies = [r async for r in files.ReadCopy(pb.ReadCopyRequest(copy_id=copy.copy_id))]
+            assert b"".join(r.chunk for r in replies[1:]) == pdf("attachment")
+        # Another platform service does not read procedures' copy; the gateway is no platform
+        # service of the file path; without a certificate the port does not even answer.
+        async with _service_channel(services_address, pki, "messaging") as channel:
+            read = pb_grpc.FileServiceStub(channel).ReadCopy(
+                pb.ReadCopyRequest(copy_id=copy.copy_id)
+            )
+            assert await refused(_drain(read)) == (grpc.StatusCode.NOT_FOUND, "COPY_NOT_FOUND")
+        async with _service_channel(services_address, pki, "gateway") as channel:
+            call = pb_grpc.FileServiceStub(channel).IngestFile(ingest())
+            assert await refused(call) == (
+                grpc.StatusCode.UNAUTHENTICATED,
+                "SERVICE_CERTIFICATE_REQUIRED",
+            )
+        async with grpc.aio.insecure_channel(started.address) as channel:
+            call = pb_grpc.FileServiceStub(channel).IngestFile(ingest())
+            assert await refused(call) == (
+                grpc.StatusCode.UNAUTHENTICATED,
+                "SERVICE_CERTIFICATE_REQUIRED",
+            )
+        async with _service_channel(services_address, pki, "acd", "rogue") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as no_handshake:
+                await pb_grpc.FileServiceStub(channel).IngestFile(ingest())
+            assert no_handshake.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        started.process.stop()
+        launcher.wallet_address = stack_wallet
+        async with _pipeline(infra, prefix) as pipeline:
+            for bucket in pipeline.storage.buckets:
+                await pipeline.storage.remove_all(bucket, bypass_retention=True)
+                await pipeline.storage.client.remove_bucket(bucket)
+
+
+async def _drain(replies: AsyncIterator[object]) -> None:
+    async for _ in replies:
+        pass
+
+
+def _pipeline(infra: dict[str, str], prefix: str) -> FilePipeline:
+    return FilePipeline(
+        endpoint=infra["GUICHET_MINIO_ENDPOINT"],
+        access_key=infra["GUICHET_MINIO_ACCESS_KEY"],
+        secret_key=infra["GUICHET_MINIO_SECRET_KEY"],
+        secure=False,
+        bucket_prefix=prefix,
+        clamav_address=infra["GUICHET_CLAMAV_ADDRESS"],
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.wallet.v1 import wallet_pb2 as pb
+from guichet_kit.i18n import Language, speaking
 from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces.grpc import WalletServicer
 from guichet_wallet.pieces.models import FileVersion
@@ -380,3 +381,21 @@ async def test_a_file_the_pipeline_refuses_leaves_no_row_and_no_object(
         assert refused.reason == reason
     assert await objects() == set()
     assert sum((await counts()).values()) == 0
+
+
+async def test_the_types_a_person_chooses_from_are_named_in_their_language(
+    wallet: WalletServicer, signed_in
+) -> None:
+    signed_in(ANNE)
+    with speaking(Language.DE):
+        listed = await wallet.ListPieceTypes(pb.ListPieceTypesRequest(), NO_CONTEXT)
+    by_code = {t.code: t for t in listed.piece_types}
+    assert by_code["passport"].name == "Reisepass"
+    assert by_code["passport"].expires and not by_code["diploma"].expires
+    assert set(by_code["payslip"].allowed_content_types) == {
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+    }
+    assert "application/zip" in by_code["other"].allowed_content_types
+    assert "edocument" not in by_code  # received from administrations, never uploaded
