@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from guichet_kit.domain import FieldError, FieldErrors, InvalidInput
-from guichet_kit.i18n import Catalog, Language
+from guichet_kit.i18n import LUXEMBOURG, Catalog, Language
 from guichet_kit.national_id import InvalidNationalId, validate_national_id
 from guichet_kit.values import InvalidValue, parse_human_text
 from guichet_wallet.pieces.catalogue import PieceType
@@ -22,6 +22,11 @@ LATEST_DATE = date(2199, 12, 31)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # `company:<space id>` as identity names spaces (see guichet_kit.auth.ActingContext).
 _COMPANY = re.compile(r"company:[A-Za-z0-9-]{1,64}")
+
+
+def luxembourg_today() -> date:
+    """Documents are dated in Luxembourg: "today" is Luxembourg's."""
+    return datetime.now(LUXEMBOURG).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 
 from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet.wallet.v1 import wallet_pb2_grpc as pb_grpc
 from guichet_kit.domain import FieldError, InvalidInput, NotFound
-from guichet_kit.i18n import LUXEMBOURG, Catalog, current_language
+from guichet_kit.i18n import Catalog, current_language
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.servicers import ANY_CONTEXT, Call, Db, DeclaredServicer, citizen, rpc, rpc_stream
 from guichet_wallet.pieces import filing as filing_protocol
 from guichet_wallet.pieces import service
 from guichet_wallet.pieces.catalogue import UPLOADABLE_TYPES, UnknownPieceType, uploadable_type
-from guichet_wallet.pieces.details import piece_details
+from guichet_wallet.pieces.details import luxembourg_today, piece_details
 from guichet_wallet.pieces.filing import FileHeader, Filing
 from guichet_wallet.pieces.models import Piece
 from guichet_wallet.pieces.service import AddedFile, NewPiece, NewVersion, Target
@@ -38,10 +37,6 @@ def parse_id(text: str, missing: Callable[[], NotFound]) -> uuid.UUID:
         return uuid.UUID(text.strip())
     except ValueError:
         raise missing() from None
-
-
-def today() -> datetime:
-    return datetime.now(LUXEMBOURG)
 
 
 def unknown_type(error: UnknownPieceType) -> InvalidInput:
@@ -85,7 +80,7 @@ def _target(header: pb.UploadHeader) -> Target:
             new.title,
             new.issued_on,
             new.expires_on,
-            today=today().date(),
+            today=luxembourg_today(),
             language=current_language(),
             title_required=False,
         )
@@ -184,7 +179,7 @@ class WalletServicer(DeclaredServicer, pb_grpc.WalletServiceServicer):
             request.title,
             request.issued_on,
             request.expires_on,
-            today=today().date(),
+            today=luxembourg_today(),
             language=current_language(),
             title_required=True,
         )

@@ -5,21 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet_kit.db import transaction
-from guichet_kit.i18n import LUXEMBOURG
 from guichet_wallet.files.pipeline import FilePipeline, SweepReport
 from guichet_wallet.pieces import repository, service
+from guichet_wallet.pieces.details import luxembourg_today
 
 log = structlog.get_logger(__name__)
 
-
-def luxembourg_today() -> date:
-    return datetime.now(LUXEMBOURG).date()
+# Pieces announced per transaction: a large backlog is worked through in short transactions.
+EXPIRY_BATCH = 500
 
 
 async def announce_expiring(
@@ -31,9 +30,11 @@ async def announce_expiring(
     announced = 0
     while True:
         async with transaction(sessions) as session:
-            batch = await service.announce_expiring(session, today(), notice_days)
+            batch = await service.announce_expiring(
+                session, today(), notice_days, limit=EXPIRY_BATCH
+            )
         announced += batch
-        if batch < 500:
+        if batch < EXPIRY_BATCH:
             return announced
 
 

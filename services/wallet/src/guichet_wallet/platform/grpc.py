@@ -24,6 +24,7 @@ from guichet_wallet.pieces.copying import Copying, CopyRequest
 from guichet_wallet.pieces.details import (
     MAX_PURPOSE_LENGTH,
     InvalidOwner,
+    luxembourg_today,
     owner_error,
     parse_owner,
     piece_details,
@@ -33,7 +34,6 @@ from guichet_wallet.pieces.grpc import (
     chunks_after_header,
     header_missing,
     parse_id,
-    today,
     unknown_type,
 )
 from guichet_wallet.pieces.service import NewPiece, Sender
@@ -149,7 +149,7 @@ class FileServicer(DeclaredServicer, pb_grpc.FileServiceServicer):
             request.title,
             "",
             "",
-            today=today().date(),
+            today=luxembourg_today(),
             language=current_language(),
             title_required=False,
         )
@@ -180,7 +180,7 @@ class FileServicer(DeclaredServicer, pb_grpc.FileServiceServicer):
             header.title,
             "",
             "",
-            today=today().date(),
+            today=luxembourg_today(),
             language=current_language(),
             title_required=False,
         )
