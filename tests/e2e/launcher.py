@@ -169,6 +169,9 @@ class Launcher:
             "AUTHENTIC_DATA_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "AUTHENTIC_DATA_IDENTITY_ADDRESS": self.identity_address,
             "AUTHENTIC_DATA_DESK_INTERVAL_SECONDS": "1",
+            # Durable consumers of this stack's own: stacks share the NATS server.
+            "AUTHENTIC_DATA_PURGE_CONSUMER": f"authentic-data-account-purge-{name}-{worker_name()}",
+            "AUTHENTIC_DATA_REPORT_CONSUMER": f"authentic-data-reports-{name}-{worker_name()}",
             **self._keycloak("AUTHENTIC_DATA"),
         }
         process = await self._start(name, "guichet_authentic_data", role, env, address)

@@ -123,10 +123,14 @@ async def run(settings: AuthenticDataSettings, roles: Sequence[str]) -> None:
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:
             tasks.append(runtime.relay.run(runtime.stop))
-            purges = EventConsumer(runtime.js, sessions, account_purge_subscription())
+            purges = EventConsumer(
+                runtime.js, sessions, account_purge_subscription(settings.purge_consumer)
+            )
             tasks.append(purges.run(runtime.stop))
             # The synthetic registers' adapter: it takes the reports filed about them.
-            filed = EventConsumer(runtime.js, sessions, report_subscription())
+            filed = EventConsumer(
+                runtime.js, sessions, report_subscription(settings.report_consumer)
+            )
             tasks.append(filed.run(runtime.stop))
             tasks.append(
                 run_desk(

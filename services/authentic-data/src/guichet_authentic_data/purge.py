@@ -55,10 +55,12 @@ async def on_account_deleted(session: AsyncSession, event: identity_events.Accou
     await purge_account(session, event.deletion_id, event.national_id)
 
 
-def account_purge_subscription() -> EventSubscription[identity_events.AccountDeleted]:
+def account_purge_subscription(
+    durable: str = "authentic-data-account-purge",
+) -> EventSubscription[identity_events.AccountDeleted]:
     return EventSubscription(
         stream=subjects.IDENTITY.name,
-        durable="authentic-data-account-purge",
+        durable=durable,
         subject=subjects.ACCOUNT_DELETED,
         event_type=identity_events.AccountDeleted,
         handler=on_account_deleted,

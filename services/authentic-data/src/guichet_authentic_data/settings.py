@@ -38,6 +38,10 @@ class AuthenticDataSettings(KitSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # How often the synthetic registers' desk answers the reports it received.
     desk_interval_seconds: float = 2.0
+    # The worker's durable consumers: one name per deployment (stacks that share a NATS server,
+    # e.g. parallel test runs, each name their own so none takes another's events).
+    purge_consumer: str = "authentic-data-account-purge"
+    report_consumer: str = "authentic-data-synthetic-source"
     metrics_port: int = 0
 
 

@@ -67,10 +67,10 @@ async def on_report_filed(session: AsyncSession, event: events_pb2.DataReportFil
     log.info("authentic_data.report_received", report_id=event.report_id, found=bool(report))
 
 
-def report_subscription() -> EventSubscription[events_pb2.DataReportFiled]:
+def report_subscription(durable: str = DURABLE) -> EventSubscription[events_pb2.DataReportFiled]:
     return EventSubscription(
         stream=events.STREAM.name,
-        durable=DURABLE,
+        durable=durable,
         subject=events.REPORT_FILED,
         event_type=events_pb2.DataReportFiled,
         handler=on_report_filed,
