@@ -115,6 +115,9 @@ TITLES: dict[str, str] = {
     "INVALID_OWNER": N_("The owner is not valid"),
     "INVALID_COPY_REQUEST": N_("The copy request has errors"),
     "INVALID_EDOCUMENT": N_("The eDocument's description has errors"),
+    "RECEIVED_DOCUMENT_UNCHANGEABLE": N_(
+        "A document received from an administration keeps its file"
+    ),
     # --- files: the wallet's file pipeline ---
     "FILE_TOO_LARGE": N_("The file is too large"),
     "FILE_EMPTY": N_("The file is empty"),

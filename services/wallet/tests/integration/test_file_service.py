@@ -28,7 +28,9 @@ from .conftest import (
     pdf,
     png,
     refusal,
+    replacing,
     stream_refusal,
+    to_piece,
     upload,
 )
 
@@ -267,6 +269,14 @@ async def test_an_edocument_lands_in_a_full_wallet_with_its_sender_and_only_once
     stored = await objects()
     again = (await files.ReceiveDocument(edocument(data), as_service(MESSAGING))).piece
     assert again.piece_id == received.piece_id
+    assert await objects() == stored
+    # What the administration sent stays as sent: no other file, no new version.
+    for header in (to_piece(received.piece_id), replacing(received.files[0].file_id)):
+        refused = await refusal(upload(wallet, header, png() if header.piece_id else pdf()))
+        assert (refused.code, refused.reason) == (
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "RECEIVED_DOCUMENT_UNCHANGEABLE",
+        )
     assert await objects() == stored
 
 

@@ -78,6 +78,14 @@ class LastFile(Conflict):
         )
 
 
+class ReceivedDocumentUnchangeable(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "RECEIVED_DOCUMENT_UNCHANGEABLE",
+            _("A document received from an administration keeps its file: add a piece instead."),
+        )
+
+
 @dataclass(frozen=True)
 class Limits:
     max_pieces: int
@@ -171,6 +179,8 @@ async def check_target(
         return target.piece_type
     if isinstance(target, AddedFile):
         piece = await piece_of(session, owner, target.piece_id)
+        if piece.received:
+            raise ReceivedDocumentUnchangeable
         if len(piece.files) >= limits.max_files_per_piece:
             raise TooManyFiles(limits.max_files_per_piece)
         return find_piece_type(piece.type_code)
@@ -178,6 +188,9 @@ async def check_target(
     if file is None or (target.piece_id is not None and file.piece_id != target.piece_id):
         raise FileNotFound
     piece = await piece_of(session, owner, file.piece_id)
+    # What an administration sent stays as it was sent (its sender and seal speak for it).
+    if piece.received:
+        raise ReceivedDocumentUnchangeable
     return find_piece_type(piece.type_code)
 
 
