@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+import grpc
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -21,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway import (
     account,
@@ -178,6 +180,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         etracking_channel = insecure_channel(settings.etracking_address, timeout=timeout)
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
+        wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
+        wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         app.state.channels = {"etracking": etracking_channel, "identity": identity_channel}
         app.state.stubs = ServiceStubs(
             etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
@@ -185,6 +189,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             profiles=identity_grpc.ProfileServiceStub(identity_channel),
             relations=identity_grpc.RelationServiceStub(identity_channel),
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
+            wallet=wallet_grpc.WalletServiceStub(wallet_channel),
+            wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
         )
         app.state.verifier = TokenVerifier(
@@ -254,6 +260,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await etracking_channel.close()
         await identity_channel.close()
         await wallet_channel.close()
+        wallet_uploads_channel.close()
+        await wallet_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(
@@ -283,6 +291,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
     app.include_router(dashboard_page.router)
+    app.include_router(wallet_pages.router)
     app.include_router(wallet_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)

@@ -16,17 +16,22 @@ where it goes before its first byte (the header message of the stream).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import grpc
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from guichet_kit import auth, correlation
 from guichet_kit.errors import FieldError
-from guichet_kit.i18n import Catalog, Text
+from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS
+from guichet_kit.i18n import LANGUAGE_METADATA_KEY, Catalog, Text, current_language
 from guichet_kit.problems import Problem
 
 _ = Catalog("guichet_gateway")
@@ -40,11 +45,14 @@ MAX_TEXT_FIELD_BYTES = 4096
 MAX_TEXT_FIELDS = 16
 # What a body may hold besides its files: boundaries, part headers, text fields.
 BODY_OVERHEAD_BYTES = 64 * 1024
+# A streamed body may run this far past its announced bound before the gateway stops it: the
+# service refuses a file over its limit itself (with its own reason) as the bytes reach it, and
+# what gRPC's buffers and the queue hold meanwhile must not make the gateway answer first.
+READ_AHEAD_BYTES = 64 * 1024 * 1024
 
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{1,70}")
 
 Message = TypeVar("Message")
-Reply = TypeVar("Reply")
 
 
 def malformed(message: Text, field: str = "body", kind: str = "multipart") -> Problem:
@@ -87,6 +95,15 @@ def boundary_of(content_type: str | None) -> bytes:
             ],
         )
     return boundary
+
+
+def open_upload(request: Any, limit: int) -> MultipartReader:
+    """The request's multipart body, streamed: refused at once when announced beyond `limit`
+    (Content-Length), else read as it comes and stopped a little beyond `limit`."""
+    refuse_declared_length(request.headers.get("content-length"), limit)
+    return MultipartReader(
+        request.stream(), request.headers.get("content-type"), max_body=limit + READ_AHEAD_BYTES
+    )
 
 
 @dataclass(frozen=True)
@@ -299,55 +316,107 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+# A stream's deadline covers a whole transfer.
+UPLOAD_TIMEOUT_SECONDS = STREAM_TIMEOUT_SECONDS
+_ABORT = object()
+
+
+def _call_metadata() -> tuple[tuple[str, str], ...]:
+    """What every call of the request carries (the kit's channels add it to the others): the
+    correlation id, the caller and the context, the language."""
+    return (
+        *correlation.grpc_metadata(),
+        *auth.forwarded_metadata(),
+        (LANGUAGE_METADATA_KEY, current_language().value),
+    )
+
+
+def _as_aio_error(error: grpc.RpcError) -> grpc.aio.AioRpcError:
+    """The failure of a threaded call as the problem handlers read a call's failure."""
+    call = cast(grpc.Call, error)
+    return grpc.aio.AioRpcError(
+        call.code(),
+        grpc.aio.Metadata(*(call.initial_metadata() or ())),
+        grpc.aio.Metadata(*(call.trailing_metadata() or ())),
+        call.details(),
+    )
+
+
 async def stream_into(
-    start: Callable[[AsyncIterator[Message]], Any],
+    start: Callable[..., grpc.Future[Any]],
     header: Message,
     chunks: AsyncIterator[bytes],
     wrap: Callable[[bytes], Message],
 ) -> Any:
     """Forward `header` then every chunk of `chunks` (as `wrap(chunk)` messages) into the client
-    stream `start(messages)` opens, and return its reply.
+    stream that `start(messages, metadata=, timeout=)` opens (a threaded stub's `.future`), and
+    return its reply.
 
-    The chunks pass through a queue of QUEUE_CHUNKS: memory stays flat. The first of the two
-    sides to finish decides: the service refusing (or failing) before the file's end stops the
-    reading and its error is raised; the body failing (unreadable, too large, client gone)
-    cancels the call, so the service keeps nothing, and its error is raised."""
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue(QUEUE_CHUNKS)
+    Threaded, not asyncio gRPC: grpc.aio loses the service's status when the service ends the
+    call while a message is being sent (its failed write overwrites the status with INTERNAL
+    "Internal error from Core"), which is exactly a refusal in the middle of a file. The
+    threaded client reports the service's own status. The chunks pass to its sending thread
+    through a queue of QUEUE_CHUNKS at most: memory stays flat.
 
-    async def messages() -> AsyncIterator[Message]:
+    The first of the two sides to finish decides: the service refusing (or failing) before the
+    file's end stops the reading and its error is raised (as `grpc.aio.AioRpcError`, for the
+    problem handlers); the body failing (unreadable, too large, client gone) cancels the call,
+    so the service keeps nothing, and its error is raised."""
+    loop = asyncio.get_running_loop()
+    items: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    room = asyncio.Semaphore(QUEUE_CHUNKS)
+
+    def release() -> None:
+        # From the sending thread: the loop may be gone at shutdown.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(room.release)
+
+    def messages() -> Iterator[Message]:
+        # In the client's sending thread. Ends normally only after the last chunk: an
+        # aborted upload is cancelled first, so the service never sees a complete file.
         yield header
-        while (chunk := await queue.get()) is not None:
-            yield wrap(chunk)
+        while (item := items.get()) is not None and item is not _ABORT:
+            release()
+            yield wrap(item)
 
     async def feed() -> None:
         async for chunk in chunks:
-            await queue.put(chunk)
-        await queue.put(None)
+            await room.acquire()
+            items.put(chunk)
+        items.put(None)
 
-    call = start(messages())
+    answered: asyncio.Future[Any] = loop.create_future()
 
-    async def answer() -> Any:
-        return await call
+    def settle(future: grpc.Future[Any]) -> None:
+        if not answered.done():
+            answered.set_result(future)
 
+    def done(future: grpc.Future[Any]) -> None:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, future)
+
+    call = start(messages(), metadata=_call_metadata(), timeout=UPLOAD_TIMEOUT_SECONDS)
+    call.add_done_callback(done)
     feeding = asyncio.create_task(feed())
-    answering = asyncio.create_task(answer())
     try:
-        done, _pending = await asyncio.wait(
-            {feeding, answering}, return_when=asyncio.FIRST_COMPLETED
-        )
-        if answering in done:
-            # The service answered before the body's end: a refusal, raised as such.
-            return answering.result()
-        error = feeding.exception()
-        if error is not None:
-            call.cancel()
-            raise error
-        return await answering
+        await asyncio.wait({feeding, answered}, return_when=asyncio.FIRST_COMPLETED)
+        if not answered.done():
+            error = feeding.exception()
+            if error is not None:
+                raise error
+            await answered
+        # The service answered, at the end or before (a refusal, raised as such).
+        try:
+            return call.result()
+        except grpc.RpcError as failed:
+            raise _as_aio_error(failed) from None
     finally:
-        for task in (feeding, answering):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(feeding, answering, return_exceptions=True)
+        if not feeding.done():
+            feeding.cancel()
+        if not call.done():
+            call.cancel()
+        items.put(_ABORT)  # frees the sending thread if it waits for a chunk
+        await asyncio.gather(feeding, return_exceptions=True)
 
 
 async def first_of_stream(call: Any) -> tuple[Any, AsyncIterator[Any]]:

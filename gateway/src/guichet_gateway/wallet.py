@@ -38,7 +38,7 @@ from guichet_gateway.uploads import (
     MultipartReader,
     first_of_stream,
     malformed,
-    refuse_declared_length,
+    open_upload,
     stream_into,
 )
 from guichet_gateway.wire import timestamp
@@ -383,7 +383,7 @@ async def upload(
             raise malformed(_("Send the text fields before the file."), "file", "order")
 
     reply: pb.UploadFileResponse = await stream_into(
-        stubs.wallet.UploadFile,
+        stubs.wallet_uploads.UploadFile.future,
         pb.UploadFileRequest(header=header),
         chunks(),
         lambda chunk: pb.UploadFileRequest(chunk=chunk),
@@ -401,9 +401,7 @@ def upload_out(reply: pb.UploadFileResponse) -> UploadOut:
 
 
 def _reader(request: Request) -> MultipartReader:
-    limit = upload_limit(request)
-    refuse_declared_length(request.headers.get("content-length"), limit)
-    return MultipartReader(request.stream(), request.headers.get("content-type"), max_body=limit)
+    return open_upload(request, upload_limit(request))
 
 
 # --- downloads --------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from guichet_gateway.uploads import (
     stream_into,
 )
 from guichet_kit import correlation
-from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.i18n import Language, set_language
 from guichet_kit.problems import Problem
 
@@ -267,15 +266,16 @@ class Receiver(pb_grpc.WalletServiceServicer):
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, pb_grpc.WalletServiceAsyncStub]]:
+async def receiver() -> AsyncIterator[tuple[Receiver, pb_grpc.WalletServiceStub]]:
     servicer = Receiver(limit=3 * CHUNK_BYTES)
     server = grpc.aio.server()
     pb_grpc.add_WalletServiceServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    # The kit's channel, as the gateway's: the caller's language and correlation id go along.
-    async with insecure_channel(f"127.0.0.1:{port}", timeout=5) as channel:
-        yield servicer, pb_grpc.WalletServiceStub(channel)
+    # The threaded client the gateway uploads with (uploads.stream_into says why).
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield servicer, pb_grpc.WalletServiceStub(channel)
+    channel.close()
     await server.stop(None)
 
 
@@ -300,14 +300,14 @@ class Chunks:
 
 
 async def test_a_file_is_forwarded_header_first_with_the_callers_language_and_id(
-    receiver: tuple[Receiver, pb_grpc.WalletServiceAsyncStub],
+    receiver: tuple[Receiver, pb_grpc.WalletServiceStub],
 ) -> None:
     servicer, stub = receiver
     servicer.may_store.set()
     set_language(Language.DE)
     correlation_id = correlation.ensure("4b0c6f1e-0000-4000-8000-000000000001")
     reply = await stream_into(
-        stub.UploadFile,
+        stub.UploadFile.future,
         upload_header(),
         Chunks(3).__aiter__(),
         lambda chunk: pb.UploadFileRequest(chunk=chunk),
@@ -319,13 +319,13 @@ async def test_a_file_is_forwarded_header_first_with_the_callers_language_and_id
 
 
 async def test_a_refusal_in_the_middle_stops_the_reading_of_the_body(
-    receiver: tuple[Receiver, pb_grpc.WalletServiceAsyncStub],
+    receiver: tuple[Receiver, pb_grpc.WalletServiceStub],
 ) -> None:
     _servicer, stub = receiver
     chunks = Chunks(200)
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await stream_into(
-            stub.UploadFile,
+            stub.UploadFile.future,
             upload_header(),
             chunks.__aiter__(),
             lambda chunk: pb.UploadFileRequest(chunk=chunk),
@@ -333,15 +333,17 @@ async def test_a_refusal_in_the_middle_stops_the_reading_of_the_body(
     assert refused.value.details() == "FILE_TOO_LARGE"
     # Refused after 4 chunks: what gRPC's and the queue's buffers took more, never the 200.
     assert chunks.taken < 50
+    # The service's own status, with its words: not the transport's "Internal error".
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 async def test_a_broken_body_cancels_the_call_so_the_service_keeps_nothing(
-    receiver: tuple[Receiver, pb_grpc.WalletServiceAsyncStub],
+    receiver: tuple[Receiver, pb_grpc.WalletServiceStub],
 ) -> None:
     servicer, stub = receiver
     with pytest.raises(Problem):
         await stream_into(
-            stub.UploadFile,
+            stub.UploadFile.future,
             upload_header(),
             Chunks(10, fail_after=2).__aiter__(),
             lambda chunk: pb.UploadFileRequest(chunk=chunk),

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet_gateway.deps import Calls, ServiceStubs
-from guichet_gateway.uploads import FilePart, MultipartReader, TextField, refuse_declared_length
+from guichet_gateway.uploads import FilePart, MultipartReader, TextField, open_upload
 from guichet_gateway.wallet import (
     PIECE_TITLE_MAX_LENGTH,
     PIECE_TYPE_MAX_LENGTH,
@@ -266,9 +266,7 @@ async def new_piece_form(request: Request, calls: Calls, session: SignedIn) -> H
 
 async def _form_reader(request: Request, session: WebSession, files: int) -> MultipartReader:
     """The form's body, streamed; its first field must be the session's CSRF token."""
-    limit = upload_limit(request, files)
-    refuse_declared_length(request.headers.get("content-length"), limit)
-    reader = MultipartReader(request.stream(), request.headers.get("content-type"), max_body=limit)
+    reader = open_upload(request, upload_limit(request, files))
     first = await reader.next_part()
     if (
         not isinstance(first, TextField)
