@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
-from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway import (
     account,
     altcha,
@@ -291,7 +290,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
     app.include_router(dashboard_page.router)
-    app.include_router(wallet_pages.router)
     app.include_router(wallet_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)

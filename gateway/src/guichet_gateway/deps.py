@@ -17,7 +17,6 @@ from fastapi import Depends, Query, Request
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
-from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway.ratelimit import ANONYMOUS_CREATIONS, LimitFamily, RateLimiter
 from guichet_kit.auth import (
     ACTING_CONTEXT_HEADER,
