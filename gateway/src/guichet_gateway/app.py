@@ -180,7 +180,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
-        wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         app.state.channels = {"etracking": etracking_channel, "identity": identity_channel}
         app.state.stubs = ServiceStubs(
             etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
@@ -190,7 +189,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
-            wallet=wallet_grpc.WalletServiceStub(wallet_channel),
         )
         app.state.verifier = TokenVerifier(
             settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
@@ -260,7 +258,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await identity_channel.close()
         await wallet_channel.close()
         wallet_uploads_channel.close()
-        await wallet_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(

@@ -73,7 +73,6 @@ class ServiceStubs:
     wallet: wallet_grpc.WalletServiceAsyncStub
     # Uploads go through a threaded channel (uploads.stream_into says why).
     wallet_uploads: wallet_grpc.WalletServiceStub
-    wallet: wallet_grpc.WalletServiceAsyncStub
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, which cost
