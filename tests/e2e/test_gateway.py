@@ -21,6 +21,7 @@ async def test_healthz_reports_every_dependency_up(api: httpx.AsyncClient) -> No
         "dependencies": {
             "etracking": "up",
             "identity": "up",
+            "wallet": "up",
             "keycloak": "up",
             "nats": "up",
             "minio": "up",

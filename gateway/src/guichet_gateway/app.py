@@ -180,7 +180,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
-        app.state.channels = {"etracking": etracking_channel, "identity": identity_channel}
+        app.state.channels = {
+            "etracking": etracking_channel,
+            "identity": identity_channel,
+            "wallet": wallet_channel,
+        }
         app.state.stubs = ServiceStubs(
             etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
             accounts=identity_grpc.AccountServiceStub(identity_channel),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
 import grpc
@@ -22,15 +22,16 @@ from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking_pb
 from guichet.identity.v1 import identity_pb2 as identity_pb
+from guichet.wallet.v1 import wallet_pb2 as wallet_pb
 from guichet_gateway.deps import Calls, CurrentUser, LanguageDep, ServiceStubs, acts_in_context
 from guichet_gateway.etracking import PaperFormOut
 from guichet_gateway.relations import RelationOut, relation_out
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web.news import NewsView, news_for
-from guichet_gateway.wire import enum_word
+from guichet_gateway.wire import enum_word, timestamp
 from guichet_kit.auth import PRIVATE, Principal, acting_context, set_caller
 from guichet_kit.errors import read_rpc_failure
-from guichet_kit.i18n import Catalog, Language
+from guichet_kit.i18n import LUXEMBOURG, Catalog, Language
 
 log = structlog.get_logger(__name__)
 _ = Catalog("guichet_gateway")
@@ -39,6 +40,9 @@ router = APIRouter(prefix="/api/v1", tags=["dashboard"])
 
 # As the seeds' dashboards: the latest few of each kind, with a link to all of them.
 LATEST = 4
+# A document expiring within this many days is "expiring soon" (the wallet's notice comes as many
+# days before: WALLET_EXPIRY_NOTICE_DAYS).
+EXPIRING_SOON_DAYS = 30
 # A service's deliberate refusal about the caller (bad token, no mandate for the acting context,
 # a malformed context) is the whole answer's, as on every route; anything else is the section's.
 _THE_CALLERS = {
@@ -69,7 +73,8 @@ class Section(BaseModel):
     reason: str | None = Field(
         None,
         description="When unavailable: DEPENDENCY_UNAVAILABLE, DEPENDENCY_TIMEOUT or "
-        "UPSTREAM_FAILED",
+        "UPSTREAM_FAILED (MANDATE_REFUSED for the documents of someone whose mandate does not "
+        "cover them)",
     )
     message: str | None = Field(
         None, description="When unavailable: what to tell the person, in the caller's language"
@@ -111,6 +116,29 @@ class MandatesSection(Section):
     total: int = Field(0, description="How many are in force in all")
 
 
+class PieceSummaryOut(BaseModel):
+    piece_id: str
+    title: str
+    type: str = Field(description="The piece's type, named in the caller's language")
+    expires_on: date | None
+    expiring_soon: bool = Field(
+        description=f"Expired, or expiring within {EXPIRING_SOON_DAYS} days"
+    )
+    updated_at: datetime | None
+
+
+class DocumentsSection(Section):
+    offered: Literal[True] = True
+    items: list[PieceSummaryOut] = Field(
+        default_factory=list, description=f"The latest {LATEST} changed, newest first"
+    )
+    total: int = Field(0, description="How many pieces the acting context's wallet holds")
+    max_pieces: int = Field(0, description="The most it may hold")
+    expiring_soon: int = Field(
+        0, description=f"How many are expired or expire within {EXPIRING_SOON_DAYS} days"
+    )
+
+
 class NewsOut(BaseModel):
     id: str
     kind: Literal["news", "practical"]
@@ -133,8 +161,11 @@ class DashboardOut(BaseModel):
     requests: NotYetOfferedSection = Field(
         description="The latest requests with their status: empty until online procedures open"
     )
-    documents: NotYetOfferedSection = Field(
-        description="Documents: empty until the platform keeps documents"
+    documents: DocumentsSection = Field(
+        description="The documents of the acting context's wallet (as GET "
+        "/api/v1/wallet/pieces): how many, how many expire soon, the latest changed. Acting "
+        "for someone whose mandate does not cover their documents (wallet:read), the section "
+        "is unavailable with the reason MANDATE_REFUSED; the rest is answered"
     )
     data: NotYetOfferedSection = Field(
         description="Data held by the administrations: empty until the platform reads them"
@@ -189,6 +220,36 @@ def _news_out(view: NewsView) -> NewsOut:
     )
 
 
+def _documents(reply: wallet_pb.ListPiecesResponse, today: date) -> DocumentsSection:
+    soon = today + timedelta(days=EXPIRING_SOON_DAYS)
+    summaries = []
+    for piece in reply.pieces:
+        try:
+            expires = date.fromisoformat(piece.expires_on) if piece.expires_on else None
+        except ValueError:
+            expires = None
+        summaries.append(
+            PieceSummaryOut(
+                piece_id=piece.piece_id,
+                title=piece.title,
+                type=piece.type.name or piece.type.code,
+                expires_on=expires,
+                expiring_soon=expires is not None and expires <= soon,
+                updated_at=timestamp(piece.updated_at) or timestamp(piece.created_at),
+            )
+        )
+    latest = sorted(
+        summaries, key=lambda p: p.updated_at or datetime.min.replace(tzinfo=UTC), reverse=True
+    )
+    return DocumentsSection(
+        status="available",
+        items=latest[:LATEST],
+        total=len(summaries),
+        max_pieces=reply.max_pieces,
+        expiring_soon=sum(1 for p in summaries if p.expiring_soon),
+    )
+
+
 class _Unavailable:
     def __init__(self, reason: str) -> None:
         self.reason = reason
@@ -215,6 +276,8 @@ async def _within(
 
 def _unavailable_fields(reason: str, language: Language) -> dict[str, Any]:
     message = _("This section is temporarily unavailable. Please try again in a few minutes.")
+    if reason == "MANDATE_REFUSED":
+        message = _("Your mandate in this context does not cover this section.")
     return {"status": "unavailable", "reason": reason, "message": message.render(language)}
 
 
@@ -230,6 +293,15 @@ async def read_dashboard(
             etracking_pb.ListMyTrackingsRequest(language=language), timeout=deadline
         )
 
+    async def pieces() -> wallet_pb.ListPiecesResponse | _Unavailable:
+        try:
+            return await stubs.wallet.ListPieces(wallet_pb.ListPiecesRequest(), timeout=deadline)
+        except grpc.aio.AioRpcError as error:
+            # A mandate that does not open the documents leaves their section out, not the rest.
+            if error.code() == grpc.StatusCode.PERMISSION_DENIED:
+                return _Unavailable("MANDATE_REFUSED")
+            raise
+
     async def relations() -> identity_pb.ListRelationsResponse:
         # The person's own mandates: read in their private context (this task's copy of it).
         set_caller(principal, PRIVATE)
@@ -238,12 +310,13 @@ async def read_dashboard(
         )
 
     # Each read is a task of its own, with a copy of the request's context (caller, language).
-    tracked, related = await asyncio.gather(
+    tracked, related, kept = await asyncio.gather(
         _within("etrackings", deadline, trackings),
         _within("mandates", deadline, relations),
+        _within("documents", deadline, pieces),
         return_exceptions=True,
     )
-    for outcome in (tracked, related):
+    for outcome in (tracked, related, kept):
         if isinstance(outcome, BaseException):
             raise outcome
 
@@ -272,11 +345,17 @@ async def read_dashboard(
         ]
         mandates = MandatesSection(status="available", items=in_force[:LATEST], total=len(in_force))
 
+    if isinstance(kept, _Unavailable):
+        documents = DocumentsSection(**_unavailable_fields(kept.reason, language))
+    else:
+        assert isinstance(kept, wallet_pb.ListPiecesResponse)
+        documents = _documents(kept, datetime.now(LUXEMBOURG).date())
+
     news = [_news_out(view) for view in news_for(language, signed_in=True)]
     return DashboardOut(
         acting_context=str(context),
         requests=NotYetOfferedSection(status="available"),
-        documents=NotYetOfferedSection(status="available"),
+        documents=documents,
         data=NotYetOfferedSection(status="available"),
         unread_exchanges=NotYetOfferedSection(status="available"),
         etrackings=etrackings,
@@ -294,10 +373,11 @@ def section_deadline(request: Request) -> float:
 async def get_dashboard(
     calls: Calls, user: CurrentUser, language: LanguageDep, request: Request
 ) -> DashboardOut:
-    """The signed-in person's dashboard in one call: the latest requests, documents, data and
-    unread exchanges (empty, `offered: false`, until the platform has those services), the latest
-    eTrackings of the acting context, the mandates in force that let them act for others, and
-    the news and practical information (private items included).
+    """The signed-in person's dashboard in one call: the latest requests, data and unread
+    exchanges (empty, `offered: false`, until the platform has those services), the documents
+    of the acting context's wallet (how many, how many expire soon), its latest eTrackings, the
+    mandates in force that let them act for others, and the news and practical information
+    (private items included).
 
     Each section that needs a service is read concurrently under its own deadline; a service
     that is down, fails or answers late makes its section `"status": "unavailable"` (with a
