@@ -20,6 +20,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
@@ -31,6 +32,7 @@ from guichet_gateway import (
     health,
     live,
     me,
+    my_data,
     relations,
     spaces,
     wallet,
@@ -50,6 +52,7 @@ from guichet_gateway.web import (
     account_space,
     dashboard_page,
     etracking_pages,
+    my_data_pages,
     pages,
     relations_space,
     signin,
@@ -176,6 +179,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = settings.call_timeout_seconds
+        data_channel = insecure_channel(settings.authentic_data_address, timeout=timeout)
         etracking_channel = insecure_channel(settings.etracking_address, timeout=timeout)
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
@@ -186,6 +190,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             "wallet": wallet_channel,
         }
         app.state.stubs = ServiceStubs(
+            data=authentic_data_grpc.MyDataServiceStub(data_channel),
+            certificates=authentic_data_grpc.CertificateVerificationServiceStub(data_channel),
             etracking=etracking_grpc.TrackingServiceStub(etracking_channel),
             accounts=identity_grpc.AccountServiceStub(identity_channel),
             profiles=identity_grpc.ProfileServiceStub(identity_channel),
@@ -194,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
         )
+        app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
             settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
         )
@@ -258,6 +265,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await oidc.close()
         await engine.dispose()
         await app.state.http.aclose()
+        await data_channel.close()
         await etracking_channel.close()
         await identity_channel.close()
         await wallet_channel.close()
@@ -280,6 +288,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_problem_handlers(app, page=pages.error_page)
     for module in (etracking, me, account, relations, spaces, live, dashboard, altcha, wallet):
         app.include_router(module.router)
+    app.include_router(my_data.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)
@@ -290,6 +299,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(account_space.router)
     app.include_router(etracking_pages.router)
     app.include_router(relations_space.router)
+    app.include_router(my_data_pages.router)
     app.include_router(dashboard_page.router)
     app.include_router(wallet_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")

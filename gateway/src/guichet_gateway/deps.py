@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
@@ -65,6 +66,8 @@ def _declare(declared: Declared) -> Callable[[Callable[..., Any]], Callable[...,
 
 @dataclass(frozen=True)
 class ServiceStubs:
+    data: authentic_data_grpc.MyDataServiceAsyncStub
+    certificates: authentic_data_grpc.CertificateVerificationServiceAsyncStub
     etracking: etracking_grpc.TrackingServiceAsyncStub
     accounts: identity_grpc.AccountServiceAsyncStub
     profiles: identity_grpc.ProfileServiceAsyncStub

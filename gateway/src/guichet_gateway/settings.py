@@ -13,6 +13,7 @@ from guichet_kit.settings import KitSettings
 class GatewaySettings(KitSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
+    authentic_data_address: str = "127.0.0.1:50081"
     etracking_address: str = "127.0.0.1:50061"
     identity_address: str = "127.0.0.1:50071"
     wallet_address: str = "127.0.0.1:50091"

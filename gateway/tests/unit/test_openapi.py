@@ -196,6 +196,17 @@ def test_routes_say_whether_they_need_a_token_and_at_which_level() -> None:
     assert "**Token**: none needed." in public["description"]
 
 
+MY_DATA_VIEWS = (
+    "register-entry",
+    "driving-licence",
+    "tax-credit",
+    "company-entry",
+    "vat-balance",
+    "accesses",
+    "reports",
+)
+
+
 def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
     honouring = {
         (method, path)
@@ -220,6 +231,9 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         ("put", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}"),
         ("delete", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}"),
         ("get", "/api/v1/wallet/pieces/{piece_id}/files/{file_id}/versions/{version_id}"),
+        *(("get", f"/api/v1/me/data/{view}") for view in MY_DATA_VIEWS),
+        ("post", "/api/v1/me/data/certificates"),
+        ("post", "/api/v1/me/data/reports"),
     }
 
 

@@ -7,7 +7,6 @@ and en and reflowing at 320 px."""
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -209,14 +208,14 @@ async def test_the_profile_is_edited_with_the_keyboard_only(
 
 
 async def test_my_account_is_changed_in_my_own_name_while_acting_for_a_company(
-    signed_in: SignedInBrowser, api: httpx.AsyncClient, gateway_db: AsyncEngine
+    signed_in: SignedInBrowser, people: Registry, api: httpx.AsyncClient, gateway_db: AsyncEngine
 ) -> None:
     page, citizen = signed_in.page, signed_in.citizen
     created = await api.post(
         "/api/v1/spaces",
         json={
             "company_name": "Muller SARL",
-            "registry_number": f"B{random.SystemRandom().randint(100000, 999999)}",
+            "registry_number": await people.company_run_by(citizen),
         },
         headers=citizen.bearer(),
     )
@@ -356,12 +355,12 @@ async def test_the_export_steps_up_to_substantial_and_downloads(
     page = await context.new_page()
     await sign_in(page, citizen, "/my/profile")
 
-    await page.goto("/my/data?lang=en")
+    await page.goto("/my/account/export?lang=en")
     # Identity refuses a low sign-in; the page sends the person to Keycloak for the second factor.
-    await page.wait_for_url(lambda url: "/my/data" not in url.split("?")[0])
+    await page.wait_for_url(lambda url: "/my/account/export" not in url.split("?")[0])
     await step_up_at_keycloak(page, citizen)
-    await page.wait_for_url("**/my/data?lang=en")
-    assert await page.text_content("h1") == "My data"
+    await page.wait_for_url("**/my/account/export?lang=en")
+    assert await page.text_content("h1") == "Download my account data"
     assert await page.locator("#export-parts li").count() == 7
 
     async with page.expect_download() as started:
@@ -465,7 +464,7 @@ ACCOUNT_PAGES = {
     "profile": "/my/profile",
     "preferences": "/my/preferences",
     "security": "/my/security",
-    "data": "/my/data",
+    "export": "/my/account/export",
     "delete": "/my/account/delete",
 }
 

@@ -444,8 +444,8 @@ def _parts(document: dict[str, Any], language: Language) -> list[ExportPart]:
     return [ExportPart(_.gettext(label, language), len(items)) for label, items in counted]
 
 
-@router.get("/my/data", response_class=HTMLResponse)
-async def data_page(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
+@router.get("/my/account/export", response_class=HTMLResponse)
+async def export_page(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     # The API's export itself: identity asks for a substantial sign-in and the page hook steps
     # up; the page then says what the download holds.
     exported = await export_my_data(calls, session.principal)
@@ -453,14 +453,14 @@ async def data_page(request: Request, calls: Calls, session: SignedIn) -> HTMLRe
     language = page_language(request)
     return page(
         request,
-        "my/data.html",
-        section="data",
+        "my/account_export.html",
+        section="export",
         acting_label=await _acting_label(calls, session, language),
         parts=_parts(document, language),
     )
 
 
-@router.get("/my/data/export")
+@router.get("/my/account/export/download")
 async def download_export(calls: Calls, session: SignedIn) -> Response:
     """The download: reading only, so a plain link (GET); the same document as the API's, as an
     attachment, never kept by the browser's cache."""
