@@ -13,6 +13,8 @@ cat <<MSG
     gateway (public API):   $GATEWAY_URL        (OpenAPI: $GATEWAY_URL/docs, health: $GATEWAY_URL/healthz)
     etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
     identity gRPC:          $IDENTITY_GRPC_ADDRESS
+    wallet gRPC:            $WALLET_GRPC_ADDRESS   (platform services, mutual TLS: $WALLET_SERVICES_GRPC_ADDRESS)
+    authentic data gRPC:    $AUTHENTIC_DATA_GRPC_ADDRESS   (mutual TLS: $AUTHENTIC_DATA_MTLS_GRPC_ADDRESS; registers: make seed-registers)
     Keycloak (sign-in):     $GUICHET_KEYCLOAK_HTTPS_URL/realms/guichet/account   (CA: $GUICHET_CA_FILE)
     mail sink:              $GUICHET_MAIL_DIR
     grpcurl:                $GRPCURL   (reflection: $GRPCURL -plaintext $ETRACKING_GRPC_ADDRESS list)
