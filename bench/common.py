@@ -255,17 +255,27 @@ def wrk(
     servers: Mapping[str, int] | None = None,
     database: str | None = None,
     warmup: bool = True,
+    json_body: str | None = None,
 ) -> Figure:
-    """`url` under wrk: one generator thread holding `load.connections` keep-alive connections."""
-    script = OUT_DIR / "wrk-report.lua"
+    """`url` under wrk: one generator thread holding `load.connections` keep-alive connections;
+    with `json_body`, each request POSTs it."""
+    script = OUT_DIR / ("wrk-post-report.lua" if json_body else "wrk-report.lua")
     script.parent.mkdir(parents=True, exist_ok=True)
-    script.write_text(_WRK_REPORT)
+    post = (
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(json_body)}\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        if json_body
+        else ""
+    )
+    script.write_text(post + _WRK_REPORT)
     base = [os.environ.get("BENCH_WRK", "wrk"), "-t1", f"-c{load.connections}", "--timeout", "10s"]
     for key, value in (headers or {}).items():
         base += ["-H", f"{key}: {value}"]
     figure = Figure(name, "wrk")
     if warmup:
-        _run_generator([*base, f"-d{load.warmup}s", url], Figure(name, "wrk"), {})
+        _run_generator(
+            [*base, f"-d{load.warmup}s", "-s", str(script), url], Figure(name, "wrk"), {}
+        )
     output = _run_generator(
         [*base, f"-d{load.duration}s", "-s", str(script), url], figure, servers or {}, database
     )
