@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -220,6 +222,34 @@ async def test_without_javascript_the_form_posts_and_a_refused_file_stores_nothi
     (piece,) = await pieces_of(api, lea)
     assert len(piece["files"]) == 1
     await context.close()
+
+
+async def test_a_form_announced_too_large_is_answered_before_its_body(
+    signed_in: SignedInBrowser, stack: Stack, api: httpx.AsyncClient
+) -> None:
+    page = signed_in.page
+    await page.goto("/my/wallet/new?lang=en")
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in await page.context.cookies())
+    address = urlsplit(stack.gateway_url)
+    head = (
+        f"POST /my/wallet/new?lang=en HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        f"Cookie: {cookies}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {10 * 1024**3}\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+    def send_head_only() -> bytes:
+        with socket.create_connection((address.hostname, address.port), timeout=30) as sock:
+            sock.sendall(head)  # and not one byte of the 10 GB announced
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+            return received
+
+    answer = await asyncio.to_thread(send_head_only)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"Too large: each file may weigh at most 20 MB." in answer
+    assert b'href="#files"' in answer, "the summary leads to the file input"
+    assert await pieces_of(api, signed_in.citizen) == []
 
 
 async def test_a_form_posted_without_its_token_stores_nothing(

@@ -30,7 +30,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet_gateway.deps import Calls, ServiceStubs
-from guichet_gateway.uploads import FilePart, MultipartReader, TextField, open_upload
+from guichet_gateway.settings import GatewaySettings
+from guichet_gateway.uploads import (
+    FilePart,
+    MultipartReader,
+    TextField,
+    open_upload,
+    refuse_declared_length,
+)
 from guichet_gateway.wallet import (
     PIECE_TITLE_MAX_LENGTH,
     PIECE_TYPE_MAX_LENGTH,
@@ -237,6 +244,7 @@ async def _new_piece_page(
     session: WebSession,
     typed: Typed,
     errors: FormErrors,
+    status: int = 0,
 ) -> HTMLResponse:
     types = (await calls.wallet.ListPieceTypes(pb.ListPieceTypesRequest())).piece_types
     listed = await calls.wallet.ListPieces(pb.ListPiecesRequest())
@@ -245,7 +253,7 @@ async def _new_piece_page(
         calls,
         session,
         "my/wallet_new.html",
-        422 if errors else 200,
+        status or (422 if errors else 200),
         types=list(types),
         accept=_accept(list(types)),
         typed=typed,
@@ -262,6 +270,22 @@ async def _new_piece_page(
 @router.get("/my/wallet/new", response_class=HTMLResponse)
 async def new_piece_form(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     return await _new_piece_page(request, calls, session, Typed(), FormErrors(NEW_FIELDS))
+
+
+def _announced_too_large(request: Request, files: int, errors: FormErrors, input_name: str) -> int:
+    """413 (with the file input's error) when the form's announced length is beyond what its
+    files may weigh; the body is then not read. 0 otherwise."""
+    try:
+        refuse_declared_length(request.headers.get("content-length"), upload_limit(request, files))
+    except Problem as refused:
+        if refused.status != 413:
+            raise
+        settings: GatewaySettings = request.app.state.settings
+        maximum = f"{settings.wallet_max_file_bytes / 1e6:g}"
+        message = _("Too large: each file may weigh at most {maximum} MB.", maximum=maximum)
+        errors.add(input_name, message.render(page_language(request)))
+        return 413
+    return 0
 
 
 async def _form_reader(request: Request, session: WebSession, files: int) -> MultipartReader:
@@ -316,9 +340,11 @@ async def _after_refusal(reader: MultipartReader, request: Request, files: int) 
 @router.post("/my/wallet/new", response_class=HTMLResponse)
 async def add_piece(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
-    reader = await _form_reader(request, session, MAX_FILES)
     typed = Typed()
     errors = FormErrors(NEW_FIELDS)
+    if too_large := _announced_too_large(request, MAX_FILES, errors, "files"):
+        return await _new_piece_page(request, calls, session, typed, errors, too_large)
+    reader = await _form_reader(request, session, MAX_FILES)
     piece_id = ""
     try:
         while (part := await reader.next_part()) is not None:
@@ -398,6 +424,7 @@ async def _piece_page(
     piece_id: str,
     errors: FormErrors | None = None,
     typed: dict[str, str] | None = None,
+    status: int = 0,
 ) -> HTMLResponse:
     language = page_language(request)
     reply = await calls.wallet.GetPiece(pb.GetPieceRequest(piece_id=_own_id(piece_id)))
@@ -409,7 +436,7 @@ async def _piece_page(
         calls,
         session,
         "my/wallet_piece.html",
-        422 if shown else 200,
+        status or (422 if shown else 200),
         piece=piece,
         accept=",".join(piece["allowed"]),
         typed=typed
@@ -481,8 +508,10 @@ async def _one_file_form(
     """A form of one file (add or replace): streamed to the wallet like the API's."""
     language = page_language(request)
     _own_id(piece_id)
-    reader = await _form_reader(request, session, 1)
     errors = FormErrors(("title", "issued_on", "expires_on", input_name))
+    if too_large := _announced_too_large(request, 1, errors, input_name):
+        return await _piece_page(request, calls, session, piece_id, errors, status=too_large)
+    reader = await _form_reader(request, session, 1)
     chosen: FilePart | None = None
     while (part := await reader.next_part()) is not None:
         if isinstance(part, FilePart) and part.file_name:
