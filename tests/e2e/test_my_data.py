@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -346,3 +347,39 @@ async def test_a_report_goes_to_the_register_which_corrects_or_rejects_it(
     assert by_name(entry.json())["person.given_names"]["value"] == "Annie"
     # Filing reports read nothing; the one read is the entry just now.
     assert await log_size(registers_db, f"person:{anne.national_id}") == before + 1
+
+
+async def test_a_mandate_for_data_opens_that_persons_data_and_the_read_is_marked_as_such(
+    api: httpx.AsyncClient, registry: Registry
+) -> None:
+    anne, bert = await registry.register("Anne"), await registry.register("Bert")
+    await registry.enter_in_registers(anne)
+    await registry.step_up_to_high(anne)
+    granted = await api.post(
+        "/api/v1/me/relations",
+        headers=anne.bearer("high"),
+        json={
+            "actor_national_id": bert.national_id,
+            "kind": "spouse",
+            "rights": ["data:read"],
+            "expires_at": (datetime.now(UTC) + timedelta(days=5)).isoformat(),
+        },
+    )
+    assert granted.status_code == 201, granted.text
+    context = f"relation:{granted.json()['id']}"
+
+    entry = await api.get("/api/v1/me/data/register-entry", headers=bert.bearer(context=context))
+    refused = await api.post(
+        "/api/v1/me/data/reports",
+        headers=bert.bearer(context=context),
+        json={"field": "person.surname", "comment": "Reading is not writing, is it?"},
+    )
+
+    assert entry.status_code == 200, entry.text
+    assert entry.json()["national_id"] == anne.national_id
+    assert refused.status_code == 403, refused.text
+    [read] = (await api.get("/api/v1/me/data/accesses", headers=anne.bearer())).json()["accesses"]
+    assert (read["accessor_kind"], read["purpose"]) == ("mandate_holder", "citizen:self")
+    # Bert's own log holds nothing of it: the read was of Anne's data.
+    mine = await api.get("/api/v1/me/data/accesses", headers=bert.bearer())
+    assert mine.json()["accesses"] == []
