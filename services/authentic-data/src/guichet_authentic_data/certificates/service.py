@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -71,7 +72,8 @@ async def issue_certificate(
     issued_at = datetime.now(UTC)
     url = verify_url(public_base_url, certificate_id)
     facts = CertificateFacts(str(certificate_id), kind, language, issued_at, url)
-    pdf = await sealer.seal(render_certificate(facts, person), reason=TITLES[kind].render(language))
+    unsealed = await asyncio.to_thread(render_certificate, facts, person)
+    pdf = await sealer.seal(unsealed, reason=TITLES[kind].render(language))
     certificate = IssuedCertificate(
         id=certificate_id,
         subject=str(subject),
