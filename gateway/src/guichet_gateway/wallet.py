@@ -100,6 +100,16 @@ class PieceFileOut(BaseModel):
     )
 
 
+class SenderOut(BaseModel):
+    """Who sent a document received from an administration (eDelivery, F44)."""
+
+    administration: str
+    administration_name: str
+    signature_subject: str = Field(description="The signature or seal found on the document")
+    signed_at: datetime | None
+    delivery_id: str
+
+
 class PieceOut(BaseModel):
     piece_id: str
     type: PieceTypeOut
@@ -109,6 +119,11 @@ class PieceOut(BaseModel):
     files: list[PieceFileOut]
     created_at: datetime | None
     updated_at: datetime | None
+    sender: SenderOut | None = Field(
+        None,
+        description="For a document received from an administration: who sent it. Its file "
+        "cannot be replaced nor another added; it does not count toward the limit of pieces.",
+    )
 
 
 class PiecesOut(BaseModel):
@@ -175,6 +190,15 @@ def piece_out(piece: pb.Piece) -> PieceOut:
         ],
         created_at=timestamp(piece.created_at),
         updated_at=timestamp(piece.updated_at),
+        sender=SenderOut(
+            administration=piece.sender.administration,
+            administration_name=piece.sender.administration_name,
+            signature_subject=piece.sender.signature_subject,
+            signed_at=timestamp(piece.sender.signed_at),
+            delivery_id=piece.sender.delivery_id,
+        )
+        if piece.HasField("sender")
+        else None,
     )
 
 

@@ -168,6 +168,10 @@ def _piece(piece: pb.Piece, language: Language) -> dict[str, Any]:
         "expires_on_iso": piece.expires_on,
         "files": files,
         "full": len(files) >= MAX_FILES,
+        # A document received from an administration keeps its file as it came.
+        "sender": (piece.sender.administration_name or piece.sender.administration)
+        if piece.HasField("sender")
+        else None,
     }
 
 
@@ -188,6 +192,11 @@ async def _space_page(
         acting_label=await _acting_label(calls, session, language),
         **values,
     )
+
+
+def _counted(listed: pb.ListPiecesResponse) -> int:
+    """The pieces that count toward the limit (a received document does not)."""
+    return sum(1 for piece in listed.pieces if not piece.HasField("sender"))
 
 
 def _accept(types: list[pb.PieceType]) -> str:
@@ -215,8 +224,9 @@ async def wallet_page(request: Request, calls: Calls, session: SignedIn) -> HTML
         session,
         "my/wallet.html",
         pieces=[_piece(piece, language) for piece in reply.pieces],
+        count=_counted(reply),
         max_pieces=reply.max_pieces,
-        full=len(reply.pieces) >= reply.max_pieces > 0,
+        full=_counted(reply) >= reply.max_pieces > 0,
         done=done.render(language) if done else "",
     )
 
@@ -259,9 +269,9 @@ async def _new_piece_page(
         typed=typed,
         errors=errors.messages,
         summary=errors.summary(),
-        count=len(listed.pieces),
+        count=_counted(listed),
         max_pieces=listed.max_pieces,
-        full=len(listed.pieces) >= listed.max_pieces > 0,
+        full=_counted(listed) >= listed.max_pieces > 0,
         max_files=MAX_FILES,
         kept=KEPT,
     )
