@@ -180,10 +180,18 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             "response_serializer": handler.response_serializer,
         }
 
-        async def checked(messages: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async def checked(
+            messages: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
             async for message in messages:
                 check_request(message)
                 yield message
+            # A client that cancels ends the stream like one that finished; the handler's
+            # cancellation lands at its next suspension. Take it here, so no body ever treats a
+            # cut-off file as complete.
+            await asyncio.sleep(0)
+            if context.cancelled():
+                raise asyncio.CancelledError
 
         async def answer(
             request: Any, context: grpc.aio.ServicerContext[Any, Any], inner: Any
@@ -194,7 +202,7 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             try:
                 await self._identify(metadata)
                 if handler.request_streaming:
-                    return await inner(checked(request), context)
+                    return await inner(checked(request, context), context)
                 check_request(request)
                 return await inner(request, context)
             except BaseException as error:

@@ -4,6 +4,7 @@ stream — reaches the client as a status with its reason. Through a real gRPC s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -148,3 +149,42 @@ async def test_a_reply_stream_refused_midway_ends_with_its_reason(
         await read()
     assert [reply.WhichOneof("part") for reply in received] == ["header", "chunk"]
     assert read_rpc_failure(refused.value).reason == "FILE_UNREADABLE"
+
+
+async def test_a_client_stream_cancelled_midway_never_reads_as_complete() -> None:
+    """grpc.aio ends a cancelled client's request stream as if it were complete: the servicer
+    must be cancelled before it can act on the end of a cut-off file."""
+    completed: list[int] = []
+
+    class Recording(Files):
+        @rpc(public(), db=Db.NONE)
+        async def IngestFile(
+            self, request: AsyncIterator[pb.IngestFileRequest], call: Call
+        ) -> pb.IngestFileResponse:
+            received = [message async for message in request]
+            completed.append(len(received))  # would store a truncated file here
+            return pb.IngestFileResponse()
+
+    declared = {f"/{SERVICE.full_name}/IngestFile"}
+    server = grpc.aio.server(interceptors=[KitInterceptor(None, declared)])
+    pb_grpc.add_FileServiceServicer_to_server(Recording(None), server)  # type: ignore[abstract]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    sent = asyncio.Event()
+
+    async def cut_off() -> AsyncIterator[pb.IngestFileRequest]:
+        for _ in range(3):
+            yield pb.IngestFileRequest(chunk=b"x")
+        sent.set()
+        await asyncio.sleep(60)  # the rest of the file never comes
+
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            upload = pb_grpc.FileServiceStub(channel).IngestFile(cut_off())
+            await sent.wait()
+            await asyncio.sleep(0.2)  # the three chunks reach the servicer
+            upload.cancel()
+            await asyncio.sleep(0.5)
+    finally:
+        await server.stop(None)
+    assert completed == []
