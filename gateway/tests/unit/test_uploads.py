@@ -237,6 +237,7 @@ class Receiver(pb_grpc.WalletServiceServicer):
         self.header: pb.UploadHeader | None = None
         self.metadata: dict[str, str] = {}
         self.ended = asyncio.Event()
+        self.chunk_seen = asyncio.Event()
         self.cancelled = False
         # What a service does once the stream ends (storing the file) waits for this: a call
         # cancelled meanwhile is cancelled there. (A cancelled client stream first looks ended.)
@@ -254,6 +255,7 @@ class Receiver(pb_grpc.WalletServiceServicer):
                     self.header = message.header
                     continue
                 self.received += len(message.chunk)
+                self.chunk_seen.set()
                 if self.received > self.limit:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "FILE_TOO_LARGE")
             await self.may_store.wait()
@@ -284,17 +286,14 @@ def upload_header() -> pb.UploadFileRequest:
 
 
 class Chunks:
-    """A file's chunks, counting how many were taken; optionally failing after some."""
+    """A file's chunks, counting how many were taken."""
 
-    def __init__(self, count: int, fail_after: int | None = None) -> None:
+    def __init__(self, count: int) -> None:
         self.count = count
-        self.fail_after = fail_after
         self.taken = 0
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for index in range(self.count):
-            if self.fail_after is not None and index == self.fail_after:
-                raise Problem(422, "VALIDATION_FAILED")
+        for _ in range(self.count):
             self.taken += 1
             yield b"x" * CHUNK_BYTES
 
@@ -341,11 +340,20 @@ async def test_a_broken_body_cancels_the_call_so_the_service_keeps_nothing(
     receiver: tuple[Receiver, pb_grpc.WalletServiceStub],
 ) -> None:
     servicer, stub = receiver
+
+    async def broken_after_two_chunks() -> AsyncIterator[bytes]:
+        for _ in range(2):
+            yield b"x" * CHUNK_BYTES
+        # Broken only once the service holds the call (a call cancelled before it reaches the
+        # service would leave nothing to check).
+        await asyncio.wait_for(servicer.chunk_seen.wait(), 5)
+        raise Problem(422, "VALIDATION_FAILED")
+
     with pytest.raises(Problem):
         await stream_into(
             stub.UploadFile.future,
             upload_header(),
-            Chunks(10, fail_after=2).__aiter__(),
+            broken_after_two_chunks(),
             lambda chunk: pb.UploadFileRequest(chunk=chunk),
         )
     await asyncio.wait_for(servicer.ended.wait(), 5)
