@@ -28,10 +28,9 @@ import grpc
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from guichet_kit import auth, correlation
 from guichet_kit.errors import FieldError
-from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS
-from guichet_kit.i18n import LANGUAGE_METADATA_KEY, Catalog, Text, current_language
+from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata
+from guichet_kit.i18n import Catalog, Text
 from guichet_kit.problems import Problem
 
 _ = Catalog("guichet_gateway")
@@ -321,16 +320,6 @@ UPLOAD_TIMEOUT_SECONDS = STREAM_TIMEOUT_SECONDS
 _ABORT = object()
 
 
-def _call_metadata() -> tuple[tuple[str, str], ...]:
-    """What every call of the request carries (the kit's channels add it to the others): the
-    correlation id, the caller and the context, the language."""
-    return (
-        *correlation.grpc_metadata(),
-        *auth.forwarded_metadata(),
-        (LANGUAGE_METADATA_KEY, current_language().value),
-    )
-
-
 def _as_aio_error(error: grpc.RpcError) -> grpc.aio.AioRpcError:
     """The failure of a threaded call as the problem handlers read a call's failure."""
     call = cast(grpc.Call, error)
@@ -395,7 +384,7 @@ async def stream_into(
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(settle, future)
 
-    call = start(messages(), metadata=_call_metadata(), timeout=UPLOAD_TIMEOUT_SECONDS)
+    call = start(messages(), metadata=call_metadata(), timeout=UPLOAD_TIMEOUT_SECONDS)
     call.add_done_callback(done)
     feeding = asyncio.create_task(feed())
     try:

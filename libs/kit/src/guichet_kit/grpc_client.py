@@ -14,15 +14,20 @@ from guichet_kit.i18n import LANGUAGE_METADATA_KEY, current_language
 STREAM_TIMEOUT_SECONDS = 900.0
 
 
-def _with_defaults(
-    details: grpc.aio.ClientCallDetails, timeout: float
-) -> grpc.aio.ClientCallDetails:
-    metadata = grpc.aio.Metadata(
-        *(details.metadata or ()),
+def call_metadata() -> tuple[tuple[str, str], ...]:
+    """What every outgoing call carries: the correlation id, the caller and its acting context,
+    the language (also for calls made outside the kit's channels, e.g. threaded uploads)."""
+    return (
         *correlation.grpc_metadata(),
         *auth.forwarded_metadata(),
         (LANGUAGE_METADATA_KEY, current_language().value),
     )
+
+
+def _with_defaults(
+    details: grpc.aio.ClientCallDetails, timeout: float
+) -> grpc.aio.ClientCallDetails:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()), *call_metadata())
     return grpc.aio.ClientCallDetails(
         method=details.method,
         timeout=details.timeout if details.timeout is not None else timeout,
