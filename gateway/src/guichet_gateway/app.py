@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.procedures.v1 import procedures_pb2_grpc as procedures_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway import (
     account,
@@ -184,10 +185,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
+        procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
         app.state.channels = {
             "etracking": etracking_channel,
             "identity": identity_channel,
             "wallet": wallet_channel,
+            "procedures": procedures_channel,
         }
         app.state.stubs = ServiceStubs(
             data=authentic_data_grpc.MyDataServiceStub(data_channel),
@@ -197,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             profiles=identity_grpc.ProfileServiceStub(identity_channel),
             relations=identity_grpc.RelationServiceStub(identity_channel),
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
+            procedures=procedures_grpc.ProceduresServiceStub(procedures_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
         )
@@ -270,6 +274,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await identity_channel.close()
         await wallet_channel.close()
         wallet_uploads_channel.close()
+        await procedures_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(

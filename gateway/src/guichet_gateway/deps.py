@@ -17,6 +17,7 @@ from fastapi import Depends, Query, Request
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.procedures.v1 import procedures_pb2_grpc as procedures_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway.ratelimit import ANONYMOUS_CREATIONS, LimitFamily, RateLimiter
 from guichet_kit.auth import (
@@ -73,6 +74,7 @@ class ServiceStubs:
     profiles: identity_grpc.ProfileServiceAsyncStub
     relations: identity_grpc.RelationServiceAsyncStub
     spaces: identity_grpc.SpaceServiceAsyncStub
+    procedures: procedures_grpc.ProceduresServiceAsyncStub
     wallet: wallet_grpc.WalletServiceAsyncStub
     # Uploads go through a threaded channel (uploads.stream_into says why).
     wallet_uploads: wallet_grpc.WalletServiceStub

@@ -1,0 +1,1 @@
+"""Procedures: the catalogue, forms, drafts and submitted requests, and the administrations' side."""

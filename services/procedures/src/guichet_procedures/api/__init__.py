@@ -1,0 +1,1 @@
+"""gRPC servicers: people through the gateway, administrations over mutual TLS."""

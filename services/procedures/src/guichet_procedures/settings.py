@@ -1,0 +1,66 @@
+"""Procedures settings, from PROCEDURES_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import KitSettings, TlsFiles
+
+# The definitions shipped with the service (procedures as code).
+CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "catalogue"
+
+
+class PublishSettings(KitSettings):
+    """What `publish` needs: the database and the definitions' directory."""
+
+    model_config = SettingsConfigDict(env_prefix="PROCEDURES_", extra="ignore", frozen=True)
+
+    database_url: str
+    catalogue_dir: Path = CATALOGUE_DIR
+
+
+class ProceduresSettings(PublishSettings):
+    database_url: str
+    nats_url: str
+    # Internal port: the gateway's calls (the caller's token in the metadata).
+    grpc_address: str = "127.0.0.1:50101"
+    # Administrations' port: mutual TLS, client certificates of the administrations' CA.
+    admin_grpc_address: str = "127.0.0.1:50102"
+    tls_certificate: Path
+    tls_private_key: Path
+    administrations_ca: Path
+    # Callers' tokens, and identity for the mandates of a company's or a relation's context.
+    keycloak_issuer: str
+    token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
+    ca_file: Path | None = None
+    identity_address: str = "127.0.0.1:50071"
+    # The platform's seal on proofs of deposit, and the CA a proof is verified against.
+    seal_certificate: Path
+    seal_private_key: Path
+    seal_key_passphrase: SecretStr | None = None
+    platform_ca: Path
+    # Printed on each proof: where anyone checks it.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Drafts expire after this many days without a change; DraftExpiring goes out before.
+    draft_days: int = Field(default=90, gt=0)
+    draft_warning_days: int = Field(default=14, ge=0)
+    upkeep_interval_seconds: float = Field(default=3600.0, gt=0)
+    # A submitted request of a deleted account is kept for its administration this long after
+    # it closed (or after its last change if it never closes), then purged.
+    administration_retention_days: int = Field(default=3650, gt=0)
+    # How often a stream of incoming requests looks for new ones.
+    stream_poll_seconds: float = Field(default=1.0, gt=0)
+    # The durable consumer of account deletions: one per deployment.
+    purge_consumer: str = "procedures-account-purge"
+    metrics_port: int = 0
+
+    def administrations_tls(self) -> TlsFiles:
+        return TlsFiles(
+            certificate=self.tls_certificate,
+            private_key=self.tls_private_key,
+            client_ca=self.administrations_ca,
+        )
