@@ -14,6 +14,7 @@ cat <<MSG
     etracking gRPC:         $ETRACKING_GRPC_ADDRESS   (administrations, mutual TLS: $ETRACKING_ADMIN_GRPC_ADDRESS)
     identity gRPC:          $IDENTITY_GRPC_ADDRESS
     wallet gRPC:            $WALLET_GRPC_ADDRESS   (platform services, mutual TLS: $WALLET_SERVICES_GRPC_ADDRESS)
+    procedures gRPC:        $PROCEDURES_GRPC_ADDRESS  (administrations, mutual TLS: $PROCEDURES_ADMIN_GRPC_ADDRESS)
     authentic data gRPC:    $AUTHENTIC_DATA_GRPC_ADDRESS   (mutual TLS: $AUTHENTIC_DATA_MTLS_GRPC_ADDRESS; registers: make seed-registers)
     Keycloak (sign-in):     $GUICHET_KEYCLOAK_HTTPS_URL/realms/guichet/account   (CA: $GUICHET_CA_FILE)
     mail sink:              $GUICHET_MAIL_DIR
@@ -21,4 +22,6 @@ cat <<MSG
   Ctrl-C stops the services; 'make down' stops the infrastructure too.
 
 MSG
+# Procedures as code: the catalogue's new versions are published before the services start.
+"$ROOT/.venv/bin/python" -m guichet_procedures publish
 exec "$ROOT/.venv/bin/honcho" -d "$ROOT" -f "$ROOT/deploy/local/Procfile" start

@@ -41,7 +41,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PKI="${1:-${GUICHET_PKI_DIR:-$ROOT/.data/pki}}"
 
 SERVICES=(etracking identity procedures wallet messaging authentic-data gateway keycloak)
-ADMINISTRATIONS=(acd ccss snca cae)
+ADMINISTRATIONS=(acd ccss snca cae commune aed justice cedies)
 ORG="OpenGuichet development"
 ADMIN_ORG="OpenGuichet development administrations"
 CA_DAYS=3650

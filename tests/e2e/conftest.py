@@ -55,6 +55,13 @@ async def wallet_database(infra: dict[str, str], repo_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+async def procedures_database(infra: dict[str, str], repo_root: Path) -> str:
+    return await migrated_database(
+        infra, repo_root / "services" / "procedures", f"procedures_e2e_{worker_name()}"
+    )
+
+
+@pytest.fixture(scope="session")
 def wallet_bucket_prefix() -> str:
     """The stack's wallet buckets, one set per worker (tests compare objects before and after)."""
     return f"we2e-{re.sub(r'[^a-z0-9]', '', worker_name().lower())[:12]}"
@@ -74,6 +81,7 @@ async def stack(
     authentic_data_database: str,
     wallet_database: str,
     wallet_bucket_prefix: str,
+    procedures_database: str,
 ) -> AsyncIterator[Stack]:
     # Authentic data and identity call each other: identity's address is chosen first.
     launcher.identity_address = f"127.0.0.1:{free_port()}"
@@ -84,6 +92,7 @@ async def stack(
     # Before the gateway, which calls it; its worker confirms identity's account purges.
     wallet = await launcher.wallet(wallet_database, wallet_bucket_prefix, name="wallet-e2e")
     etracking = await launcher.etracking(etracking_database, name="etracking-e2e")
+    procedures = await launcher.procedures(procedures_database, name="procedures-e2e")
     gateway = await launcher.gateway(etracking.address, burst=100_000, name="gateway-e2e")
     yield Stack(
         gateway.address,
@@ -96,8 +105,11 @@ async def stack(
         data.address,
         data.admin_address,
         authentic_data_database,
+        procedures.address,
+        procedures.admin_address,
+        procedures_database,
     )
-    for started in (gateway, etracking, wallet, identity, data):
+    for started in (gateway, procedures, etracking, wallet, identity, data):
         started.process.stop()
 
 

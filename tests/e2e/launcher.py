@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,8 @@ class Launcher:
     authentic_data_mtls_address: str = field(default="127.0.0.1:1")
     # Set once the wallet runs: the gateway calls it.
     wallet_address: str = field(default="127.0.0.1:1")
+    # Set once procedures runs: the gateway calls it.
+    procedures_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
     extra_env: dict[str, str] = field(default_factory=dict)
     # The gateways' database (web sessions), made on the first gateway's start.
@@ -147,6 +151,50 @@ class Launcher:
         self.wallet_address = address
         return Started(process, address, services_address)
 
+    async def procedures(
+        self, database_url: str, role: str = "all", name: str = "procedures", **settings: str
+    ) -> Started:
+        """Procedures, its catalogue published first as `make up` does: the gateway's port, and
+        the administrations' mutual TLS port (`admin_address` of the result); `settings` are more
+        PROCEDURES_* variables (lower case, no prefix)."""
+        address, admin_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        pki, infra = self.pki, self.infra
+        env = {
+            "PROCEDURES_ENVIRONMENT": "test",
+            "PROCEDURES_DATABASE_URL": database_url,
+            "PROCEDURES_NATS_URL": infra["GUICHET_NATS_URL"],
+            "PROCEDURES_GRPC_ADDRESS": address,
+            "PROCEDURES_ADMIN_GRPC_ADDRESS": admin_address,
+            "PROCEDURES_TLS_CERTIFICATE": str(pki / "services" / "procedures.crt"),
+            "PROCEDURES_TLS_PRIVATE_KEY": str(pki / "services" / "procedures.key"),
+            "PROCEDURES_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
+            "PROCEDURES_PLATFORM_CA": str(pki / "ca.crt"),
+            "PROCEDURES_SEAL_CERTIFICATE": infra["GUICHET_SEAL_CERTIFICATE"],
+            "PROCEDURES_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
+            "PROCEDURES_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "PROCEDURES_IDENTITY_ADDRESS": self.identity_address,
+            "PROCEDURES_STREAM_POLL_SECONDS": "0.2",
+            # Its own consumer of account deletions: other runs share the NATS server.
+            "PROCEDURES_PURGE_CONSUMER": f"procedures-account-purge-{name}-{worker_name()}",
+            **self._keycloak("PROCEDURES"),
+            **{f"PROCEDURES_{key.upper()}": value for key, value in settings.items()},
+        }
+        publish = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "guichet_procedures",
+            "publish",
+            env={**os.environ, **env, **self.extra_env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await publish.communicate()
+        if publish.returncode != 0:
+            raise RuntimeError(f"publishing the catalogue failed:\n{output.decode()}")
+        process = await self._start(name, "guichet_procedures", role, env, address)
+        self.procedures_address = address
+        return Started(process, address, admin_address)
+
     async def authentic_data(
         self, database_url: str, role: str = "all", name: str = "authentic-data"
     ) -> Started:
@@ -202,6 +250,7 @@ class Launcher:
             "GATEWAY_ETRACKING_ADDRESS": etracking_address,
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
             "GATEWAY_WALLET_ADDRESS": self.wallet_address,
+            "GATEWAY_PROCEDURES_ADDRESS": self.procedures_address,
             "GATEWAY_AUTHENTIC_DATA_ADDRESS": self.authentic_data_address,
             "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],
             "GATEWAY_LOOKUP_BURST": str(burst),

@@ -29,6 +29,10 @@ class Stack:
     authentic_data_address: str = ""
     authentic_data_mtls_address: str = ""
     authentic_data_database_url: str = ""
+    # Procedures: the gateway's port, the administrations' mutual TLS port, its database.
+    procedures_address: str = ""
+    procedures_admin_address: str = ""
+    procedures_database_url: str = ""
 
 
 class Counts:

@@ -22,6 +22,7 @@ async def test_healthz_reports_every_dependency_up(api: httpx.AsyncClient) -> No
             "etracking": "up",
             "identity": "up",
             "wallet": "up",
+            "procedures": "up",
             "authentic-data": "up",
             "keycloak": "up",
             "nats": "up",
