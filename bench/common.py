@@ -256,13 +256,14 @@ def wrk(
     database: str | None = None,
     warmup: bool = True,
     json_body: str | None = None,
+    method: str = "POST",
 ) -> Figure:
     """`url` under wrk: one generator thread holding `load.connections` keep-alive connections;
-    with `json_body`, each request POSTs it."""
-    script = OUT_DIR / ("wrk-post-report.lua" if json_body else "wrk-report.lua")
+    with `json_body`, each request sends it with `method` (POST unless told)."""
+    script = OUT_DIR / (f"wrk-{method.lower()}-report.lua" if json_body else "wrk-report.lua")
     script.parent.mkdir(parents=True, exist_ok=True)
     post = (
-        f'wrk.method = "POST"\nwrk.body = {json.dumps(json_body)}\n'
+        f'wrk.method = "{method}"\nwrk.body = {json.dumps(json_body)}\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         if json_body
         else ""

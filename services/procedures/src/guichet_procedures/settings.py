@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from guichet_kit.settings import KitSettings, TlsFiles
+from guichet_kit.settings import Environment, KitSettings, TlsFiles
 
 # The definitions shipped with the service (procedures as code).
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "catalogue"
@@ -42,6 +42,9 @@ class ProceduresSettings(PublishSettings):
     seal_private_key: Path
     seal_key_passphrase: SecretStr | None = None
     platform_ca: Path
+    # Only `make bench` turns this off, to measure what the seal costs a submission: a proof
+    # without the seal is still stored but never verifies (refused outside development/test).
+    seal_proofs: bool = True
     # Printed on each proof: where anyone checks it.
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -57,6 +60,15 @@ class ProceduresSettings(PublishSettings):
     # The durable consumer of account deletions: one per deployment.
     purge_consumer: str = "procedures-account-purge"
     metrics_port: int = 0
+
+    @model_validator(mode="after")
+    def _seal_outside_production(self) -> ProceduresSettings:
+        if not self.seal_proofs and self.environment not in (
+            Environment.development,
+            Environment.test,
+        ):
+            raise ValueError("PROCEDURES_SEAL_PROOFS=false is for benchmarks, never in production")
+        return self
 
     def administrations_tls(self) -> TlsFiles:
         return TlsFiles(
