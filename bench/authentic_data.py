@@ -32,10 +32,10 @@ from guichet_authentic_data.certificates.document import (
     CertificateKind,
     render_certificate,
 )
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_authentic_data.registers.loader import load_registers
 from guichet_authentic_data.registers.records import AddressRecord, PersonRecord, PersonRef
 from guichet_kit.i18n import Language
+from guichet_kit.seal import Sealer
 from guichet_testkit.db import migrated_database
 from guichet_testkit.processes import ServiceProcess, free_port
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Sequence
 from guichet.authentic_data.v1 import authentic_data_pb2 as pb
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as pb_grpc
 from guichet_authentic_data.api.peers import Authorities
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_authentic_data.grpc import (
     AdministrationDataServicer,
     MyDataServicer,
@@ -28,6 +27,7 @@ from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
+from guichet_kit.seal import Sealer
 from guichet_kit.servicers import Registry
 from guichet_kit.settings import TlsFiles
 

@@ -32,7 +32,6 @@ from guichet_authentic_data.api.citizen import MyDataServicer, SpaceDirectory
 from guichet_authentic_data.api.peers import Authorities
 from guichet_authentic_data.api.reads import AdministrationDataServicer, PlatformDataServicer
 from guichet_authentic_data.api.verification import VerificationServicer
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_authentic_data.registers.loader import PersonEntry, enter_person
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
 from guichet_kit.db import transaction
@@ -41,6 +40,7 @@ from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.national_id import make_national_id
 from guichet_kit.outbox import OutboxMessage
+from guichet_kit.seal import Sealer
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_sessions, row_counts, service_metadata, truncate_tables
 

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.authentic_data.v1 import authentic_data_pb2 as pb
 from guichet_authentic_data.api.citizen import MyDataServicer, SpaceDirectory
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_kit.auth import ActingContext, Principal, TokenVerifier, set_caller
 from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.mandates import MandateChecker
+from guichet_kit.seal import Sealer
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_database
 from guichet_testkit.eventually import wait_until

@@ -21,7 +21,6 @@ from guichet_authentic_data.access import service as access
 from guichet_authentic_data.access.purposes import CITIZEN_COMPANY, CITIZEN_SELF
 from guichet_authentic_data.api import wire
 from guichet_authentic_data.certificates import service as certificates
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_authentic_data.registers.fields import fields_of
 from guichet_authentic_data.registers.repository import SyntheticRegisters
 from guichet_authentic_data.registers.sources import SourceCode
@@ -29,6 +28,7 @@ from guichet_authentic_data.reports import service as reports
 from guichet_kit.domain import FieldError, Forbidden, InvalidInput
 from guichet_kit.i18n import Catalog, Language, current_language
 from guichet_kit.mandates import MandateChecker
+from guichet_kit.seal import Sealer
 from guichet_kit.servicers import (
     ANY_CONTEXT,
     Call,

@@ -1,5 +1,5 @@
 """The certificate's PDF, in the person's language: what the register says, the certificate's id,
-and a QR code to the public verify page. Sealing is `seal`'s business."""
+and a QR code to the public verify page. Sealing is the kit's (`guichet_kit.seal`)."""
 
 from __future__ import annotations
 

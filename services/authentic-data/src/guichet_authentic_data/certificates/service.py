@@ -20,11 +20,11 @@ from guichet_authentic_data.certificates.document import (
     render_certificate,
 )
 from guichet_authentic_data.certificates.models import IssuedCertificate
-from guichet_authentic_data.certificates.seal import Sealer
 from guichet_authentic_data.registers.records import PersonRecord
 from guichet_authentic_data.registers.sources import Registers, SourceCode
 from guichet_kit.domain import NotFound
 from guichet_kit.i18n import Catalog, Language
+from guichet_kit.seal import Sealer
 
 _ = Catalog("guichet_authentic_data")
 
