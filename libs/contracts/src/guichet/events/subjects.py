@@ -21,6 +21,7 @@ ETRACKING = Stream("ETRACKING", ("etracking.>",))
 # identity reads `<service>.account.purged.v1` on stream `<service>.upper()`, hence the hyphen.
 AUTHENTIC_DATA = Stream("AUTHENTIC-DATA", ("authentic-data.>",))
 WALLET = Stream("WALLET", ("wallet.>",))
+PROCEDURES = Stream("PROCEDURES", ("procedures.>",))
 
 # identity
 ACCOUNT_DELETED = "identity.account.deleted.v1"  # payload identity_pb2.AccountDeleted
@@ -32,6 +33,13 @@ TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"  # ...TrackingS
 
 # wallet
 PIECE_EXPIRING = "wallet.piece.expiring.v1"  # payload wallet_pb2.PieceExpiring
+
+# procedures (payloads in procedures_pb2)
+REQUEST_SUBMITTED = "procedures.request.submitted.v1"  # RequestSubmitted
+REQUEST_STATUS_CHANGED = "procedures.request.status_changed.v1"  # RequestStatusChanged
+CORRECTION_ASKED = "procedures.request.correction_asked.v1"  # CorrectionAsked
+REQUEST_CANCELLED = "procedures.request.cancelled.v1"  # RequestCancelled
+DRAFT_EXPIRING = "procedures.draft.expiring.v1"  # DraftExpiring
 
 # authentic-data
 DATA_REPORT_FILED = "authentic-data.report.filed.v1"  # payload authentic_data_pb2.DataReportFiled
