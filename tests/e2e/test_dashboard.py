@@ -21,8 +21,8 @@ from guichet_kit.i18n import Catalog, Language
 from guichet_testkit.eventually import wait_until
 from guichet_testkit.latency import LatencyProxy
 
-NOT_YET_OFFERED = ("requests", "data", "unread_exchanges")
-WITH_A_SERVICE = ("etrackings", "mandates", "documents")
+NOT_YET_OFFERED = ("data", "unread_exchanges")
+WITH_A_SERVICE = ("etrackings", "mandates", "documents", "requests")
 UNAVAILABLE = "This section is temporarily unavailable. Please try again in a few minutes."
 # One way, on every chunk: a call over the slow link takes at least twice this longer.
 LINK_DELAY = 0.3

@@ -34,6 +34,7 @@ from guichet_gateway import (
     live,
     me,
     my_data,
+    procedures,
     relations,
     spaces,
     wallet,
@@ -117,8 +118,12 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or wallet.streams_its_body(scope):
-            # A file upload bounds its own body while streaming it (uploads.py).
+        if (
+            scope["type"] != "http"
+            or wallet.streams_its_body(scope)
+            or procedures.bounds_its_body(scope)
+        ):
+            # A file upload (uploads.py) or a proof to check bounds its own body.
             await self.app(scope, receive, send)
             return
         received = 0
@@ -294,6 +299,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for module in (etracking, me, account, relations, spaces, live, dashboard, altcha, wallet):
         app.include_router(module.router)
     app.include_router(my_data.router)
+    app.include_router(procedures.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)

@@ -22,9 +22,11 @@ from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking_pb
 from guichet.identity.v1 import identity_pb2 as identity_pb
+from guichet.procedures.v1 import procedures_pb2 as procedures_pb
 from guichet.wallet.v1 import wallet_pb2 as wallet_pb
 from guichet_gateway.deps import Calls, CurrentUser, LanguageDep, ServiceStubs, acts_in_context
 from guichet_gateway.etracking import PaperFormOut
+from guichet_gateway.procedures import RequestSummaryOut, list_requests, request_summary_out
 from guichet_gateway.relations import RelationOut, relation_out
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web.news import NewsView, news_for
@@ -139,6 +141,14 @@ class DocumentsSection(Section):
     )
 
 
+class RequestsSection(Section):
+    offered: Literal[True] = True
+    items: list[RequestSummaryOut] = Field(
+        default_factory=list, description=f"The latest {LATEST} changed, newest first"
+    )
+    total: int = Field(0, description="How many drafts and requests, the archive aside")
+
+
 class NewsOut(BaseModel):
     id: str
     kind: Literal["news", "practical"]
@@ -158,8 +168,10 @@ class NewsSection(Section):
 
 class DashboardOut(BaseModel):
     acting_context: str = Field(description="The context the eTrackings section was read in")
-    requests: NotYetOfferedSection = Field(
-        description="The latest requests with their status: empty until online procedures open"
+    requests: RequestsSection = Field(
+        description="The acting context's latest drafts and requests with their status (as GET "
+        "/api/v1/me/requests). Acting for someone whose mandate does not cover them "
+        "(procedures:read), the section is unavailable with the reason MANDATE_REFUSED"
     )
     documents: DocumentsSection = Field(
         description="The documents of the acting context's wallet (as GET "
@@ -302,6 +314,15 @@ async def read_dashboard(
                 return _Unavailable("MANDATE_REFUSED")
             raise
 
+    async def requests() -> procedures_pb.ListMyRequestsResponse | _Unavailable:
+        try:
+            return await list_requests(stubs, language, page_size=LATEST, deadline=deadline)
+        except grpc.aio.AioRpcError as error:
+            # As the documents: a mandate that does not open them leaves their section out.
+            if error.code() == grpc.StatusCode.PERMISSION_DENIED:
+                return _Unavailable("MANDATE_REFUSED")
+            raise
+
     async def relations() -> identity_pb.ListRelationsResponse:
         # The person's own mandates: read in their private context (this task's copy of it).
         set_caller(principal, PRIVATE)
@@ -310,13 +331,14 @@ async def read_dashboard(
         )
 
     # Each read is a task of its own, with a copy of the request's context (caller, language).
-    tracked, related, kept = await asyncio.gather(
+    tracked, related, kept, filed = await asyncio.gather(
         _within("etrackings", deadline, trackings),
         _within("mandates", deadline, relations),
         _within("documents", deadline, pieces),
+        _within("requests", deadline, requests),
         return_exceptions=True,
     )
-    for outcome in (tracked, related, kept):
+    for outcome in (tracked, related, kept, filed):
         if isinstance(outcome, BaseException):
             raise outcome
 
@@ -351,10 +373,20 @@ async def read_dashboard(
         assert isinstance(kept, wallet_pb.ListPiecesResponse)
         documents = _documents(kept, datetime.now(LUXEMBOURG).date())
 
+    if isinstance(filed, _Unavailable):
+        latest_requests = RequestsSection(**_unavailable_fields(filed.reason, language))
+    else:
+        assert isinstance(filed, procedures_pb.ListMyRequestsResponse)
+        latest_requests = RequestsSection(
+            status="available",
+            items=[request_summary_out(r) for r in filed.requests],
+            total=filed.total,
+        )
+
     news = [_news_out(view) for view in news_for(language, signed_in=True)]
     return DashboardOut(
         acting_context=str(context),
-        requests=NotYetOfferedSection(status="available"),
+        requests=latest_requests,
         documents=documents,
         data=NotYetOfferedSection(status="available"),
         unread_exchanges=NotYetOfferedSection(status="available"),
@@ -373,11 +405,11 @@ def section_deadline(request: Request) -> float:
 async def get_dashboard(
     calls: Calls, user: CurrentUser, language: LanguageDep, request: Request
 ) -> DashboardOut:
-    """The signed-in person's dashboard in one call: the latest requests, data and unread
-    exchanges (empty, `offered: false`, until the platform has those services), the documents
-    of the acting context's wallet (how many, how many expire soon), its latest eTrackings, the
-    mandates in force that let them act for others, and the news and practical information
-    (private items included).
+    """The signed-in person's dashboard in one call: the acting context's latest drafts and
+    requests, the documents of its wallet (how many, how many expire soon) and its latest
+    eTrackings; data and unread exchanges (empty, `offered: false`, until the platform has
+    those services); the mandates in force that let them act for others, and the news and
+    practical information (private items included).
 
     Each section that needs a service is read concurrently under its own deadline; a service
     that is down, fails or answers late makes its section `"status": "unavailable"` (with a

@@ -234,6 +234,16 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         *(("get", f"/api/v1/me/data/{view}") for view in MY_DATA_VIEWS),
         ("post", "/api/v1/me/data/certificates"),
         ("post", "/api/v1/me/data/reports"),
+        # Procedures: drafts and requests are the acting context's.
+        ("post", "/api/v1/procedures/{code}/drafts"),
+        ("get", "/api/v1/me/requests"),
+        ("get", "/api/v1/me/requests/{request_id}"),
+        ("put", "/api/v1/me/requests/{request_id}/steps/{step_id}"),
+        *(
+            ("post", f"/api/v1/me/requests/{{request_id}}/{action}")
+            for action in ("extension", "submission", "correction", "cancellation")
+        ),
+        ("get", "/api/v1/me/requests/{request_id}/proof"),
     }
 
 
