@@ -56,6 +56,7 @@ from guichet_gateway.web import (
     etracking_pages,
     my_data_pages,
     pages,
+    procedures_pages,
     relations_space,
     signin,
     wallet_pages,
@@ -313,6 +314,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(my_data_pages.router)
     app.include_router(dashboard_page.router)
     app.include_router(wallet_pages.router)
+    app.include_router(procedures_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
