@@ -23,7 +23,7 @@ from reportlab.pdfgen import canvas
 
 from guichet_kit.i18n import Language
 from guichet_kit.infra import find_root
-from guichet_kit.seal import SEAL_PROBLEMS, Sealer, verify_seal
+from guichet_kit.seal import SEAL_PROBLEMS, Sealer, SealProblem, verify_seal
 
 PLATFORM_SEAL_NAME = "OpenGuichet platform seal"
 
@@ -120,9 +120,9 @@ def _incremental_update(pdf: bytes) -> bytes:
     """A valid new revision on top of the sealed one, as any PDF editor saves a change."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     writer.root["/Lang"] = generic.TextStringObject("de")
-    writer.update_root()
+    writer.update_root()  # type: ignore[no-untyped-call]
     updated = io.BytesIO()
-    writer.write(updated)
+    writer.write(updated)  # type: ignore[no-untyped-call]
     return updated.getvalue()
 
 
@@ -188,13 +188,13 @@ async def test_the_same_seal_is_untrusted_against_another_ca(sealer: Sealer, pki
     ],
 )
 async def test_files_without_a_seal_are_refused_with_a_reason(
-    content: bytes | None, problem: str, pki: Path
+    content: bytes | None, problem: SealProblem, pki: Path
 ) -> None:
     check = await verify_seal(_a_pdf() if content is None else content, [pki / "ca.crt"])
 
     assert (check.genuine, check.unchanged, check.problem) == (False, False, problem)
     assert check.message is not None
-    assert check.message.render(Language.EN) == SEAL_PROBLEMS[check.problem].msgid
+    assert check.message.render(Language.EN) == SEAL_PROBLEMS[problem].msgid
 
 
 async def test_a_truncated_sealed_pdf_is_refused(sealer: Sealer, pki: Path) -> None:
