@@ -566,12 +566,12 @@ ANSWER_REFUSALS = refusals(
     {
         403: _MANDATE,
         404: _UNKNOWN_REQUEST,
-        409: "Not possible in the request's state (e.g. a request already submitted), an "
-        "earlier step not complete (STEP_NOT_REACHABLE), or answers that end the procedure "
-        "(NOT_ELIGIBLE, with the exit message).",
-        422: "Wrong answers: `errors` names each field by its path (e.g. `members[1].birth_date`) "
-        "with why (required, format, too_long, not_an_option, control_character…); nothing is "
-        "saved. Also a field the step does not have, or a body that is not a JSON object.",
+        409: "Not a draft any more (NOT_A_DRAFT), an earlier step not complete or this step "
+        "not applying with the answers so far (STEP_NOT_REACHABLE), or answers that end the "
+        "procedure (NOT_ELIGIBLE, with the exit message).",
+        422: "Wrong answers (INVALID_ANSWERS): `errors` names each field by its path (e.g. "
+        "`members[1].birth_date`) with why; nothing is saved. A step the procedure does not "
+        "have (UNKNOWN_STEP), or a body that is not a JSON object (VALIDATION_FAILED).",
     }
 )
 
@@ -766,8 +766,9 @@ async def verify_proof(
                 "(INSUFFICIENT_USER_AUTHENTICATION, with the level in `acr_values`).",
                 403: _MANDATE,
                 404: _UNKNOWN_PROCEDURE,
-                409: "A paper procedure, or one not open to the acting context's audience "
-                "(a company's procedure for a person, or the reverse).",
+                409: "A paper procedure (PAPER_PROCEDURE), or one not open to the acting "
+                "context's audience (WRONG_AUDIENCE: a company's procedure for a person, or "
+                "the reverse).",
             }
         ),
     },
@@ -913,7 +914,7 @@ async def save_step(
     f"{MY_REQUESTS}/{{request_id}}/extension",
     response_model=RequestOut,
     dependencies=_IN_CONTEXT,
-    responses=refusals({403: _MANDATE, 404: _UNKNOWN_REQUEST, 409: "Not a draft."}),
+    responses=refusals({403: _MANDATE, 404: _UNKNOWN_REQUEST, 409: "Not a draft (NOT_A_DRAFT)."}),
 )
 async def extend_draft(
     request_id: RequestId, calls: Calls, user: CurrentUser, language: LanguageDep
@@ -936,10 +937,10 @@ async def extend_draft(
             403: _MANDATE,
             404: _UNKNOWN_REQUEST,
             409: "The draft is not complete (REQUEST_INCOMPLETE), its answers end the "
-            "procedure (NOT_ELIGIBLE), or it is not a draft any more (submitted with "
-            "another key).",
-            422: "A malformed Idempotency-Key, or answers no longer valid (e.g. a date past its "
-            "bound since): `errors` names them.",
+            "procedure (NOT_ELIGIBLE), or it was submitted with another key "
+            "(ALREADY_SUBMITTED) or is not a draft (NOT_A_DRAFT).",
+            422: "A malformed Idempotency-Key (VALIDATION_FAILED), or answers no longer valid "
+            "(INVALID_ANSWERS, e.g. a date past its bound since): `errors` names them.",
         }
     ),
 )
@@ -968,8 +969,9 @@ async def submit_request(
         {
             403: _MANDATE,
             404: _UNKNOWN_REQUEST,
-            409: "The administration asks for no correction (the request is not action_needed).",
-            422: "Wrong answers, or a field that was not asked about: `errors` names each.",
+            409: "The administration asks for no correction (NO_CORRECTION_ASKED).",
+            422: "A field that was not asked about (FIELD_NOT_ASKED) or wrong answers "
+            "(INVALID_ANSWERS): `errors` names each; nothing changes.",
         }
     ),
 )
@@ -998,8 +1000,8 @@ async def answer_correction(
         {
             403: _MANDATE,
             404: _UNKNOWN_REQUEST,
-            409: "Its status does not allow cancelling it (`cancellable` is false), or it is "
-            "closed or cancelled already.",
+            409: "Its status does not allow cancelling it, or it is closed or cancelled "
+            "already (NOT_CANCELLABLE; see `cancellable`).",
         }
     ),
 )
@@ -1027,7 +1029,13 @@ async def cancel_request(
                 "Content-Disposition": {"required": True, "schema": {"type": "string"}},
             },
         },
-        **refusals({403: _MANDATE, 404: _UNKNOWN_REQUEST, 409: "A draft has no proof yet."}),
+        **refusals(
+            {
+                403: _MANDATE,
+                404: "No such request in the acting context (REQUEST_NOT_FOUND), or a draft, "
+                "which has no proof yet (PROOF_NOT_FOUND).",
+            }
+        ),
     },
 )
 async def download_proof(request_id: RequestId, calls: Calls, user: CurrentUser) -> Response:
