@@ -674,7 +674,16 @@ async def verify_proof(request: Request, calls: Calls) -> HTMLResponse:
     if len(data) > PROOF_MAX_BYTES:
         error = _("This file is too large to be a proof of deposit.").render(language)
         return form_page(request, "procedures/verify.html", 422, result=None, error=error)
-    reply = await calls.procedures.VerifyProof(pb.VerifyProofRequest(pdf=data, language=language))
+    try:
+        reply = await calls.procedures.VerifyProof(
+            pb.VerifyProofRequest(pdf=data, language=language)
+        )
+    except grpc.aio.AioRpcError as failed:
+        failure = read_rpc_failure(failed)
+        if failure.code not in ABOUT_THE_INPUT:
+            raise
+        # Not a PDF the service can read: not a proof either.
+        reply = pb.VerifyProofResponse(genuine=False, reason=failure.message)
     result = {
         "genuine": reply.genuine,
         "reason": reply.reason,
