@@ -23,6 +23,7 @@ class Refusal(Enum):
     NOT_FOUND = "not_found"  # no such thing (or the caller may not know it exists)
     FORBIDDEN = "forbidden"  # the caller may know it exists but may not do this
     CONFLICT = "conflict"  # not possible in the current state
+    ABORTED = "aborted"  # a concurrent change came first: read again, then retry
     ALREADY_EXISTS = "already_exists"
     UNAUTHENTICATED = "unauthenticated"  # sign in, or sign in at a higher level
     EXHAUSTED = "exhausted"  # a limit or quota is reached
@@ -71,6 +72,10 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     refusal = Refusal.CONFLICT
+
+
+class Aborted(DomainError):
+    refusal = Refusal.ABORTED
 
 
 class AlreadyExists(DomainError):

@@ -30,6 +30,7 @@ STATUS_OF: Mapping[Refusal, grpc.StatusCode] = {
     Refusal.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     Refusal.FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
     Refusal.CONFLICT: grpc.StatusCode.FAILED_PRECONDITION,
+    Refusal.ABORTED: grpc.StatusCode.ABORTED,
     Refusal.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
     Refusal.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
     Refusal.EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
