@@ -18,6 +18,7 @@ from guichet_kit.runtime import service_runtime
 from guichet_kit.seal import Sealer
 from guichet_kit.servicers import Registry
 from guichet_procedures.api import wire
+from guichet_procedures.api.administration import AdministrationProceduresServicer
 from guichet_procedures.api.citizen import ProceduresServicer, RequestRules
 from guichet_procedures.definitions.loader import THEMES_FILE, load_themes
 from guichet_procedures.requests import upkeep
@@ -83,7 +84,16 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                 ),
                 SERVICES["ProceduresService"],
             )
-            # The administrations' servicer (AdministrationProceduresService) goes here.
+            registry.add(
+                pb_grpc.add_AdministrationProceduresServiceServicer_to_server,
+                AdministrationProceduresServicer(
+                    sessions,
+                    store,
+                    runtime.events_written,
+                    stream_poll_seconds=settings.stream_poll_seconds,
+                ),
+                SERVICES["AdministrationProceduresService"],
+            )
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:
