@@ -80,7 +80,14 @@ def load_definition(
 
 
 def load_themes(text: str, source: str = THEMES_FILE) -> dict[str, LocalText]:
+    """The theme key → label mapping of `themes.yaml`. Raises `DefinitionError`."""
     problems = Problems(f"{source}: ")
+    themes = _themes(text, problems)
+    problems.raise_if_any()
+    return themes
+
+
+def _themes(text: str, problems: Problems) -> dict[str, LocalText]:
     document = _document(text, problems)
     themes: dict[str, LocalText] = {}
     if isinstance(document, Mapping):
@@ -90,29 +97,28 @@ def load_themes(text: str, source: str = THEMES_FILE) -> dict[str, LocalText]:
             label = local_text(value, key, problems)
             if label is not None:
                 themes[key] = label
-    problems.raise_if_any()
     return themes
 
 
 def load_catalogue(directory: Path) -> Catalogue:
     """Every definition of `directory` with its themes; `DefinitionError` lists every problem of
     every file (and codes used twice)."""
-    problems: list[str] = []
+    theme_problems = Problems(f"{THEMES_FILE}: ")
     themes: dict[str, LocalText] = {}
     try:
-        themes = load_themes(_read(directory / THEMES_FILE))
+        # The good keys still check the definitions when a theme is wrong.
+        themes = _themes(_read(directory / THEMES_FILE), theme_problems)
     except DefinitionError as error:
-        problems.extend(error.problems)
+        theme_problems.items.extend(error.problems)
     except (OSError, UnicodeDecodeError) as error:
-        problems.append(f"{THEMES_FILE}: cannot be read as UTF-8 text ({error})")
+        theme_problems.add("", f"cannot be read as UTF-8 text ({error})")
+    problems = theme_problems.items
     loaded: dict[str, LoadedDefinition] = {}
     for path in sorted(directory.glob("*.yaml")):
         if path.name == THEMES_FILE:
             continue
         try:
-            found = load_definition(
-                _read(path), themes=themes or None, source=path.name, code=path.stem
-            )
+            found = load_definition(_read(path), themes=themes, source=path.name, code=path.stem)
         except DefinitionError as error:
             problems.extend(error.problems)
             continue
