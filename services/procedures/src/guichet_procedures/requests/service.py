@@ -27,6 +27,7 @@ from guichet_procedures.definitions.form import (
     Form,
     InvalidAnswers,
     StepNotApplicable,
+    UnknownStep,
 )
 from guichet_procedures.definitions.model import Definition, Field, LocalText, Status
 from guichet_procedures.requests import events, repository
@@ -284,16 +285,8 @@ async def save_step(
     definition = await pinned(store, session, request)
     _check_access(definition, acting)
     form = Form(definition)
-    if not any(step.id == step_id for step in definition.steps):
-        raise InvalidInput(
-            "UNKNOWN_STEP",
-            _("This procedure has no step {step}.", step=step_id),
-            [
-                FieldError(
-                    "step_id", "unknown", _("This procedure has no step {step}.", step=step_id)
-                )
-            ],
-        )
+    if definition.step(step_id) is None:
+        raise UnknownStep(step_id)
     _reachable(form, request, step_id)
     result = form.check_step(step_id, submitted, request.answers)
     step = next(step for step in definition.steps if step.id == step_id)
