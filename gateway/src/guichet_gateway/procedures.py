@@ -554,7 +554,10 @@ async def proof_body(request: Request) -> bytes:
 
 # --- refusals, as the OpenAPI document tells them -------------------------------------------
 
-_UNKNOWN_PROCEDURE = "No published procedure has this code or version (PROCEDURE_NOT_FOUND)."
+_UNKNOWN_PROCEDURE = (
+    "No published procedure has this code (PROCEDURE_NOT_FOUND), or not this version "
+    "(VERSION_NOT_FOUND)."
+)
 _UNKNOWN_REQUEST = (
     "No draft or request with this id in the acting context (REQUEST_NOT_FOUND): another "
     "person's is unknown here too."
@@ -565,13 +568,13 @@ READ_REFUSALS = refusals({403: _MANDATE, 404: _UNKNOWN_REQUEST})
 ANSWER_REFUSALS = refusals(
     {
         403: _MANDATE,
-        404: _UNKNOWN_REQUEST,
+        404: f"{_UNKNOWN_REQUEST} Or a step the form does not have (STEP_NOT_FOUND).",
         409: "Not a draft any more (NOT_A_DRAFT), an earlier step not complete or this step "
         "not applying with the answers so far (STEP_NOT_REACHABLE), or answers that end the "
         "procedure (NOT_ELIGIBLE, with the exit message).",
         422: "Wrong answers (INVALID_ANSWERS): `errors` names each field by its path (e.g. "
-        "`members[1].birth_date`) with why; nothing is saved. A step the procedure does not "
-        "have (UNKNOWN_STEP), or a body that is not a JSON object (VALIDATION_FAILED).",
+        "`members[1].birth_date`, counted from 0) with why; nothing is saved. A body that is "
+        "not a JSON object (VALIDATION_FAILED).",
     }
 )
 
