@@ -149,6 +149,22 @@ TITLES: dict[str, str] = {
     "INVALID_REPORT": N_("The report of wrong data has errors"),
     "TOO_MANY_OPEN_REPORTS": N_("Too many reports about this data are still open"),
     "CERTIFICATE_ISSUER_REFUSED": N_("This certificate's issuer may not call this service"),
+    # --- procedures: the administrations' side ---
+    "INVALID_INCOMING_QUERY": N_("The list of incoming requests asked has errors"),
+    "INVALID_REFERENCE": N_(
+        "This request reference is not valid: check it against the proof of deposit"
+    ),
+    "INVALID_STATUS_CHANGE": N_("The status change has errors"),
+    "INVALID_CORRECTION_REQUEST": N_("The correction asked has errors"),
+    "INVALID_NOTE": N_("The note has errors"),
+    "STALE_VERSION": N_("The request changed since it was read: read it again"),
+    "STATUS_TRANSITION_NOT_ALLOWED": N_(
+        "The procedure does not allow this status after the current one"
+    ),
+    "UNKNOWN_STATUS": N_("The procedure has no such status"),
+    "CORRECTION_NEEDS_QUESTION": N_("A correction is asked with its fields and a message"),
+    "UNKNOWN_FIELD": N_("The procedure's form has no such field"),
+    "CORRECTION_NOT_OFFERED": N_("This procedure cannot ask the citizen for a correction"),
 }
 
 
