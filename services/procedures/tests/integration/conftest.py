@@ -143,7 +143,12 @@ def _variant(code: str, **changes: Any) -> dict[str, Any]:
 DEFINITIONS = [
     TEST_FORM,
     _variant("test-high", access={"login": "required", "level": "high"}),
-    _variant("test-company", audience=["company"], title=_text("Company registration")),
+    _variant(
+        "test-company",
+        audience=["company"],
+        title=_text("Company registration"),
+        keywords={"fr": ["entreprise"], "de": ["Firma"], "en": ["declaration"]},
+    ),
     {
         key: value
         for key, value in _variant(
@@ -157,7 +162,9 @@ THEMES = {"housing": _text("Housing"), "family": _text("Family")}
 
 def write_catalogue(directory: Path, definitions: list[dict[str, Any]]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "themes.yaml").write_text(yaml.safe_dump(THEMES, allow_unicode=True))
+    (directory / "themes.yaml").write_text(
+        yaml.safe_dump(THEMES, allow_unicode=True, sort_keys=False)
+    )
     for definition in definitions:
         (directory / f"{definition['code']}.yaml").write_text(
             yaml.safe_dump(definition, allow_unicode=True, sort_keys=False)
