@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # no stubs installed (types-PyYAML)
+import yaml
 
 from guichet_procedures.definitions.model import (
     Definition,
