@@ -102,7 +102,8 @@ TITLES: dict[str, str] = {
     # --- wallet: pieces and copies ---
     "PIECE_NOT_FOUND": N_("No such piece in this wallet"),
     "FILE_NOT_FOUND": N_("No such file in this piece"),
-    "VERSION_NOT_FOUND": N_("No such version of this file"),
+    # Shared with procedures (a version of a procedure that was never published).
+    "VERSION_NOT_FOUND": N_("No such version"),
     "UNKNOWN_PIECE_TYPE": N_("This type of piece does not exist"),
     "INVALID_PIECE": N_("The piece has errors"),
     "TOO_MANY_PIECES": N_("This wallet holds as many pieces as it may"),
@@ -165,6 +166,30 @@ TITLES: dict[str, str] = {
     "CORRECTION_NEEDS_QUESTION": N_("A correction is asked with its fields and a message"),
     "UNKNOWN_FIELD": N_("The procedure's form has no such field"),
     "CORRECTION_NOT_OFFERED": N_("This procedure cannot ask the citizen for a correction"),
+    # --- procedures: catalogue, drafts and requests ---
+    "PROCEDURE_NOT_FOUND": N_("The catalogue has no such procedure"),
+    "INVALID_VERSION": N_("The version asked is not valid"),
+    "INVALID_SEARCH": N_("The search has errors"),
+    "PAPER_PROCEDURE": N_("This procedure is done on a paper form"),
+    "WRONG_AUDIENCE": N_("This procedure is not for the space you act for"),
+    "REQUEST_NOT_FOUND": N_("No such request among yours"),
+    "INVALID_REQUEST_ID": N_("The request id or reference is not valid"),
+    "NOT_A_DRAFT": N_("This request is no longer a draft"),
+    "INVALID_ANSWERS": N_("Some answers need correcting"),
+    "INVALID_ANSWERS_JSON": N_("The answers must be a JSON object"),
+    "ANSWERS_TOO_LARGE": N_("The answers are too large"),
+    "STEP_NOT_FOUND": N_("The form has no such step"),
+    "STEP_NOT_APPLICABLE": N_("This step does not apply to your answers"),
+    "STEP_NOT_REACHABLE": N_("Complete the earlier steps first"),
+    "NOT_ELIGIBLE": N_("Your answers end the procedure here"),
+    "REQUEST_INCOMPLETE": N_("The request is not complete"),
+    "INVALID_IDEMPOTENCY_KEY": N_("The idempotency key is not valid"),
+    "ALREADY_SUBMITTED": N_("This request was already submitted"),
+    "NO_CORRECTION_ASKED": N_("No correction was asked for this request"),
+    "FIELD_NOT_ASKED": N_("Only the fields the administration asked about can be changed"),
+    "NOT_CANCELLABLE": N_("This request can no longer be cancelled"),
+    "PROOF_NOT_FOUND": N_("This request has no proof of deposit"),
+    "INVALID_PROOF": N_("Send the proof of deposit as a PDF file"),
 }
 
 

@@ -176,7 +176,7 @@ def _page(page_size: int, page_token: str) -> tuple[int, int]:
     offset = 0
     if page_token:
         try:
-            decoded = base64.urlsafe_b64decode(page_token.encode("ascii")).decode("ascii")
+            decoded = base64.b64decode(page_token, altchars=b"-_", validate=True).decode("ascii")
             if not decoded.startswith("o:") or not decoded[2:].isdigit() or len(decoded) > 12:
                 raise ValueError(decoded)
             offset = int(decoded[2:])
