@@ -1,0 +1,1 @@
+"""Requests: drafts, submissions, statuses, corrections, proofs of deposit."""
