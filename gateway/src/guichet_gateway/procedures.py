@@ -48,6 +48,8 @@ router = APIRouter(tags=["procedures"])
 CATALOGUE = "/api/v1/procedures"
 MY_REQUESTS = "/api/v1/me/requests"
 PDF = "application/pdf"
+# A proof to check comes as the PDF it is, or as bytes from a client that cannot name them.
+PROOF_MEDIA_TYPES = (PDF, "application/octet-stream")
 SCHEMA_MEDIA_TYPE = "application/schema+json"
 
 # The definitions' own syntax (services/procedures/catalogue): a code, a step's id, a theme.
@@ -535,7 +537,7 @@ _IDEMPOTENCY_KEY_PARAMETER = {
 async def proof_body(request: Request) -> bytes:
     """The PDF sent to be checked, read up to the proof's limit."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != PDF:
+    if kind not in PROOF_MEDIA_TYPES:
         message = _("Send the proof of deposit as application/pdf.")
         raise Problem(
             415, "VALIDATION_FAILED", "", [FieldError("Content-Type", "media_type", message)]
@@ -718,14 +720,17 @@ async def get_procedure_version_schema(
         "requestBody": {
             "required": True,
             "description": f"The proof of deposit, the PDF file itself (at most "
-            f"{PROOF_MAX_BYTES} bytes).",
-            "content": {PDF: {"schema": {"type": "string", "format": "binary"}}},
+            f"{PROOF_MAX_BYTES} bytes), as application/pdf (or application/octet-stream).",
+            "content": {
+                media_type: {"schema": {"type": "string", "format": "binary"}}
+                for media_type in PROOF_MEDIA_TYPES
+            },
         }
     },
     responses=refusals(
         {
             413: f"The file is over {PROOF_MAX_BYTES} bytes.",
-            415: "The body is not application/pdf.",
+            415: "The body is neither application/pdf nor application/octet-stream.",
             422: "No file was sent, or it is not a PDF.",
         }
     ),
