@@ -1,0 +1,278 @@
+"""Procedures (issue 10): three ratios, each against a baseline measured in the same run.
+
+1. Saving a step: `PUT /api/v1/me/requests/{id}/steps/certificate` through the gateway (wrk)
+   against the bare gRPC `SaveStep` (ghz) with the same token and answers: goal ≥ 0.5 times the
+   direct calls' rate.
+2. Catalogue search: `GET /api/v1/procedures?q=certificat` (French full text, ranked) with 1,000
+   procedures published against the same search with 10 (two procedures services on two
+   databases, a gateway each): goal p50 ratio ≤ 1.3.
+3. Submission: `SubmitRequest` per second (ghz, every call a different complete draft), with the
+   sealed proof against a service started with PROCEDURES_SEAL_PROOFS=false (the same work
+   without the seal): the ratio is reported.
+
+The 1,000 procedures are the catalogue's own files and copies of its online procedures under new
+codes and numbered titles. Identity, procedures and the gateways run on databases of the bench's
+own (identity_bench, procedures_bench_*).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+from citizens import Registry
+from common import ROOT, Figure, Load, bench_database, bench_launcher, ghz, pid_of, wrk
+
+from guichet_testkit.processes import ServiceProcess
+
+CATALOGUE = ROOT / "services" / "procedures" / "catalogue"
+PROTO = ROOT / "proto" / "guichet" / "procedures" / "v1" / "procedures.proto"
+SERVICE = "guichet.procedures.v1.ProceduresService"
+PROCEDURE = "residence-certificate"
+STEP = "certificate"
+STEP_ANSWERS = {"certificate_type": "simple", "purpose": "employer", "copies": 1}
+DELIVERY_ANSWERS = {"delivery_mode": "counter"}
+QUERY = "certificat"
+LANGUAGE = "fr"
+GOAL_STEP, GOAL_SEARCH = 0.5, 1.3
+SUBMISSIONS = int(os.environ.get("BENCH_SUBMISSIONS", "60"))
+
+
+def catalogue_of(size: int, into: Path) -> Path:
+    """A catalogue directory of `size` procedures: the real files first, then numbered copies
+    of the online ones (new code, numbered titles: more rows for the search to rank)."""
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CATALOGUE / "themes.yaml", into / "themes.yaml")
+    files = sorted(path for path in CATALOGUE.glob("*.yaml") if path.name != "themes.yaml")
+    for path in files[:size]:
+        shutil.copy(path, into / path.name)
+    online = [yaml.safe_load(path.read_text()) for path in files]
+    online = [document for document in online if document.get("channel") == "online"]
+    for number in range(max(0, size - len(files))):
+        document = dict(online[number % len(online)])
+        document["code"] = f"{document['code']}-{number:04d}"
+        document["title"] = {
+            language: f"{text} {number}" for language, text in document["title"].items()
+        }
+        text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+        (into / f"{document['code']}.yaml").write_text(text, encoding="utf-8")
+    return into
+
+
+def print_figures(title: str, figures: list[Figure]) -> None:
+    print(f"  {title}")
+    print(f"    {'':52}{'req/s':>8}{'p50 ms':>9}{'p99 ms':>9}{'gen CPU':>9}  server CPU")
+    for figure in figures:
+        servers = ", ".join(f"{name} {share:.0%}" for name, share in figure.server_cpu.items())
+        label = f"{figure.name} ({figure.generator})"
+        print(
+            f"    {label:52}{figure.rate:8.1f}{figure.p50_ms:9.2f}{figure.p99_ms:9.2f}"
+            f"{figure.generator_cpu:9.0%}  {servers}"
+        )
+        if figure.void:
+            print(f"      VOID: {figure.generator} saturated a core; this measures the client")
+        if figure.errors:
+            print(f"      {figure.errors} of {figure.requests} requests failed: figure suspect")
+
+
+async def complete_drafts(api: httpx.AsyncClient, headers: dict[str, str], count: int) -> list[str]:
+    """`count` drafts with every step answered, ready to submit."""
+    drafts = []
+    for _ in range(count):
+        created = await api.post(f"/api/v1/procedures/{PROCEDURE}/drafts", headers=headers)
+        draft = created.raise_for_status().json()["id"]
+        for step, answers in ((STEP, STEP_ANSWERS), ("delivery", DELIVERY_ANSWERS)):
+            saved = await api.put(
+                f"/api/v1/me/requests/{draft}/steps/{step}", headers=headers, json=answers
+            )
+            saved.raise_for_status()
+        drafts.append(draft)
+    return drafts
+
+
+def submissions(
+    name: str, address: str, drafts: list[str], token: str, connections: int, server: int
+) -> Figure:
+    """Each draft submitted once by ghz (the data array is sent round robin, one call each)."""
+    data = [
+        {"request_id": draft, "idempotency_key": f"bench-{draft}", "language": LANGUAGE}
+        for draft in drafts
+    ]
+    figure = Figure(name, "ghz")
+    command = [os.environ.get("BENCH_GHZ", "ghz"), "--insecure", "--proto", str(PROTO)]
+    command += ["--import-paths", str(ROOT / "proto"), "--call", f"{SERVICE}.SubmitRequest"]
+    command += ["-d", json.dumps(data), "-m", json.dumps({"authorization": f"Bearer {token}"})]
+    command += ["-n", str(len(drafts)), "-c", str(connections), "--format", "json", address]
+    before = _cpu(server)
+    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    report = json.loads(output[output.index("{") :])
+    statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
+    percentiles = {p["percentage"]: p["latency"] for p in report.get("latencyDistribution") or []}
+    seconds = report["total"] / 1e9
+    figure.requests = int(report["count"])
+    figure.errors = sum(count for status, count in statuses.items() if status != "OK")
+    figure.rate = statuses.get("OK", 0) / seconds
+    figure.p50_ms, figure.p99_ms = percentiles.get(50, 0) / 1e6, percentiles.get(99, 0) / 1e6
+    figure.server_cpu = {"procedures": (_cpu(server) - before) / seconds}
+    return figure
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def main() -> None:
+    load = Load.from_env()
+    launcher = bench_launcher()
+    launcher.extra_env["PROCEDURES_LOG_LEVEL"] = "WARNING"
+    infra = launcher.infra
+    workdir = Path(tempfile.mkdtemp(prefix="bench-procedures-"))
+    processes: list[ServiceProcess] = []
+    registry: Registry | None = None
+    try:
+        identity = await launcher.identity(
+            await bench_database(launcher, "identity_bench"), name="bench-identity"
+        )
+        processes.append(identity.process)
+        launcher.identity_address = identity.address
+        # One procedures service and gateway per catalogue size (the gateway calls the last one
+        # started); the unsealed service shares the small one's database.
+        started: dict[str, tuple[str, str, int, int]] = {}
+        for size in (10, 1000):
+            database = await bench_database(launcher, f"procedures_bench_{size}")
+            procedures = await launcher.procedures(
+                database,
+                name=f"bench-procedures-{size}",
+                catalogue_dir=str(catalogue_of(size, workdir / f"catalogue-{size}")),
+            )
+            gateway = await launcher.gateway(
+                "127.0.0.1:1", burst=100_000_000, name=f"bench-gw-{size}"
+            )
+            processes += [procedures.process, gateway.process]
+            started[str(size)] = (
+                procedures.address,
+                gateway.address,
+                pid_of(procedures.process),
+                pid_of(gateway.process),
+            )
+            if size == 10:
+                unsealed = await launcher.procedures(
+                    database,
+                    name="bench-procedures-unsealed",
+                    catalogue_dir=str(workdir / "catalogue-10"),
+                    seal_proofs="false",
+                )
+                processes.append(unsealed.process)
+        small_service, small_gateway, small_pid, small_gateway_pid = started["10"]
+        _, large_gateway, large_pid, large_gateway_pid = started["1000"]
+
+        async with httpx.AsyncClient(base_url=small_gateway, timeout=60) as api:
+            registry = Registry(api, infra, workdir / "people")
+            citizen = await registry.register("Bench")
+            token = citizen.tokens["low"].access_token
+            headers = {"Authorization": f"Bearer {token}", "Accept-Language": LANGUAGE}
+            draft = (await complete_drafts(api, headers, 1))[0]
+            sealed_drafts = await complete_drafts(api, headers, SUBMISSIONS)
+            unsealed_drafts = await complete_drafts(api, headers, SUBMISSIONS)
+            found: dict[str, Any] = {}
+            for size, url in (("10", small_gateway), ("1000", large_gateway)):
+                reply = await api.get(
+                    f"{url}/api/v1/procedures", params={"q": QUERY}, headers=headers
+                )
+                found[size] = reply.raise_for_status().json()
+        print(
+            f"Procedures: '{QUERY}' finds {found['10'].get('total')} of 10 and "
+            f"{found['1000'].get('total')} of 1,000 procedures"
+        )
+
+        step_body = json.dumps(STEP_ANSWERS)
+        metadata = {"authorization": f"Bearer {token}"}
+        direct = ghz(
+            "procedures gRPC SaveStep",
+            small_service,
+            f"{SERVICE}.SaveStep",
+            {"request_id": draft, "step_id": STEP, "answers_json": step_body, "language": LANGUAGE},
+            PROTO,
+            load,
+            servers={"procedures": small_pid},
+            metadata=metadata,
+        )
+        via_gateway = wrk(
+            "gateway PUT /api/v1/me/requests/{id}/steps/{step}",
+            f"{small_gateway}/api/v1/me/requests/{draft}/steps/{STEP}",
+            load,
+            headers=headers,
+            servers={"gateway": small_gateway_pid, "procedures": small_pid},
+            json_body=step_body,
+            method="PUT",
+        )
+        print_figures(f"Saving a step — {load.describe()}", [direct, via_gateway])
+        ratio = via_gateway.rate / direct.rate
+        print(
+            f"    rate ratio gateway / direct gRPC: {ratio:5.2f}"
+            f"   goal >= {GOAL_STEP}x: {'met' if ratio >= GOAL_STEP else 'NOT met'}"
+        )
+
+        searches = [
+            wrk(
+                f"gateway search, {size} procedures",
+                f"{url}/api/v1/procedures?q={QUERY}",
+                load,
+                headers={"Accept-Language": LANGUAGE},
+                servers={"gateway": gateway_pid, "procedures": pid},
+            )
+            for size, url, pid, gateway_pid in (
+                ("10", small_gateway, small_pid, small_gateway_pid),
+                ("1,000", large_gateway, large_pid, large_gateway_pid),
+            )
+        ]
+        print_figures(f"Catalogue search — {load.describe()}", searches)
+        p50 = searches[1].p50_ms / searches[0].p50_ms
+        print(
+            f"    p50 ratio 1,000 / 10 procedures: {p50:5.2f}"
+            f"   goal <= {GOAL_SEARCH}: {'met' if p50 <= GOAL_SEARCH else 'NOT met'}"
+        )
+
+        connections = min(load.connections, 4)
+        sealed = submissions(
+            "SubmitRequest, proof sealed",
+            small_service,
+            sealed_drafts,
+            token,
+            connections,
+            small_pid,
+        )
+        plain = submissions(
+            "SubmitRequest, proof not sealed",
+            unsealed.address,
+            unsealed_drafts,
+            token,
+            connections,
+            pid_of(unsealed.process),
+        )
+        print_figures(
+            f"Submission — {SUBMISSIONS} drafts each, {connections} connections", [sealed, plain]
+        )
+        print(
+            f"    submissions per second sealed / not sealed: {sealed.rate / plain.rate:5.2f}"
+            " (reported; the issue sets no goal)"
+        )
+    finally:
+        if registry is not None:
+            await asyncio.to_thread(registry.cleanup)
+        for process in reversed(processes):
+            process.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
