@@ -1,1 +1,2 @@
-"""Procedures: the catalogue, forms, drafts and submitted requests, and the administrations' side."""
+"""Procedures: the catalogue, forms, drafts and submitted requests, and the administrations'
+side."""
