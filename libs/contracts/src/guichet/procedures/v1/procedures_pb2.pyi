@@ -198,6 +198,10 @@ class ProcedureSummary(_message.Message):
     CHANNEL_FIELD_NUMBER: _builtins.int
     PAPER_FORM_CODE_FIELD_NUMBER: _builtins.int
     ADMINISTRATION_FIELD_NUMBER: _builtins.int
+    QUOTA_REACHED_FIELD_NUMBER: _builtins.int
+    AVAILABILITY_MESSAGE_FIELD_NUMBER: _builtins.int
+    OPENS_AT_FIELD_NUMBER: _builtins.int
+    CLOSES_AT_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     version: _builtins.int
     title: _builtins.str
@@ -213,8 +217,20 @@ class ProcedureSummary(_message.Message):
     """For a paper procedure: the eTracking paper form that follows it."""
     administration: _builtins.str
     """Code of the competent administration."""
+    quota_reached: _builtins.bool
+    """F33: no request is taken now — a quota is full, or the procedure is not open yet or any more."""
+    availability_message: _builtins.str
+    """Why, in the requested language; empty while requests are taken."""
     @_builtins.property
     def audiences(self) -> _containers.RepeatedScalarFieldContainer[Global___Audience.ValueType]: ...
+    @_builtins.property
+    def opens_at(self) -> _timestamp_pb2.Timestamp:
+        """When requests are taken (F33), from the definition's opens_on / closes_on (Europe/Luxembourg
+        midnights; closes_at is the end of the last day); unset: no limit that way.
+        """
+
+    @_builtins.property
+    def closes_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -230,10 +246,14 @@ class ProcedureSummary(_message.Message):
         channel: Global___Channel.ValueType = ...,
         paper_form_code: _builtins.str = ...,
         administration: _builtins.str = ...,
+        quota_reached: _builtins.bool = ...,
+        availability_message: _builtins.str = ...,
+        opens_at: _timestamp_pb2.Timestamp | None = ...,
+        closes_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "opens_at", b"opens_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "audiences", b"audiences", "channel", b"channel", "code", b"code", "level", b"level", "login_required", b"login_required", "paper_form_code", b"paper_form_code", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "audiences", b"audiences", "availability_message", b"availability_message", "channel", b"channel", "closes_at", b"closes_at", "code", b"code", "level", b"level", "login_required", b"login_required", "opens_at", b"opens_at", "paper_form_code", b"paper_form_code", "quota_reached", b"quota_reached", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
