@@ -20,11 +20,17 @@ from axe_playwright_python.async_playwright import Axe
 from citizens import Citizen, Registry
 from playwright.async_api import Browser, Page
 from stack import Stack
+from test_procedures_administration import channel
 from web.browsing import SignedInBrowser, new_context, sign_in
 from web.test_lookup_pages import CSP, Watch, check_shown_page, tab_to
 
+from guichet.procedures.v1 import procedures_pb2 as pb
+from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
+
 CODE = "change-of-address"
 REFERENCE = re.compile(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
+# A word of the change of address's keywords in each language.
+KEYWORD = {"fr": "déménagement", "de": "Umzug", "en": "address"}
 STEP_URL = re.compile(r".*/my/requests/([0-9a-f-]{36})/steps/move\?.*")
 
 
@@ -83,6 +89,8 @@ async def test_a_request_is_found_filled_resumed_changed_submitted_and_followed(
 
     # Found by keywords in the catalogue: online, behind the padlock at the low level.
     await page.goto("/procedures?lang=en")
+    paper = page.locator("[data-procedure]:has([data-channel=paper])").first
+    assert await paper.locator("a[href^='/etracking/new?']").count() == 1
     await page.fill("#search-query", "moving house")
     await page.click("#search-button")
     await page.wait_for_url("**/procedures?**q=moving**")
@@ -115,7 +123,7 @@ async def test_a_request_is_found_filled_resumed_changed_submitted_and_followed(
 
     # Left, and taken up again from "My requests".
     await page.goto("/my/requests?lang=en")
-    menu = page.locator("nav a[aria-current=page]")
+    menu = page.locator(".usa-sidenav a[aria-current=page]")
     assert (await menu.text_content() or "").strip() == "My requests"
     row = page.locator(f"[data-request='{request_id}']")
     assert await row.get_attribute("data-state") == "draft"
@@ -331,6 +339,61 @@ async def _requests_in_every_state(api: httpx.AsyncClient, lea: Citizen) -> dict
     return made
 
 
+async def test_a_correction_is_answered_and_a_request_cancelled_after_its_confirmation(
+    signed_in: SignedInBrowser, stack: Stack, api: httpx.AsyncClient, artifacts: Path
+) -> None:
+    page, lea = signed_in.page, signed_in.citizen
+    sent_id = (await _requests_in_every_state(api, lea))["sent"]
+    reference = (await request_of(api, lea, sent_id))["reference"]
+    async with channel(stack, "commune") as opened:
+        commune = pb_grpc.AdministrationProceduresServiceStub(opened)
+        incoming = await commune.GetIncomingRequest(
+            pb.GetIncomingRequestRequest(reference=reference)
+        )
+        await commune.AskCorrection(
+            pb.AskCorrectionRequest(
+                reference=reference,
+                field_ids=["moving_date"],
+                message="Which day exactly?",
+                expected_version=incoming.request.version,
+            )
+        )
+    await page.goto("/my/requests?lang=en&filter=action_needed")
+    row = page.locator(f"[data-request='{sent_id}']")
+    assert await row.get_attribute("data-state") == "action_needed"
+    await row.locator("a").click()
+    await page.wait_for_url(f"**/my/requests/{sent_id}?**")
+    assert await page.text_content("#correction-message") == "Which day exactly?"
+    assert await page.locator("#correction-form [data-field]").count() == 1, "the asked field"
+    # A date that does not exist: said next to it, nothing sent.
+    await fill_date(page, "f-moving_date", ("30", "2", str(date.today().year)))
+    async with page.expect_navigation():
+        await page.click("#send-correction")
+    assert await hrefs(page) == ["#f-moving_date-day"]
+    await check_shown_page(page, Axe(), 1280, "correction", artifacts / "procedures-correction.png")
+    assert (await request_of(api, lea, sent_id))["state"] == "action_needed"
+    day = date.today() - timedelta(days=1)
+    await fill_date(page, "f-moving_date", day)
+    async with page.expect_navigation():
+        await page.click("#send-correction")
+    await page.wait_for_url("**done=corrected**")
+    corrected = await request_of(api, lea, sent_id)
+    assert corrected["state"] == "submitted"
+    assert corrected["answers"]["moving_date"] == day.isoformat()
+    assert await page.locator("#history [data-kind=correction_answered]").count() == 1
+
+    # Cancelled only after its confirmation; then in the archive.
+    await page.click("#cancel-request")
+    await page.wait_for_url(f"**/my/requests/{sent_id}/cancel?**")
+    assert reference in (await page.text_content("#cancel-question") or "")
+    assert (await request_of(api, lea, sent_id))["state"] == "submitted"
+    await page.click("#confirm-cancel")
+    await page.wait_for_url("**done=cancelled**")
+    assert (await request_of(api, lea, sent_id))["state"] == "cancelled"
+    await page.goto("/my/requests?lang=en&filter=archived")
+    assert await page.locator(f"[data-request='{sent_id}']").count() == 1
+
+
 @pytest.mark.parametrize("language", ["fr", "de", "en"])
 async def test_every_procedures_page_is_accessible_and_reflows(
     language: str,
@@ -348,7 +411,7 @@ async def test_every_procedures_page_is_accessible_and_reflows(
     await sign_in(page, lea, f"/my/requests?lang={language}")
     pages = {
         "catalogue": f"/procedures?lang={language}",
-        "catalogue-search": f"/procedures?lang={language}&q=adresse",
+        "catalogue-search": f"/procedures?lang={language}&q={KEYWORD[language]}",
         "catalogue-theme": f"/procedures?lang={language}&theme=housing",
         "procedure": f"/procedures/{CODE}?lang={language}",
         "verify": f"/procedures/verify?lang={language}",

@@ -397,6 +397,8 @@ class Errors:
     messages: dict[str, str] = field(default_factory=dict)
     # field path → the input the summary leads to
     focus: dict[str, str] = field(default_factory=dict)
+    # field path → its label, for the summary
+    labels: dict[str, str] = field(default_factory=dict)
     general: str = ""
 
     def __bool__(self) -> bool:
@@ -409,23 +411,34 @@ class Errors:
         return self.messages.get(path, "")
 
     def summary(self, first_input: str) -> list[tuple[str, str]]:
-        ordered = [(p, m) for p, m in self.messages.items() if p in self.focus]
-        ordered.sort(key=lambda item: list(self.focus).index(item[0]))
-        rest = [(p, m) for p, m in self.messages.items() if p not in self.focus]
-        shown = [(self.focus[p], m) for p, m in ordered]
-        shown += [(self._nearest(p, first_input), m) for p, m in rest]
+        """(input id, "Label: message") in the order of the form; the service's words name no
+        field, so the summary says which one."""
+        order = list(self.focus)
+        shown = sorted(
+            self.messages.items(),
+            key=lambda item: order.index(item[0]) if item[0] in order else len(order),
+        )
+        lines = [
+            (self._nearest(self.focus, path, first_input), self._labelled(path, message))
+            for path, message in shown
+        ]
         if self.general:
-            shown.insert(0, (first_input, self.general))
-        return shown
+            lines.insert(0, (first_input, self.general))
+        return lines
 
-    def _nearest(self, path: str, first_input: str) -> str:
-        # `new_address.postcode` or `members[1]`: the closest input the form has.
+    def _labelled(self, path: str, message: str) -> str:
+        label = self._nearest(self.labels, path, "")
+        return f"{label}: {message}" if label else message
+
+    @staticmethod
+    def _nearest(known: Mapping[str, str], path: str, default: str) -> str:
+        # `new_address.postcode` or `members[1]`: the closest field the form has.
         while path:
-            if path in self.focus:
-                return self.focus[path]
+            if path in known:
+                return known[path]
             cut = max(path.rfind("."), path.rfind("["))
             path = path[:cut] if cut > 0 else ""
-        return first_input
+        return default
 
 
 @dataclass
@@ -555,6 +568,7 @@ def controls(
             if shown_text
         )
         errors.focus.setdefault(path, focus_of(path, kind))
+        errors.labels.setdefault(path, question.label)
         if kind == "date":
             control["parts"] = {p: _one(typed, f"{path}.{p}") for p in DATE_PARTS}
         elif kind == "address":
