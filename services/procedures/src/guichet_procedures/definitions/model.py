@@ -5,6 +5,21 @@ in the plan of the procedures service): names and values of every key, every tex
 unique ids, the conditions' types and the fields they may see, cycles among a step's conditions,
 and the status graph. It raises one `DefinitionError` listing every problem with its path
 (`steps[1].fields[2].visible.eq[1]: ...`; indexes from 0), so an author fixes them all at once.
+
+Availability (F33), optional keys at the top level of a definition:
+```yaml
+quota:                           # how many requests the procedure takes; each key optional
+  total: 500                     # in all, ever (counted at submission)
+  per_period: {limit: 50, period: month}   # period: day | week | month | year, calendar
+                                 # periods in Europe/Luxembourg (a week starts on Monday)
+  per_person: 1                  # per owner (person or company): their submitted requests of
+                                 # the procedure that are not cancelled
+opens_on: 2025-09-01             # first day requests are taken (from 00:00, Europe/Luxembourg)
+closes_on: 2025-12-31            # last day requests are taken (until 24:00); not before opens_on
+```
+Limits are whole numbers from 1 to 1,000,000. The quota and dates of the procedure's current
+version apply, whatever version a draft pinned (`requests/quotas.py`). A cancellation gives
+nothing back to `total` and `per_period`: they count the submissions an administration received.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ from typing import Any, ClassVar
 
 from guichet_kit.i18n import Language, Text, current_language
 from guichet_procedures.definitions import conditions
+from guichet_procedures.definitions.appointment import AppointmentOffer, parse_appointment
 from guichet_procedures.definitions.conditions import Condition, FieldInfo, Scope, ValueKind
 from guichet_procedures.definitions.statuses import StatusGraph, graph_problems
 
@@ -44,6 +60,9 @@ MAX_LONG_TEXT_LENGTH = 10_000
 MAX_GROUP_ITEMS = 20
 MAX_ATTACHMENT_FILES = 4
 MAX_WORDING = 4000  # labels, hints, messages of a definition
+PERIODS = ("day", "week", "month", "year")
+MAX_QUOTA = 1_000_000
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_BOUND = re.compile(r"today(?:([+-])(\d{1,3})([ymd]))?")
 
 
@@ -367,6 +386,21 @@ class Access:
 
 
 @dataclass(frozen=True)
+class PeriodLimit:
+    limit: int
+    period: str  # day | week | month | year
+
+
+@dataclass(frozen=True)
+class Quota:
+    """How many requests a procedure takes: in all, per calendar period, per owner."""
+
+    total: int | None = None
+    per_period: PeriodLimit | None = None
+    per_person: int | None = None
+
+
+@dataclass(frozen=True)
 class Definition:
     code: str
     version: int
@@ -381,6 +415,12 @@ class Definition:
     statuses: tuple[Status, ...] = ()
     steps: tuple[Step, ...] = ()
     paper_form: str | None = None
+    quota: Quota | None = None
+    # F32: the appointment it offers or requires, and where (`definitions/appointment.py`).
+    appointment: AppointmentOffer | None = None
+    # Days in Europe/Luxembourg: requests are taken from opens_on through closes_on.
+    opens_on: date | None = None
+    closes_on: date | None = None
 
     @cached_property
     def status_graph(self) -> StatusGraph:
@@ -740,7 +780,8 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         problems,
         (
             "code", "version", "administration", "theme", "audience", "access", "channel",
-            "paper_form", "title", "summary", "keywords", "statuses", "steps",
+            "paper_form", "title", "summary", "keywords", "statuses", "steps", "quota",
+            "opens_on", "closes_on", "appointment",
         ),
     )  # fmt: skip
     code = node.string("code", CODE)
@@ -794,6 +835,17 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         if node.has("steps") and not raw_steps:
             problems.add("steps", "an online procedure needs at least one step")
     steps = _bound_steps(steps, problems)
+    quota = _quota(node, problems) if node.has("quota") else None
+    opens_on, closes_on = _day(node, "opens_on", problems), _day(node, "closes_on", problems)
+    if opens_on is not None and closes_on is not None and closes_on < opens_on:
+        problems.add("closes_on", f"{closes_on} is before opens_on ({opens_on})")
+    if channel == "paper" and (quota is not None or opens_on or closes_on):
+        problems.add("", "a paper procedure takes no requests here: no quota or opening dates")
+    appointment = (
+        parse_appointment(node.get("appointment"), problems) if node.has("appointment") else None
+    )
+    if channel == "paper" and node.has("appointment"):
+        problems.add("appointment", "a paper procedure takes no appointment here")
     problems.raise_if_any()
     assert code and version and administration and theme and login and level and channel
     assert title and summary
@@ -811,7 +863,51 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         statuses=statuses,
         steps=steps,
         paper_form=paper_form,
+        quota=quota,
+        opens_on=opens_on,
+        closes_on=closes_on,
+        appointment=appointment,
     )
+
+
+def _quota(node: _Object, problems: Problems) -> Quota | None:
+    quota = _Object(node.get("quota"), "quota", problems, ("total", "per_period", "per_person"))
+    if not quota.raw:
+        if isinstance(node.get("quota"), Mapping):
+            problems.add("quota", "name at least one limit: total, per_period or per_person")
+        return None
+    per_period = None
+    if quota.has("per_period"):
+        period_node = _Object(
+            quota.get("per_period"), "quota.per_period", problems, ("limit", "period")
+        )
+        limit = period_node.integer("limit", None, 1, MAX_QUOTA)
+        if limit is None and not period_node.has("limit"):
+            problems.add("quota.per_period.limit", "missing")
+        period = period_node.string("period", choices=PERIODS)
+        if limit is not None and period is not None:
+            per_period = PeriodLimit(limit, period)
+    return Quota(
+        total=quota.integer("total", None, 1, MAX_QUOTA),
+        per_period=per_period,
+        per_person=quota.integer("per_person", None, 1, MAX_QUOTA),
+    )
+
+
+def _day(node: _Object, key: str, problems: Problems) -> date | None:
+    """A date of the file: YAML's unquoted date, or its YYYY-MM-DD text once made JSON."""
+    raw = node.get(key)
+    if raw is None and not node.has(key):
+        return None
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str) and _ISO_DAY.fullmatch(raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    problems.add(node.at(key), "expected a date, YYYY-MM-DD")
+    return None
 
 
 # --- conditions against the fields they may see ----------------------------------------------
@@ -944,6 +1040,7 @@ def plain_json(raw: Any, problems: Problems, path: str = "") -> Any:
 
 
 __all__ = [
+    "PERIODS",
     "Access",
     "AddressField",
     "AmountField",
@@ -967,8 +1064,10 @@ __all__ = [
     "NationalIdField",
     "NumberField",
     "Option",
+    "PeriodLimit",
     "PhoneField",
     "Problems",
+    "Quota",
     "Status",
     "Step",
     "TextField",
