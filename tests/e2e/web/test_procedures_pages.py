@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -343,7 +343,8 @@ async def test_a_correction_is_answered_and_a_request_cancelled_after_its_confir
     signed_in: SignedInBrowser, stack: Stack, api: httpx.AsyncClient, artifacts: Path
 ) -> None:
     page, lea = signed_in.page, signed_in.citizen
-    sent_id = (await _requests_in_every_state(api, lea))["sent"]
+    made = await _requests_in_every_state(api, lea)
+    sent_id, draft_id = made["sent"], made["draft"]
     reference = (await request_of(api, lea, sent_id))["reference"]
     async with channel(stack, "commune") as opened:
         commune = pb_grpc.AdministrationProceduresServiceStub(opened)
@@ -392,6 +393,19 @@ async def test_a_correction_is_answered_and_a_request_cancelled_after_its_confir
     assert (await request_of(api, lea, sent_id))["state"] == "cancelled"
     await page.goto("/my/requests?lang=en&filter=archived")
     assert await page.locator(f"[data-request='{sent_id}']").count() == 1
+
+    # A draft kept longer; the list sorted by name.
+    before = datetime.fromisoformat((await request_of(api, lea, draft_id))["expires_at"])
+    await page.goto(f"/my/requests/{draft_id}?lang=en")
+    await page.click("#extend-draft")
+    await page.wait_for_url("**done=extended**")
+    after = datetime.fromisoformat((await request_of(api, lea, draft_id))["expires_at"])
+    assert after > before
+    await page.goto("/my/requests?lang=en")
+    await page.select_option("#sort", "name")
+    await page.click("#sort-button")
+    await page.wait_for_url("**sort=name**")
+    assert await page.locator(f"[data-request='{draft_id}']").count() == 1
 
 
 @pytest.mark.parametrize("language", ["fr", "de", "en"])
