@@ -70,6 +70,7 @@ def _catalogue_row(loaded: LoadedDefinition, now: datetime) -> dict[str, Any]:
         "level": definition.access.level,
         "channel": definition.channel,
         "paper_form_code": definition.paper_form,
+        "appointment": definition.appointment.mode if definition.appointment else "none",
         "titles": definition.title.as_dict(),
         "summaries": definition.summary.as_dict(),
         "updated_at": now,

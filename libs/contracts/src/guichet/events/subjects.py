@@ -40,6 +40,7 @@ REQUEST_STATUS_CHANGED = "procedures.request.status_changed.v1"  # RequestStatus
 CORRECTION_ASKED = "procedures.request.correction_asked.v1"  # CorrectionAsked
 REQUEST_CANCELLED = "procedures.request.cancelled.v1"  # RequestCancelled
 DRAFT_EXPIRING = "procedures.draft.expiring.v1"  # DraftExpiring
+APPOINTMENT_CHANGED = "procedures.appointment.changed.v1"  # AppointmentChanged
 
 # authentic-data
 DATA_REPORT_FILED = "authentic-data.report.filed.v1"  # payload authentic_data_pb2.DataReportFiled

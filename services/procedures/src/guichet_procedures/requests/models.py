@@ -55,6 +55,9 @@ HISTORY_KINDS = (
     "decision",
     "cancelled",
     "expired",
+    # F32: a booking moved or cancelled after submission (by the citizen or the administration).
+    "appointment_changed",
+    "appointment_cancelled",
 )
 
 
@@ -99,6 +102,8 @@ class Procedure(Base):
     level: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     paper_form_code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    # F32: "none", "optional" or "required".
+    appointment: Mapped[str] = mapped_column(String(10), server_default="none")
     # {"fr": ..., "de": ..., "en": ...}
     titles: Mapped[dict[str, str]] = mapped_column(JSONB)
     summaries: Mapped[dict[str, str]] = mapped_column(JSONB)
@@ -168,6 +173,10 @@ class Request(Base):
 
     history: Mapped[list[RequestHistory]] = relationship(
         back_populates="request", lazy="raise", order_by="RequestHistory.id"
+    )
+    # F32: its hold or booking, written by `appointments` (read here only).
+    appointment: Mapped[Appointment | None] = relationship(
+        lazy="raise", uselist=False, viewonly=True
     )
 
     __table_args__ = (
@@ -239,3 +248,75 @@ class Proof(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     answers_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# F32: a hold lapses at `held_until` unless the request is submitted, which books it.
+HELD = "held"
+BOOKED = "booked"
+APPOINTMENT_CANCELLED = "cancelled"
+APPOINTMENT_STATES = (HELD, BOOKED, APPOINTMENT_CANCELLED)
+MAX_SLOT_CAPACITY = 1000
+
+
+class AppointmentSlot(Base):
+    """A time at a place of a procedure, opened by its administration for `capacity` people."""
+
+    __tablename__ = "appointment_slots"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    procedure_code: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    # A place code of the procedure's definition.
+    place_code: Mapped[str] = mapped_column(String(40))
+    administration: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint(f"capacity BETWEEN 1 AND {MAX_SLOT_CAPACITY}", name="capacity"),
+        CheckConstraint("ends_at > starts_at", name="span"),
+        Index("ix_appointment_slots_procedure_start", "procedure_code", "starts_at"),
+    )
+
+
+class Appointment(Base):
+    """A request's hold or booking of a slot: one per request, moved or cancelled in place."""
+
+    __tablename__ = "appointments"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointment_slots.id"))
+    state: Mapped[str] = mapped_column(String(10))
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the administration moved or cancelled it.
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    slot: Mapped[AppointmentSlot] = relationship(lazy="raise")
+
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_one_of(APPOINTMENT_STATES)})", name="state"),
+        # Counting a slot's live holds and bookings under its lock.
+        Index(
+            "ix_appointments_slot_live",
+            "slot_id",
+            postgresql_where=text("state <> 'cancelled'"),
+        ),
+    )
+
+
+class QuotaCounter(Base):
+    """Submissions taken against a procedure's quota (F33): one row per procedure and key,
+    "total" or a calendar period ("month:2025-03"). Only ever increased, by one atomic upsert
+    that refuses at the limit (`requests/quotas.py`)."""
+
+    __tablename__ = "quota_counters"
+
+    procedure_code: Mapped[str] = mapped_column(String(CODE_LENGTH), primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("used >= 0", name="used"),)
