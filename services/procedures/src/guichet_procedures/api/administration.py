@@ -14,11 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
 from guichet_kit.domain import FieldError, FieldErrors, InvalidInput
-from guichet_kit.i18n import Catalog, Language
+from guichet_kit.i18n import Catalog, Language, current_language
 from guichet_kit.servicers import Call, Db, DeclaredServicer, administration, rpc, rpc_stream
 from guichet_kit.values import InvalidValue, parse_human_text
+from guichet_procedures.api import wire
+from guichet_procedures.api.citizen import parse_slot_id, slot_window
 from guichet_procedures.requests import administration as rules
+from guichet_procedures.requests import appointments
 from guichet_procedures.requests.administration import Incoming
+from guichet_procedures.requests.appointments import SlotSpec
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import RequestHistory
 from guichet_procedures.requests.references import InvalidRequestReference, parse_reference
@@ -118,6 +122,15 @@ def incoming_to_proto(incoming: Incoming) -> pb.IncomingRequest:
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _moment(spec: pb.SlotSpec, field: str) -> datetime | None:
+    return getattr(spec, field).ToDatetime(tzinfo=UTC) if spec.HasField(field) else None
+
+
+def _reason(errors: FieldErrors, value: str) -> str:
+    """Why a booking moves or is cancelled: the citizen reads it."""
+    return _text(errors, "reason", value, appointments.MAX_REASON_LENGTH, required=True)
 
 
 def _administration(call: Call) -> str:
@@ -298,3 +311,112 @@ class AdministrationProceduresServicer(
             now=datetime.now(UTC),
         )
         return pb.AddNoteResponse(request=incoming_to_proto(incoming))
+
+    # ---- appointments (F32) ----
+
+    @rpc(administration())
+    async def DefineSlots(
+        self, request: pb.DefineSlotsRequest, call: Call
+    ) -> pb.DefineSlotsResponse:
+        errors = FieldErrors()
+        code = _procedure_code(errors, request.procedure_code)
+        if not code:
+            errors.add("procedure_code", "required", _("Give the procedure's code."))
+        if not request.place_code:
+            errors.add("place_code", "required", _("Give the code of one of its places."))
+        if errors:
+            raise InvalidInput("INVALID_SLOTS", _("The slots to open have errors."), errors.errors)
+        specs = [
+            SlotSpec(_moment(spec, "starts_at"), _moment(spec, "ends_at"), spec.capacity)
+            for spec in request.slots
+        ]
+        views, definition = await appointments.define_slots(
+            call.session,
+            self._store,
+            _administration(call),
+            code,
+            request.place_code,
+            specs,
+            now=datetime.now(UTC),
+        )
+        language = current_language()
+        return pb.DefineSlotsResponse(
+            slots=[
+                wire.slot_to_proto(view.slot, definition, language, free=view.free)
+                for view in views
+            ]
+        )
+
+    @rpc(administration(), db=Db.READ)
+    async def ListSlots(self, request: pb.ListSlotsRequest, call: Call) -> pb.ListSlotsResponse:
+        errors = FieldErrors()
+        code = _procedure_code(errors, request.procedure_code)
+        if not code:
+            errors.add("procedure_code", "required", _("Give the procedure's code."))
+        if errors:
+            raise InvalidInput("INVALID_SLOTS", _("The slots asked have errors."), errors.errors)
+        start, end = slot_window(request)
+        views, definition = await appointments.list_slots(
+            call.session,
+            self._store,
+            _administration(call),
+            code,
+            start,
+            end,
+            now=datetime.now(UTC),
+        )
+        language = current_language()
+        return pb.ListSlotsResponse(
+            slots=[
+                wire.slot_to_proto(
+                    view.slot, definition, language, free=view.free, booked=view.booked
+                )
+                for view in views
+            ]
+        )
+
+    @rpc(administration())
+    async def MoveBooking(
+        self, request: pb.MoveBookingRequest, call: Call
+    ) -> pb.MoveBookingResponse:
+        reference, display = _reference(request.reference)
+        slot_id = parse_slot_id(request.slot_id)
+        errors = FieldErrors()
+        reason = _reason(errors, request.reason)
+        if errors:
+            raise InvalidInput(
+                "INVALID_BOOKING_CHANGE", _("The change of booking has errors."), errors.errors
+            )
+        incoming = await appointments.move_booking(
+            call.session,
+            self._store,
+            _administration(call),
+            reference,
+            display,
+            slot_id,
+            reason,
+            now=datetime.now(UTC),
+        )
+        return pb.MoveBookingResponse(request=incoming_to_proto(incoming))
+
+    @rpc(administration())
+    async def CancelBooking(
+        self, request: pb.CancelBookingRequest, call: Call
+    ) -> pb.CancelBookingResponse:
+        reference, display = _reference(request.reference)
+        errors = FieldErrors()
+        reason = _reason(errors, request.reason)
+        if errors:
+            raise InvalidInput(
+                "INVALID_BOOKING_CHANGE", _("The change of booking has errors."), errors.errors
+            )
+        incoming = await appointments.cancel_booking(
+            call.session,
+            self._store,
+            _administration(call),
+            reference,
+            display,
+            reason,
+            now=datetime.now(UTC),
+        )
+        return pb.CancelBookingResponse(request=incoming_to_proto(incoming))

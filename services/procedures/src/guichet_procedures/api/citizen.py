@@ -40,7 +40,7 @@ from guichet_kit.values import InvalidValue, parse_language_code
 from guichet_procedures.api import wire
 from guichet_procedures.definitions.form import Form
 from guichet_procedures.definitions.model import Definition
-from guichet_procedures.requests import repository, service
+from guichet_procedures.requests import appointments, repository, service
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import DRAFT, Request
 from guichet_procedures.requests.proof import verify_proof
@@ -574,6 +574,95 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         reply.submitted_at.FromDatetime(issued.created_at)
         return reply
 
+    # ---- appointments (F32) ----
+
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
+    async def ListFreeSlots(
+        self, request: pb.ListFreeSlotsRequest, call: Call
+    ) -> pb.ListFreeSlotsResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        start, end = slot_window(request)
+        acting = await self._acting(call, "procedures:read", "listed appointment slots")
+        views, definition = await appointments.free_slots(
+            call.session,
+            self._store,
+            acting.owner,
+            request_id,
+            request.place_code,
+            start,
+            end,
+            now=self._rules.clock(),
+        )
+        return pb.ListFreeSlotsResponse(
+            slots=[
+                wire.slot_to_proto(view.slot, definition, language, free=view.free)
+                for view in views
+            ]
+        )
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def HoldSlot(self, request: pb.HoldSlotRequest, call: Call) -> pb.HoldSlotResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        slot_id = parse_slot_id(request.slot_id)
+        acting = await self._acting(call, "procedures:write", "held an appointment slot")
+        held, definition = await appointments.hold(
+            call.session, self._store, acting, request_id, slot_id, now=self._rules.clock()
+        )
+        return pb.HoldSlotResponse(
+            request=await self._reply(call.session, held, definition, language)
+        )
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def ChangeAppointment(
+        self, request: pb.ChangeAppointmentRequest, call: Call
+    ) -> pb.ChangeAppointmentResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        slot_id = parse_slot_id(request.slot_id)
+        acting = await self._acting(call, "procedures:write", "changed an appointment")
+        changed, definition = await appointments.change(
+            call.session, self._store, acting, request_id, slot_id, now=self._rules.clock()
+        )
+        return pb.ChangeAppointmentResponse(
+            request=await self._reply(call.session, changed, definition, language)
+        )
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def CancelAppointment(
+        self, request: pb.CancelAppointmentRequest, call: Call
+    ) -> pb.CancelAppointmentResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        acting = await self._acting(call, "procedures:write", "cancelled an appointment")
+        cancelled, definition = await appointments.cancel(
+            call.session, self._store, acting, request_id, now=self._rules.clock()
+        )
+        return pb.CancelAppointmentResponse(
+            request=await self._reply(call.session, cancelled, definition, language)
+        )
+
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
+    async def GetAppointmentCalendar(
+        self, request: pb.GetAppointmentCalendarRequest, call: Call
+    ) -> pb.GetAppointmentCalendarResponse:
+        request_id = _request_id(request.request_id)
+        language = _language(request.language) if request.language else None
+        acting = await self._acting(call, "procedures:read", "downloaded an appointment")
+        found, definition, booked = await appointments.booked_of(
+            call.session, self._store, acting.owner, request_id
+        )
+        ics = appointments.icalendar(
+            found,
+            definition,
+            booked,
+            language or Language(found.language),
+            now=self._rules.clock(),
+        )
+        reference = wire.display_reference(found.reference)
+        return pb.GetAppointmentCalendarResponse(ics=ics, filename=f"appointment-{reference}.ics")
+
     # ---- export (F13) ----
 
     @rpc(citizen(), db=Db.READ)
@@ -585,6 +674,28 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         return pb.ExportRequestsResponse(
             document=json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         )
+
+
+def parse_slot_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError as error:
+        message = _("Give the id of one of the slots offered.")
+        raise InvalidInput(
+            "INVALID_SLOT_ID", message, [FieldError("slot_id", "invalid", message)]
+        ) from error
+
+
+def slot_window(request: Any) -> tuple[datetime | None, datetime | None]:
+    """The optional from_time / to_time of a slot list; from must come before to."""
+    start = request.from_time.ToDatetime(tzinfo=UTC) if request.HasField("from_time") else None
+    end = request.to_time.ToDatetime(tzinfo=UTC) if request.HasField("to_time") else None
+    if start is not None and end is not None and end <= start:
+        message = _("The end of the period comes after its start.")
+        raise InvalidInput(
+            "INVALID_SLOT_WINDOW", message, [FieldError("to_time", "before_start", message)]
+        )
+    return start, end
 
 
 def _moment(value: datetime | None) -> str | None:

@@ -39,7 +39,10 @@ from guichet_procedures.requests.models import (
     CLOSED,
     DRAFT,
     EXPIRED,
+    HELD,
     SUBMITTED,
+    Appointment,
+    AppointmentSlot,
     Procedure,
     Request,
     RequestHistory,
@@ -324,4 +327,49 @@ def request_to_proto(
     _stamp(message.submitted_at, request.submitted_at)
     if request.state == DRAFT:
         _stamp(message.expires_at, request.expires_at)
+    return message
+
+
+# ---- appointments (F32) ----
+
+
+def slot_to_proto(
+    slot: AppointmentSlot,
+    definition: Definition | None,
+    language: Language,
+    *,
+    free: int = 0,
+    booked: int = 0,
+) -> pb.Slot:
+    """A slot with its place as the definition names it, in `language`."""
+    offer = definition.appointment if definition is not None else None
+    place = offer.place(slot.place_code) if offer is not None else None
+    message = pb.Slot(
+        id=str(slot.id),
+        place=pb.Place(
+            code=slot.place_code,
+            name=place.name.text(language) if place is not None else slot.place_code,
+            address=place.address if place is not None else "",
+        ),
+        capacity=slot.capacity,
+        free=free,
+        booked=booked,
+    )
+    _stamp(message.starts_at, slot.starts_at)
+    _stamp(message.ends_at, slot.ends_at)
+    return message
+
+
+def appointment_to_proto(
+    appointment: Appointment | None, definition: Definition | None, language: Language
+) -> pb.Appointment | None:
+    if appointment is None:
+        return None
+    message = pb.Appointment(
+        slot=slot_to_proto(appointment.slot, definition, language),
+        state=appointment.state,
+        reason=appointment.reason,
+    )
+    if appointment.state == HELD:
+        _stamp(message.held_until, appointment.held_until)
     return message
