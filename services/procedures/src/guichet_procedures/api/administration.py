@@ -117,6 +117,10 @@ def incoming_to_proto(incoming: Incoming) -> pb.IncomingRequest:
     if request.submitted_at is not None:
         proto.submitted_at.FromDatetime(request.submitted_at)
     proto.updated_at.FromDatetime(request.updated_at)
+    # F32: loaded with the request (`rules._competent`).
+    appointment = wire.appointment_to_proto(request.appointment, incoming.definition, language)
+    if appointment is not None:
+        proto.appointment.CopyFrom(appointment)
     return proto
 
 

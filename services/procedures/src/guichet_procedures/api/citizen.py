@@ -259,6 +259,9 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
             exit_message=exit_message,
             cancellable=service.cancellable(request, definition),
             newer_version_published=newer,
+            appointment=wire.appointment_to_proto(
+                await appointments.appointment_of(session, request.id), definition, language
+            ),
         )
 
     # ---- the catalogue ----

@@ -108,6 +108,7 @@ def summary_to_proto(
         channel=CHANNELS.get(procedure.channel, pb.CHANNEL_UNSPECIFIED),
         paper_form_code=procedure.paper_form_code or "",
         administration=procedure.administration,
+        appointment=procedure.appointment,
     )
 
 
@@ -127,6 +128,7 @@ def definition_summary(
         channel=CHANNELS.get(definition.channel, pb.CHANNEL_UNSPECIFIED),
         paper_form_code=definition.paper_form or "",
         administration=definition.administration,
+        appointment=definition.appointment.mode if definition.appointment else "none",
     )
 
 
@@ -291,6 +293,7 @@ def request_to_proto(
     cancellable: bool = False,
     newer_version_published: bool = False,
     full: bool = True,
+    appointment: pb.Appointment | None = None,
 ) -> pb.Request:
     """`full`: with answers, steps and history (a list shows none of them)."""
     status = (
@@ -327,6 +330,8 @@ def request_to_proto(
     _stamp(message.submitted_at, request.submitted_at)
     if request.state == DRAFT:
         _stamp(message.expires_at, request.expires_at)
+    if appointment is not None:
+        message.appointment.CopyFrom(appointment)
     return message
 
 

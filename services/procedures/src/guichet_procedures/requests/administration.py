@@ -39,6 +39,7 @@ from guichet_procedures.requests.models import (
     CLOSED,
     INCOMING_SEQUENCE,
     SUBMITTED,
+    Appointment,
     Request,
 )
 
@@ -119,7 +120,10 @@ def status_text(definition: Definition, code: str | None, language: Language) ->
 def _competent(administration: str) -> Select[Request]:
     return (
         select(Request)
-        .options(selectinload(Request.history))
+        .options(
+            selectinload(Request.history),
+            selectinload(Request.appointment).selectinload(Appointment.slot),
+        )
         .where(Request.administration == administration, Request.state.in_(VISIBLE_STATES))
     )
 

@@ -297,3 +297,69 @@ class DraftExpiring(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DraftExpiring: _TypeAlias = DraftExpiring  # noqa: Y015
+
+@_typing.final
+class AppointmentChanged(_message.Message):
+    """AppointmentChanged is published on procedures.appointment.changed.v1 when a booking is moved or
+    cancelled after submission, by the applicant or the administration (F32).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    PROCEDURE_CODE_FIELD_NUMBER: _builtins.int
+    ADMINISTRATION_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PLACE_CODE_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    APPLICANT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    request_id: _builtins.str
+    reference: _builtins.str
+    procedure_code: _builtins.str
+    administration: _builtins.str
+    state: _builtins.str
+    """"booked" (moved to the slot below) or "cancelled" (the slot it had)."""
+    place_code: _builtins.str
+    actor: _builtins.str
+    """"applicant" or the administration's code."""
+    reason: _builtins.str
+    """Why the administration moved or cancelled it."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def applicant(self) -> Global___RequestApplicant: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        request_id: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        procedure_code: _builtins.str = ...,
+        administration: _builtins.str = ...,
+        state: _builtins.str = ...,
+        place_code: _builtins.str = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        actor: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        applicant: Global___RequestApplicant | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["applicant", b"applicant", "ends_at", b"ends_at", "occurred_at", b"occurred_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "administration", b"administration", "applicant", b"applicant", "ends_at", b"ends_at", "event_id", b"event_id", "occurred_at", b"occurred_at", "place_code", b"place_code", "procedure_code", b"procedure_code", "reason", b"reason", "reference", b"reference", "request_id", b"request_id", "starts_at", b"starts_at", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AppointmentChanged: _TypeAlias = AppointmentChanged  # noqa: Y015

@@ -202,6 +202,7 @@ class ProcedureSummary(_message.Message):
     AVAILABILITY_MESSAGE_FIELD_NUMBER: _builtins.int
     OPENS_AT_FIELD_NUMBER: _builtins.int
     CLOSES_AT_FIELD_NUMBER: _builtins.int
+    APPOINTMENT_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     version: _builtins.int
     title: _builtins.str
@@ -221,6 +222,8 @@ class ProcedureSummary(_message.Message):
     """F33: no request is taken now — a quota is full, or the procedure is not open yet or any more."""
     availability_message: _builtins.str
     """Why, in the requested language; empty while requests are taken."""
+    appointment: _builtins.str
+    """F32: "none", "optional" or "required"."""
     @_builtins.property
     def audiences(self) -> _containers.RepeatedScalarFieldContainer[Global___Audience.ValueType]: ...
     @_builtins.property
@@ -250,14 +253,121 @@ class ProcedureSummary(_message.Message):
         availability_message: _builtins.str = ...,
         opens_at: _timestamp_pb2.Timestamp | None = ...,
         closes_at: _timestamp_pb2.Timestamp | None = ...,
+        appointment: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "opens_at", b"opens_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "audiences", b"audiences", "availability_message", b"availability_message", "channel", b"channel", "closes_at", b"closes_at", "code", b"code", "level", b"level", "login_required", b"login_required", "opens_at", b"opens_at", "paper_form_code", b"paper_form_code", "quota_reached", b"quota_reached", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "appointment", b"appointment", "audiences", b"audiences", "availability_message", b"availability_message", "channel", b"channel", "closes_at", b"closes_at", "code", b"code", "level", b"level", "login_required", b"login_required", "opens_at", b"opens_at", "paper_form_code", b"paper_form_code", "quota_reached", b"quota_reached", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ProcedureSummary: _TypeAlias = ProcedureSummary  # noqa: Y015
+
+@_typing.final
+class Place(_message.Message):
+    """Place is where appointments of a procedure happen, as its definition names it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    name: _builtins.str
+    """In the requested language."""
+    address: _builtins.str
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        name: _builtins.str = ...,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "code", b"code", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Place: _TypeAlias = Place  # noqa: Y015
+
+@_typing.final
+class Slot(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PLACE_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    FREE_FIELD_NUMBER: _builtins.int
+    BOOKED_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    capacity: _builtins.int
+    free: _builtins.int
+    """Places neither booked nor held."""
+    booked: _builtins.int
+    """Bookings (filled for administrations)."""
+    @_builtins.property
+    def place(self) -> Global___Place: ...
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        place: Global___Place | None = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        capacity: _builtins.int = ...,
+        free: _builtins.int = ...,
+        booked: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "place", b"place", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["booked", b"booked", "capacity", b"capacity", "ends_at", b"ends_at", "free", b"free", "id", b"id", "place", b"place", "starts_at", b"starts_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Slot: _TypeAlias = Slot  # noqa: Y015
+
+@_typing.final
+class Appointment(_message.Message):
+    """Appointment is a request's hold or booking of a slot."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    HELD_UNTIL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    state: _builtins.str
+    """held, booked or cancelled."""
+    reason: _builtins.str
+    """Why the administration cancelled or moved it."""
+    @_builtins.property
+    def slot(self) -> Global___Slot: ...
+    @_builtins.property
+    def held_until(self) -> _timestamp_pb2.Timestamp:
+        """For a hold: when it lapses unless the request is submitted."""
+
+    def __init__(
+        self,
+        *,
+        slot: Global___Slot | None = ...,
+        state: _builtins.str = ...,
+        held_until: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["held_until", b"held_until", "slot", b"slot"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["held_until", b"held_until", "reason", b"reason", "slot", b"slot", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Appointment: _TypeAlias = Appointment  # noqa: Y015
 
 @_typing.final
 class Option(_message.Message):
@@ -600,6 +710,7 @@ class Request(_message.Message):
     NEWER_VERSION_PUBLISHED_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     ANSWERS_SHA256_FIELD_NUMBER: _builtins.int
+    APPOINTMENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     reference: _builtins.str
     """Display form, e.g. PR-7K3M-9QX2-P; empty for a draft."""
@@ -642,6 +753,10 @@ class Request(_message.Message):
     def expires_at(self) -> _timestamp_pb2.Timestamp:
         """For a draft: when it expires if left alone."""
 
+    @_builtins.property
+    def appointment(self) -> Global___Appointment:
+        """F32: the slot held or booked, if any."""
+
     def __init__(
         self,
         *,
@@ -668,10 +783,11 @@ class Request(_message.Message):
         newer_version_published: _builtins.bool = ...,
         language: _builtins.str = ...,
         answers_sha256: _builtins.str = ...,
+        appointment: Global___Appointment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expires_at", b"expires_at", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "created_at", b"created_at", "expires_at", b"expires_at", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "asked_field_ids", b"asked_field_ids", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1358,6 +1474,7 @@ class IncomingRequest(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     ASKED_FIELD_IDS_FIELD_NUMBER: _builtins.int
+    APPOINTMENT_FIELD_NUMBER: _builtins.int
     reference: _builtins.str
     procedure_code: _builtins.str
     procedure_version: _builtins.int
@@ -1382,6 +1499,8 @@ class IncomingRequest(_message.Message):
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___HistoryEntry]: ...
     @_builtins.property
     def asked_field_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def appointment(self) -> Global___Appointment: ...
     def __init__(
         self,
         *,
@@ -1401,10 +1520,11 @@ class IncomingRequest(_message.Message):
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___HistoryEntry] | None = ...,
         asked_field_ids: _abc.Iterable[_builtins.str] | None = ...,
+        appointment: Global___Appointment | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "asked_field_ids", b"asked_field_ids", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1685,3 +1805,443 @@ class AddNoteResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AddNoteResponse: _TypeAlias = AddNoteResponse  # noqa: Y015
+
+@_typing.final
+class ListFreeSlotsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    PLACE_CODE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    place_code: _builtins.str
+    """Optional: one place only."""
+    language: _builtins.str
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Optional window; by default from now on."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        place_code: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "language", b"language", "place_code", b"place_code", "request_id", b"request_id", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFreeSlotsRequest: _TypeAlias = ListFreeSlotsRequest  # noqa: Y015
+
+@_typing.final
+class ListFreeSlotsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slot]: ...
+    def __init__(
+        self,
+        *,
+        slots: _abc.Iterable[Global___Slot] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListFreeSlotsResponse: _TypeAlias = ListFreeSlotsResponse  # noqa: Y015
+
+@_typing.final
+class HoldSlotRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    slot_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "request_id", b"request_id", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldSlotRequest: _TypeAlias = HoldSlotRequest  # noqa: Y015
+
+@_typing.final
+class HoldSlotResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___HoldSlotResponse: _TypeAlias = HoldSlotResponse  # noqa: Y015
+
+@_typing.final
+class ChangeAppointmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    slot_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "request_id", b"request_id", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeAppointmentRequest: _TypeAlias = ChangeAppointmentRequest  # noqa: Y015
+
+@_typing.final
+class ChangeAppointmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChangeAppointmentResponse: _TypeAlias = ChangeAppointmentResponse  # noqa: Y015
+
+@_typing.final
+class CancelAppointmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAppointmentRequest: _TypeAlias = CancelAppointmentRequest  # noqa: Y015
+
+@_typing.final
+class CancelAppointmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAppointmentResponse: _TypeAlias = CancelAppointmentResponse  # noqa: Y015
+
+@_typing.final
+class GetAppointmentCalendarRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAppointmentCalendarRequest: _TypeAlias = GetAppointmentCalendarRequest  # noqa: Y015
+
+@_typing.final
+class GetAppointmentCalendarResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ICS_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    ics: _builtins.bytes
+    """text/calendar (RFC 5545)."""
+    filename: _builtins.str
+    def __init__(
+        self,
+        *,
+        ics: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filename", b"filename", "ics", b"ics"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAppointmentCalendarResponse: _TypeAlias = GetAppointmentCalendarResponse  # noqa: Y015
+
+@_typing.final
+class SlotSpec(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    CAPACITY_FIELD_NUMBER: _builtins.int
+    capacity: _builtins.int
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        capacity: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capacity", b"capacity", "ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlotSpec: _TypeAlias = SlotSpec  # noqa: Y015
+
+@_typing.final
+class DefineSlotsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCEDURE_CODE_FIELD_NUMBER: _builtins.int
+    PLACE_CODE_FIELD_NUMBER: _builtins.int
+    SLOTS_FIELD_NUMBER: _builtins.int
+    procedure_code: _builtins.str
+    place_code: _builtins.str
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___SlotSpec]: ...
+    def __init__(
+        self,
+        *,
+        procedure_code: _builtins.str = ...,
+        place_code: _builtins.str = ...,
+        slots: _abc.Iterable[Global___SlotSpec] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["place_code", b"place_code", "procedure_code", b"procedure_code", "slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DefineSlotsRequest: _TypeAlias = DefineSlotsRequest  # noqa: Y015
+
+@_typing.final
+class DefineSlotsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slot]: ...
+    def __init__(
+        self,
+        *,
+        slots: _abc.Iterable[Global___Slot] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DefineSlotsResponse: _TypeAlias = DefineSlotsResponse  # noqa: Y015
+
+@_typing.final
+class ListSlotsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCEDURE_CODE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    procedure_code: _builtins.str
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        procedure_code: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "procedure_code", b"procedure_code", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSlotsRequest: _TypeAlias = ListSlotsRequest  # noqa: Y015
+
+@_typing.final
+class ListSlotsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SLOTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def slots(self) -> _containers.RepeatedCompositeFieldContainer[Global___Slot]: ...
+    def __init__(
+        self,
+        *,
+        slots: _abc.Iterable[Global___Slot] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["slots", b"slots"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSlotsResponse: _TypeAlias = ListSlotsResponse  # noqa: Y015
+
+@_typing.final
+class MoveBookingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    SLOT_ID_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    slot_id: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        slot_id: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "reference", b"reference", "slot_id", b"slot_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveBookingRequest: _TypeAlias = MoveBookingRequest  # noqa: Y015
+
+@_typing.final
+class MoveBookingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___IncomingRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___IncomingRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveBookingResponse: _TypeAlias = MoveBookingResponse  # noqa: Y015
+
+@_typing.final
+class CancelBookingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBookingRequest: _TypeAlias = CancelBookingRequest  # noqa: Y015
+
+@_typing.final
+class CancelBookingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___IncomingRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___IncomingRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBookingResponse: _TypeAlias = CancelBookingResponse  # noqa: Y015

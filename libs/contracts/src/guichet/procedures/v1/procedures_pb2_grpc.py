@@ -107,6 +107,31 @@ class ProceduresServiceStub:
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ExportRequestsRequest.SerializeToString,
                 response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ExportRequestsResponse.FromString,
                 _registered_method=True)
+        self.ListFreeSlots = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/ListFreeSlots',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsResponse.FromString,
+                _registered_method=True)
+        self.HoldSlot = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/HoldSlot',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotResponse.FromString,
+                _registered_method=True)
+        self.ChangeAppointment = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/ChangeAppointment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentResponse.FromString,
+                _registered_method=True)
+        self.CancelAppointment = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/CancelAppointment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentResponse.FromString,
+                _registered_method=True)
+        self.GetAppointmentCalendar = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/GetAppointmentCalendar',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.FromString,
+                _registered_method=True)
 
 
 class ProceduresServiceServicer:
@@ -214,6 +239,41 @@ class ProceduresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFreeSlots(self, request, context):
+        """ListFreeSlots lists the appointment slots a request may take (F32), with their free places.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HoldSlot(self, request, context):
+        """HoldSlot holds a slot for a draft for a few minutes; submitting books it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChangeAppointment(self, request, context):
+        """ChangeAppointment moves a submitted request's booking to another slot.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelAppointment(self, request, context):
+        """CancelAppointment releases a request's hold or booking.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAppointmentCalendar(self, request, context):
+        """GetAppointmentCalendar returns the booking as an iCalendar file.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProceduresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -286,6 +346,31 @@ def add_ProceduresServiceServicer_to_server(servicer, server):
                     servicer.ExportRequests,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ExportRequestsRequest.FromString,
                     response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ExportRequestsResponse.SerializeToString,
+            ),
+            'ListFreeSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFreeSlots,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsResponse.SerializeToString,
+            ),
+            'HoldSlot': grpc.unary_unary_rpc_method_handler(
+                    servicer.HoldSlot,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotResponse.SerializeToString,
+            ),
+            'ChangeAppointment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangeAppointment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentResponse.SerializeToString,
+            ),
+            'CancelAppointment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAppointment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentResponse.SerializeToString,
+            ),
+            'GetAppointmentCalendar': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAppointmentCalendar,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -679,6 +764,141 @@ class ProceduresService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListFreeSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/ListFreeSlots',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListFreeSlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HoldSlot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/HoldSlot',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.HoldSlotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangeAppointment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/ChangeAppointment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ChangeAppointmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAppointment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/CancelAppointment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAppointmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAppointmentCalendar(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/GetAppointmentCalendar',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdministrationProceduresServiceStub:
     """AdministrationProceduresService is called by administrations' back offices over mutual TLS;
@@ -721,6 +941,26 @@ class AdministrationProceduresServiceStub:
                 '/guichet.procedures.v1.AdministrationProceduresService/AddNote',
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteRequest.SerializeToString,
                 response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteResponse.FromString,
+                _registered_method=True)
+        self.DefineSlots = channel.unary_unary(
+                '/guichet.procedures.v1.AdministrationProceduresService/DefineSlots',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsResponse.FromString,
+                _registered_method=True)
+        self.ListSlots = channel.unary_unary(
+                '/guichet.procedures.v1.AdministrationProceduresService/ListSlots',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsResponse.FromString,
+                _registered_method=True)
+        self.MoveBooking = channel.unary_unary(
+                '/guichet.procedures.v1.AdministrationProceduresService/MoveBooking',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingResponse.FromString,
+                _registered_method=True)
+        self.CancelBooking = channel.unary_unary(
+                '/guichet.procedures.v1.AdministrationProceduresService/CancelBooking',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.FromString,
                 _registered_method=True)
 
 
@@ -774,6 +1014,34 @@ class AdministrationProceduresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DefineSlots(self, request, context):
+        """DefineSlots opens appointment slots at a place of one of its procedures (F32).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSlots(self, request, context):
+        """ListSlots lists its procedures' slots with their bookings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveBooking(self, request, context):
+        """MoveBooking moves a request's booking to another slot (the citizen is told).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBooking(self, request, context):
+        """CancelBooking cancels a request's booking, with a reason for the citizen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdministrationProceduresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -806,6 +1074,26 @@ def add_AdministrationProceduresServiceServicer_to_server(servicer, server):
                     servicer.AddNote,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteRequest.FromString,
                     response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteResponse.SerializeToString,
+            ),
+            'DefineSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.DefineSlots,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsResponse.SerializeToString,
+            ),
+            'ListSlots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSlots,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsResponse.SerializeToString,
+            ),
+            'MoveBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveBooking,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingResponse.SerializeToString,
+            ),
+            'CancelBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBooking,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -973,6 +1261,114 @@ class AdministrationProceduresService:
             '/guichet.procedures.v1.AdministrationProceduresService/AddNote',
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteRequest.SerializeToString,
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.AddNoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DefineSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AdministrationProceduresService/DefineSlots',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.DefineSlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSlots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AdministrationProceduresService/ListSlots',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ListSlotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AdministrationProceduresService/MoveBooking',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.MoveBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AdministrationProceduresService/CancelBooking',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -66,6 +66,16 @@ class ProceduresServiceStub:
     """VerifyProof says whether a proof of deposit is genuine and unchanged, and which request it is."""
     ExportRequests: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ExportRequestsRequest, _procedures_pb2.ExportRequestsResponse]
     """ExportRequests returns everything procedures holds about the caller, as JSON (F13)."""
+    ListFreeSlots: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ListFreeSlotsRequest, _procedures_pb2.ListFreeSlotsResponse]
+    """ListFreeSlots lists the appointment slots a request may take (F32), with their free places."""
+    HoldSlot: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.HoldSlotRequest, _procedures_pb2.HoldSlotResponse]
+    """HoldSlot holds a slot for a draft for a few minutes; submitting books it."""
+    ChangeAppointment: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ChangeAppointmentRequest, _procedures_pb2.ChangeAppointmentResponse]
+    """ChangeAppointment moves a submitted request's booking to another slot."""
+    CancelAppointment: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CancelAppointmentRequest, _procedures_pb2.CancelAppointmentResponse]
+    """CancelAppointment releases a request's hold or booking."""
+    GetAppointmentCalendar: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAppointmentCalendarRequest, _procedures_pb2.GetAppointmentCalendarResponse]
+    """GetAppointmentCalendar returns the booking as an iCalendar file."""
 
 @_typing.type_check_only
 class ProceduresServiceAsyncStub(ProceduresServiceStub):
@@ -105,6 +115,16 @@ class ProceduresServiceAsyncStub(ProceduresServiceStub):
     """VerifyProof says whether a proof of deposit is genuine and unchanged, and which request it is."""
     ExportRequests: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ExportRequestsRequest, _procedures_pb2.ExportRequestsResponse]  # type: ignore[assignment]
     """ExportRequests returns everything procedures holds about the caller, as JSON (F13)."""
+    ListFreeSlots: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ListFreeSlotsRequest, _procedures_pb2.ListFreeSlotsResponse]  # type: ignore[assignment]
+    """ListFreeSlots lists the appointment slots a request may take (F32), with their free places."""
+    HoldSlot: _aio.UnaryUnaryMultiCallable[_procedures_pb2.HoldSlotRequest, _procedures_pb2.HoldSlotResponse]  # type: ignore[assignment]
+    """HoldSlot holds a slot for a draft for a few minutes; submitting books it."""
+    ChangeAppointment: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ChangeAppointmentRequest, _procedures_pb2.ChangeAppointmentResponse]  # type: ignore[assignment]
+    """ChangeAppointment moves a submitted request's booking to another slot."""
+    CancelAppointment: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CancelAppointmentRequest, _procedures_pb2.CancelAppointmentResponse]  # type: ignore[assignment]
+    """CancelAppointment releases a request's hold or booking."""
+    GetAppointmentCalendar: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAppointmentCalendarRequest, _procedures_pb2.GetAppointmentCalendarResponse]  # type: ignore[assignment]
+    """GetAppointmentCalendar returns the booking as an iCalendar file."""
 
 class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProceduresService is called by the gateway: the catalogue and the verification of a proof are
@@ -226,6 +246,46 @@ class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_procedures_pb2.ExportRequestsResponse, _abc.Awaitable[_procedures_pb2.ExportRequestsResponse]]:
         """ExportRequests returns everything procedures holds about the caller, as JSON (F13)."""
 
+    @_abc_1.abstractmethod
+    def ListFreeSlots(
+        self,
+        request: _procedures_pb2.ListFreeSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ListFreeSlotsResponse, _abc.Awaitable[_procedures_pb2.ListFreeSlotsResponse]]:
+        """ListFreeSlots lists the appointment slots a request may take (F32), with their free places."""
+
+    @_abc_1.abstractmethod
+    def HoldSlot(
+        self,
+        request: _procedures_pb2.HoldSlotRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.HoldSlotResponse, _abc.Awaitable[_procedures_pb2.HoldSlotResponse]]:
+        """HoldSlot holds a slot for a draft for a few minutes; submitting books it."""
+
+    @_abc_1.abstractmethod
+    def ChangeAppointment(
+        self,
+        request: _procedures_pb2.ChangeAppointmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ChangeAppointmentResponse, _abc.Awaitable[_procedures_pb2.ChangeAppointmentResponse]]:
+        """ChangeAppointment moves a submitted request's booking to another slot."""
+
+    @_abc_1.abstractmethod
+    def CancelAppointment(
+        self,
+        request: _procedures_pb2.CancelAppointmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.CancelAppointmentResponse, _abc.Awaitable[_procedures_pb2.CancelAppointmentResponse]]:
+        """CancelAppointment releases a request's hold or booking."""
+
+    @_abc_1.abstractmethod
+    def GetAppointmentCalendar(
+        self,
+        request: _procedures_pb2.GetAppointmentCalendarRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.GetAppointmentCalendarResponse, _abc.Awaitable[_procedures_pb2.GetAppointmentCalendarResponse]]:
+        """GetAppointmentCalendar returns the booking as an iCalendar file."""
+
 def add_ProceduresServiceServicer_to_server(servicer: ProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class AdministrationProceduresServiceStub:
@@ -254,6 +314,14 @@ class AdministrationProceduresServiceStub:
     """AskCorrection asks the citizen to change some fields or add something, with a message."""
     AddNote: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.AddNoteRequest, _procedures_pb2.AddNoteResponse]
     """AddNote adds a message or a decision note to the request's history, seen by the citizen."""
+    DefineSlots: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.DefineSlotsRequest, _procedures_pb2.DefineSlotsResponse]
+    """DefineSlots opens appointment slots at a place of one of its procedures (F32)."""
+    ListSlots: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ListSlotsRequest, _procedures_pb2.ListSlotsResponse]
+    """ListSlots lists its procedures' slots with their bookings."""
+    MoveBooking: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.MoveBookingRequest, _procedures_pb2.MoveBookingResponse]
+    """MoveBooking moves a request's booking to another slot (the citizen is told)."""
+    CancelBooking: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CancelBookingRequest, _procedures_pb2.CancelBookingResponse]
+    """CancelBooking cancels a request's booking, with a reason for the citizen."""
 
 @_typing.type_check_only
 class AdministrationProceduresServiceAsyncStub(AdministrationProceduresServiceStub):
@@ -279,6 +347,14 @@ class AdministrationProceduresServiceAsyncStub(AdministrationProceduresServiceSt
     """AskCorrection asks the citizen to change some fields or add something, with a message."""
     AddNote: _aio.UnaryUnaryMultiCallable[_procedures_pb2.AddNoteRequest, _procedures_pb2.AddNoteResponse]  # type: ignore[assignment]
     """AddNote adds a message or a decision note to the request's history, seen by the citizen."""
+    DefineSlots: _aio.UnaryUnaryMultiCallable[_procedures_pb2.DefineSlotsRequest, _procedures_pb2.DefineSlotsResponse]  # type: ignore[assignment]
+    """DefineSlots opens appointment slots at a place of one of its procedures (F32)."""
+    ListSlots: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ListSlotsRequest, _procedures_pb2.ListSlotsResponse]  # type: ignore[assignment]
+    """ListSlots lists its procedures' slots with their bookings."""
+    MoveBooking: _aio.UnaryUnaryMultiCallable[_procedures_pb2.MoveBookingRequest, _procedures_pb2.MoveBookingResponse]  # type: ignore[assignment]
+    """MoveBooking moves a request's booking to another slot (the citizen is told)."""
+    CancelBooking: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CancelBookingRequest, _procedures_pb2.CancelBookingResponse]  # type: ignore[assignment]
+    """CancelBooking cancels a request's booking, with a reason for the citizen."""
 
 class AdministrationProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     """AdministrationProceduresService is called by administrations' back offices over mutual TLS;
@@ -337,5 +413,37 @@ class AdministrationProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_procedures_pb2.AddNoteResponse, _abc.Awaitable[_procedures_pb2.AddNoteResponse]]:
         """AddNote adds a message or a decision note to the request's history, seen by the citizen."""
+
+    @_abc_1.abstractmethod
+    def DefineSlots(
+        self,
+        request: _procedures_pb2.DefineSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.DefineSlotsResponse, _abc.Awaitable[_procedures_pb2.DefineSlotsResponse]]:
+        """DefineSlots opens appointment slots at a place of one of its procedures (F32)."""
+
+    @_abc_1.abstractmethod
+    def ListSlots(
+        self,
+        request: _procedures_pb2.ListSlotsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ListSlotsResponse, _abc.Awaitable[_procedures_pb2.ListSlotsResponse]]:
+        """ListSlots lists its procedures' slots with their bookings."""
+
+    @_abc_1.abstractmethod
+    def MoveBooking(
+        self,
+        request: _procedures_pb2.MoveBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.MoveBookingResponse, _abc.Awaitable[_procedures_pb2.MoveBookingResponse]]:
+        """MoveBooking moves a request's booking to another slot (the citizen is told)."""
+
+    @_abc_1.abstractmethod
+    def CancelBooking(
+        self,
+        request: _procedures_pb2.CancelBookingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.CancelBookingResponse, _abc.Awaitable[_procedures_pb2.CancelBookingResponse]]:
+        """CancelBooking cancels a request's booking, with a reason for the citizen."""
 
 def add_AdministrationProceduresServiceServicer_to_server(servicer: AdministrationProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
