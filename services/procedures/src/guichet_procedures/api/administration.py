@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -128,7 +129,7 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _moment(spec: pb.SlotSpec, field: str) -> datetime | None:
+def _moment(spec: pb.SlotSpec, field: Literal["starts_at", "ends_at"]) -> datetime | None:
     return getattr(spec, field).ToDatetime(tzinfo=UTC) if spec.HasField(field) else None
 
 

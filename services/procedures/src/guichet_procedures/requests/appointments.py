@@ -160,9 +160,7 @@ async def appointment_of(
     return (await session.scalars(statement)).one_or_none()
 
 
-async def _views(
-    session: AsyncSession, statement: Select[tuple[AppointmentSlot]], now: datetime
-) -> list[SlotView]:
+async def _views(session: AsyncSession, statement: Select[Any], now: datetime) -> list[SlotView]:
     booked = func.count(Appointment.request_id).filter(Appointment.state == BOOKED)
     held = func.count(Appointment.request_id).filter(
         and_(Appointment.state == HELD, Appointment.held_until > now)
@@ -184,9 +182,7 @@ def _offer(definition: Definition) -> AppointmentOffer:
     return definition.appointment
 
 
-def _window(
-    statement: Select[tuple[AppointmentSlot]], start: datetime | None, end: datetime | None
-) -> Select[tuple[AppointmentSlot]]:
+def _window(statement: Select[Any], start: datetime | None, end: datetime | None) -> Select[Any]:
     if start is not None:
         statement = statement.where(AppointmentSlot.starts_at >= start)
     if end is not None:
