@@ -403,3 +403,16 @@ def test_a_birth_record_needs_the_parents_names_only_without_an_identification_n
     own = {"whose": "self", "birth_date": "1990-04-01", "birth_place": "Diekirch"}
     assert birth.check_step("person", own, {}).values == own
     assert exit_text(birth, {**person, "birth_date": "1925-06-16"}) is not None
+
+
+def test_some_procedures_have_a_quota_or_an_opening_day(catalogue: Catalogue) -> None:
+    aid = definition(catalogue, "student-financial-aid")
+    assert aid.opens_on == date(2026, 8, 1) and aid.closes_on is None
+    assert aid.quota is not None and aid.quota.per_period is not None
+    assert aid.quota.per_period.period == "year"
+    dog = definition(catalogue, "dog-licence")
+    assert dog.quota is not None and dog.quota.per_period is not None
+    # The journeys' procedures stay unlimited: their tests submit them again and again.
+    for code in ("change-of-address", "criminal-record-extract", "parental-leave-allowance"):
+        found = definition(catalogue, code)
+        assert (found.quota, found.opens_on, found.closes_on) == (None, None, None)
