@@ -47,6 +47,7 @@ from guichet_procedures.requests.models import (
     Request,
     RequestHistory,
 )
+from guichet_procedures.requests.quotas import Availability
 from guichet_procedures.requests.references import parse_reference
 
 _ = Catalog("guichet_procedures")
@@ -92,10 +93,26 @@ def _condition(condition: Condition | bool | None) -> str:
 # ---- the catalogue ----
 
 
-def summary_to_proto(
-    procedure: Procedure, language: Language, theme_label: Callable[[str, str], str]
+def _with_availability(
+    summary: pb.ProcedureSummary, availability: Availability | None, language: Language
 ) -> pb.ProcedureSummary:
-    return pb.ProcedureSummary(
+    """F33: whether requests are taken now, why not, and between which moments."""
+    if availability is not None:
+        summary.quota_reached = not availability.taken
+        if availability.message is not None:
+            summary.availability_message = availability.message.render(language)
+        _stamp(summary.opens_at, availability.opens_at)
+        _stamp(summary.closes_at, availability.closes_at)
+    return summary
+
+
+def summary_to_proto(
+    procedure: Procedure,
+    language: Language,
+    theme_label: Callable[[str, str], str],
+    availability: Availability | None = None,
+) -> pb.ProcedureSummary:
+    summary = pb.ProcedureSummary(
         code=procedure.code,
         version=procedure.current_version,
         title=local(procedure.titles, language),
@@ -110,12 +127,16 @@ def summary_to_proto(
         administration=procedure.administration,
         appointment=procedure.appointment,
     )
+    return _with_availability(summary, availability, language)
 
 
 def definition_summary(
-    definition: Definition, language: Language, theme_label: Callable[[str, str], str]
+    definition: Definition,
+    language: Language,
+    theme_label: Callable[[str, str], str],
+    availability: Availability | None = None,
 ) -> pb.ProcedureSummary:
-    return pb.ProcedureSummary(
+    summary = pb.ProcedureSummary(
         code=definition.code,
         version=definition.version,
         title=definition.title.text(language),
@@ -130,6 +151,7 @@ def definition_summary(
         administration=definition.administration,
         appointment=definition.appointment.mode if definition.appointment else "none",
     )
+    return _with_availability(summary, availability, language)
 
 
 def _bound(value: Decimal | DateBound | None, today: date) -> str:

@@ -6,14 +6,15 @@ stale; the procedures table (the current version, the search rows) is always rea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_kit.i18n import Language
 from guichet_procedures.definitions.model import Definition, LocalText, parse_definition
 from guichet_procedures.requests import repository
-from guichet_procedures.requests.models import Procedure
+from guichet_procedures.requests.models import Procedure, ProcedureVersion
 
 # Theme key -> its label in fr/de/en, in the order of themes.yaml.
 Themes = Mapping[str, LocalText]
@@ -41,6 +42,21 @@ class CatalogueStore:
         definition = parse_definition(row.definition)
         self._definitions[key] = definition
         return definition
+
+    async def definitions(
+        self, session: AsyncSession, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], Definition]:
+        """Several published versions (a catalogue page's): those not kept yet in one query."""
+        missing = sorted({key for key in keys if key not in self._definitions})
+        if missing:
+            rows = await session.execute(
+                select(
+                    ProcedureVersion.code, ProcedureVersion.version, ProcedureVersion.definition
+                ).where(tuple_(ProcedureVersion.code, ProcedureVersion.version).in_(missing))
+            )
+            for code, version, document in rows:
+                self._definitions[(code, version)] = parse_definition(document)
+        return {key: self._definitions[key] for key in keys if key in self._definitions}
 
     async def current(
         self, session: AsyncSession, code: str

@@ -51,6 +51,7 @@ from guichet_procedures.requests.proof import (
     render_proof,
     seal_proof,
 )
+from guichet_procedures.requests.quotas import check_can_start, consume, governing
 from guichet_procedures.requests.references import generate_reference
 
 _ = Catalog("guichet_procedures")
@@ -208,6 +209,8 @@ async def start_draft(
             _("This procedure is done on a paper form: follow it with eTracking."),
         )
     _check_access(definition, acting)
+    # F33: not when it is closed, not open yet, or its quota (or the owner's) is full.
+    await check_can_start(session, definition, acting.owner, now)
     request = Request(
         id=uuid.uuid4(),
         procedure_code=definition.code,
@@ -391,6 +394,8 @@ async def submit(
     _check_access(definition, acting)
     form = Form(definition)
     _completeness(form, request, request.answers)
+    # F33: one taken from the current version's quota; refused, the transaction rolls back.
+    await consume(session, await governing(session, store, definition), acting.owner, now)
     first = definition.statuses[0]
     request.reference = await _free_reference(session)
     request.state = SUBMITTED
