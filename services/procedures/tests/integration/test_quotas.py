@@ -129,13 +129,13 @@ async def test_of_50_concurrent_submissions_exactly_the_10_of_the_quota_are_take
     )
 
     taken = [r for r in results if isinstance(r, pb.Request)]
-    refused = [r for r in results if isinstance(r, ServiceError)]
-    assert len(taken) == 10 and len(refused) == 40, results
+    refusals = [r for r in results if isinstance(r, ServiceError)]
+    assert len(taken) == 10 and len(refusals) == 40, results
     assert all(r.state == pb.REQUEST_STATE_SUBMITTED for r in taken)
-    assert {(r.code, r.reason) for r in refused} == {
+    assert {(r.code, r.reason) for r in refusals} == {
         (grpc.StatusCode.FAILED_PRECONDITION, "QUOTA_REACHED")
     }
-    assert "10 requests it could take in all" in str(refused[0].message)
+    assert "10 requests it could take in all" in str(refusals[0].message)
     assert await used(sessions, "test-quota") == {"total": 10}
     # The refused requests are the drafts they were; only the 10 submissions wrote anything.
     for draft, result in zip(drafts, results, strict=True):
