@@ -30,7 +30,7 @@ from guichet_procedures.definitions.form import (
     UnknownStep,
 )
 from guichet_procedures.definitions.model import Definition, Field, LocalText, Status
-from guichet_procedures.requests import events, repository
+from guichet_procedures.requests import appointments, events, repository
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import (
     ACTION_NEEDED,
@@ -396,6 +396,8 @@ async def submit(
     _completeness(form, request, request.answers)
     # F33: one taken from the current version's quota; refused, the transaction rolls back.
     await consume(session, await governing(session, store, definition), acting.owner, now)
+    # F32: the held slot becomes a booking (a required appointment needs a live hold).
+    await appointments.book_on_submit(session, request, definition, now=now)
     first = definition.statuses[0]
     request.reference = await _free_reference(session)
     request.state = SUBMITTED
