@@ -394,10 +394,11 @@ async def submit(
     _check_access(definition, acting)
     form = Form(definition)
     _completeness(form, request, request.answers)
+    # F32: the held slot becomes a booking (a required appointment needs a live hold); before
+    # the quota, so a refused booking never waits on the procedure's counter.
+    await appointments.book_on_submit(session, request, definition, now=now)
     # F33: one taken from the current version's quota; refused, the transaction rolls back.
     await consume(session, await governing(session, store, definition), acting.owner, now)
-    # F32: the held slot becomes a booking (a required appointment needs a live hold).
-    await appointments.book_on_submit(session, request, definition, now=now)
     first = definition.statuses[0]
     request.reference = await _free_reference(session)
     request.state = SUBMITTED
