@@ -193,6 +193,20 @@ TITLES: dict[str, str] = {
     "NOT_CANCELLABLE": N_("This request can no longer be cancelled"),
     "PROOF_NOT_FOUND": N_("This request has no proof of deposit"),
     "INVALID_PROOF": N_("Send the proof of deposit as a PDF file"),
+    # --- procedures: appointments ---
+    "APPOINTMENT_NOT_OFFERED": N_("This procedure does not offer appointments"),
+    "APPOINTMENT_REQUIRED": N_("This procedure needs an appointment: choose a slot"),
+    "HOLD_EXPIRED": N_("The slot held for you was released: choose a slot again"),
+    "SLOT_NOT_FOUND": N_("This procedure has no such appointment slot"),
+    "SLOT_FULL": N_("This slot has no free place left"),
+    "SLOT_PAST": N_("This slot has already begun"),
+    "NO_APPOINTMENT": N_("This request has no booked appointment"),
+    "APPOINTMENT_NOT_CHANGEABLE": N_("This request's appointment can no longer change"),
+    "UNKNOWN_PLACE": N_("The procedure names no such place"),
+    "INVALID_SLOT_ID": N_("The slot id is not valid"),
+    "INVALID_SLOT_WINDOW": N_("The period asked is not valid"),
+    "INVALID_SLOTS": N_("The slots have errors"),
+    "INVALID_BOOKING_CHANGE": N_("The change of booking has errors"),
 }
 
 
