@@ -1,5 +1,5 @@
-"""The dashboard page (F80) in a browser: the signed-in person's eTrackings, mandates and news in
-each language, accessible (axe-core, WCAG 2.1 AA) and reflowing at 320 CSS px; with etracking
+"""The dashboard page (F80) in a browser: the signed-in person's eTrackings, requests, documents,
+mandates and news in each language, accessible (axe-core, WCAG 2.1 AA) and reflowing at 320 CSS px; with etracking
 stopped, its section is a "temporarily unavailable" alert and the rest of the page is shown."""
 
 from __future__ import annotations
@@ -41,6 +41,12 @@ async def test_the_dashboard_page_shows_every_section_accessibly_in_each_languag
     artifacts: Path,
 ) -> None:
     numbers = [await track(api, signed_in) for _ in range(2)]
+    started = await api.post(
+        "/api/v1/procedures/residence-certificate/drafts",
+        headers={**signed_in.citizen.bearer(), "Accept-Language": language},
+    )
+    assert started.status_code == 201, started.text
+    draft = started.json()
     page = signed_in.page
     axe = Axe()
     watch = Watch()
@@ -56,6 +62,11 @@ async def test_the_dashboard_page_shows_every_section_accessibly_in_each_languag
         shown = await page.locator("#etrackings tbody th").all_text_contents()
         assert [number.strip() for number in shown] == numbers[::-1]
         assert await page.locator("#etrackings-unavailable").count() == 0
+        # The draft just started, linked to its page; the wallet's count.
+        link = page.locator("#requests tbody th a")
+        assert [title.strip() for title in await link.all_text_contents()] == [draft["title"]]
+        assert (await link.get_attribute("href") or "").startswith(f"/my/requests/{draft['id']}")
+        assert await page.locator("#documents a[href^='/my/wallet']").count() == 1
         # Private news too: the person is signed in.
         for item in NEWS.visible(signed_in=True):
             assert await page.locator(f"#dashboard-news #news-{item.id}").count() == 1

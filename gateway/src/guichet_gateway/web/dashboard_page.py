@@ -15,10 +15,12 @@ from guichet_gateway.dashboard import read_dashboard, section_deadline
 from guichet_gateway.deps import Calls
 from guichet_gateway.web.news import news_for
 from guichet_gateway.web.pages import page, page_language
+from guichet_gateway.web.procedures_pages import STATES
 from guichet_gateway.web.session import SignedIn
-from guichet_kit.i18n import format_moment
+from guichet_kit.i18n import format_moment, render
 
 router = APIRouter(include_in_schema=False)
+STATE_WORDS = dict(STATES.values())
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
@@ -36,6 +38,18 @@ async def dashboard_page(request: Request, calls: Calls, session: SignedIn) -> H
         }
         for t in board.etrackings.items
     ]
+    requests = [
+        {
+            "title": r.title,
+            "reference": r.reference,
+            # A draft or a cancelled request has no status of its procedure: its state says it.
+            "status": r.status_text or render(STATE_WORDS[r.state], language),
+            "when": format_moment(r.updated_at, language) if r.updated_at else "",
+            "iso": r.updated_at.isoformat() if r.updated_at else "",
+            "href": f"/my/requests/{r.id}?" + urlencode({"lang": language.value}),
+        }
+        for r in board.requests.items
+    ]
     mandates = [
         {
             "name": m.subject_name or m.subject_national_id,
@@ -50,6 +64,7 @@ async def dashboard_page(request: Request, calls: Calls, session: SignedIn) -> H
         section="dashboard",
         board=board,
         trackings=trackings,
+        requests=requests,
         mandates=mandates,
         # The news as the home page shows them, private ones included (the same items as the API).
         news=news_for(language, signed_in=True),
