@@ -1182,26 +1182,72 @@ class SubmitRequestRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     idempotency_key: _builtins.str
     """Chosen by the client once per submission attempt: a retry with the same key gets the same
     answer and submits nothing twice.
     """
     language: _builtins.str
+    @_builtins.property
+    def signature(self) -> Global___Signature:
+        """F26: the applicant's signature, required when the procedure asks for one (refused when it
+        does not): over the answers' SHA-256 digest (Request.answers_sha256 of the complete draft).
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         idempotency_key: _builtins.str = ...,
         language: _builtins.str = ...,
+        signature: Global___Signature | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "language", b"language", "request_id", b"request_id", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SubmitRequestRequest: _TypeAlias = SubmitRequestRequest  # noqa: Y015
+
+@_typing.final
+class Signature(_message.Message):
+    """Signature is a person's signature of a request's answers with a certificate of the national
+    CA. `value` signs the 32 bytes of the answers' SHA-256 digest as the message (the algorithm
+    hashes them once more with SHA-256, as any signing library does with a message).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CERTIFICATE_FIELD_NUMBER: _builtins.int
+    CHAIN_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    certificate: _builtins.bytes
+    """DER or PEM X.509; its subject's serialNumber is the signer's national id."""
+    value: _builtins.bytes
+    algorithm: _builtins.str
+    """"rsa-pss-sha256" | "rsa-pkcs1v15-sha256" | "ecdsa-sha256" (DER-encoded ECDSA value)."""
+    @_builtins.property
+    def chain(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """Intermediate certificates up to the national CA, if any (DER or PEM)."""
+
+    def __init__(
+        self,
+        *,
+        certificate: _builtins.bytes = ...,
+        chain: _abc.Iterable[_builtins.bytes] | None = ...,
+        value: _builtins.bytes = ...,
+        algorithm: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "certificate", b"certificate", "chain", b"chain", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Signature: _TypeAlias = Signature  # noqa: Y015
 
 @_typing.final
 class SubmitRequestResponse(_message.Message):
@@ -1475,6 +1521,8 @@ class IncomingRequest(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     ASKED_FIELD_IDS_FIELD_NUMBER: _builtins.int
     APPOINTMENT_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    SIGNER_FIELD_NUMBER: _builtins.int
     reference: _builtins.str
     procedure_code: _builtins.str
     procedure_version: _builtins.int
@@ -1491,6 +1539,8 @@ class IncomingRequest(_message.Message):
     answers_json: _builtins.str
     """JSON object of the answers (field id → value)."""
     answers_sha256: _builtins.str
+    signer: _builtins.str
+    """Who signed: "person:<national id>" from the certificate."""
     @_builtins.property
     def submitted_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1501,6 +1551,12 @@ class IncomingRequest(_message.Message):
     def asked_field_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def appointment(self) -> Global___Appointment: ...
+    @_builtins.property
+    def signature(self) -> Global___Signature:
+        """F26: the applicant's signature of the answers, when the procedure requires one; it signs
+        the digest of the answers as first submitted (a correction changes the answers after it).
+        """
+
     def __init__(
         self,
         *,
@@ -1521,10 +1577,12 @@ class IncomingRequest(_message.Message):
         history: _abc.Iterable[Global___HistoryEntry] | None = ...,
         asked_field_ids: _abc.Iterable[_builtins.str] | None = ...,
         appointment: Global___Appointment | None = ...,
+        signature: Global___Signature | None = ...,
+        signer: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "signature", b"signature", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "signature", b"signature", "signer", b"signer", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
