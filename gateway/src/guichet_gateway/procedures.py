@@ -116,6 +116,12 @@ class ProcedureSummaryOut(BaseModel):
     paper_form_code: str = Field(description="For a paper procedure: its eTracking paper form")
     administration: str = Field(description="The competent administration's code")
     form_url: str
+    quota_reached: bool = Field(
+        description="No request is taken now: a quota is full, or it is not open yet or any more"
+    )
+    availability_message: str = Field(description="Why, in the caller's language; else empty")
+    opens_at: datetime | None = Field(description="Requests are taken from then on, if set")
+    closes_at: datetime | None = Field(description="Requests are taken until then, if set")
 
 
 class CatalogueOut(BaseModel):
@@ -313,6 +319,10 @@ def summary_out(procedure: pb.ProcedureSummary) -> ProcedureSummaryOut:
         paper_form_code=procedure.paper_form_code,
         administration=procedure.administration,
         form_url=form_url(procedure.code),
+        quota_reached=procedure.quota_reached,
+        availability_message=procedure.availability_message,
+        opens_at=timestamp(procedure.opens_at),
+        closes_at=timestamp(procedure.closes_at),
     )
 
 

@@ -257,3 +257,20 @@ def test_a_proof_above_the_json_bound_reaches_the_service(client: TestClient) ->
             VERIFY, content=b"%PDF" + bytes(200_000), headers={"Content-Type": media_type}
         )
         _problem(response, 503, "DEPENDENCY_UNAVAILABLE")
+
+
+def test_a_procedure_taking_no_request_says_so_and_why() -> None:
+    opens = Timestamp(seconds=1_785_535_200)  # 2026-08-01T00:00+02:00
+    procedure = pb.ProcedureSummary(
+        code="student-financial-aid",
+        channel=pb.CHANNEL_ONLINE,
+        quota_reached=True,
+        availability_message="Les demandes sont prises à partir du 1er août 2026.",
+        opens_at=opens,
+    )
+    out = procedures.summary_out(procedure)
+    assert out.quota_reached is True
+    assert out.availability_message == "Les demandes sont prises à partir du 1er août 2026."
+    assert out.opens_at is not None and out.opens_at.timestamp() == 1_785_535_200
+    assert out.closes_at is None
+    assert procedures.summary_out(pb.ProcedureSummary(code="x")).quota_reached is False

@@ -617,6 +617,9 @@ def _summary(procedure: pb.ProcedureSummary, language: Language) -> dict[str, An
         "paper_href": "/etracking/new?"
         + urlencode({"lang": language.value, "paper_form_code": procedure.paper_form_code}),
         "administration": procedure.administration,
+        # F33: the service says when no request is taken now (quota full, not open) and why.
+        "closed": procedure.quota_reached,
+        "availability": procedure.availability_message,
     }
 
 
