@@ -26,6 +26,7 @@ from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.events import STREAM
 from guichet_procedures.requests.purge import AccountPurge
 from guichet_procedures.requests.service import ProofIssuer
+from guichet_procedures.requests.signature import SignatureVerifier
 from guichet_procedures.settings import ProceduresSettings
 
 SERVICES = pb.DESCRIPTOR.services_by_name
@@ -74,6 +75,7 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                 wire.display,
             ),
             trust_roots=(settings.platform_ca,),
+            signatures=SignatureVerifier([settings.national_ca]) if settings.national_ca else None,
         )
 
         def register(registry: Registry) -> None:

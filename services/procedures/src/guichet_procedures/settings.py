@@ -42,6 +42,9 @@ class ProceduresSettings(PublishSettings):
     seal_private_key: Path
     seal_key_passphrase: SecretStr | None = None
     platform_ca: Path
+    # F26: the national CA that issues citizens' certificates, which applicants sign with; unset,
+    # a procedure requiring a signature cannot be submitted (SIGNATURE_UNAVAILABLE).
+    national_ca: Path | None = None
     # Only `make bench` turns this off, to measure what the seal costs a submission: a proof
     # without the seal is still stored but never verifies (refused outside development/test).
     seal_proofs: bool = True

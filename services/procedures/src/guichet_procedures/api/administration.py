@@ -18,7 +18,7 @@ from guichet_kit.domain import FieldError, FieldErrors, InvalidInput
 from guichet_kit.i18n import Catalog, Language, current_language
 from guichet_kit.servicers import Call, Db, DeclaredServicer, administration, rpc, rpc_stream
 from guichet_kit.values import InvalidValue, parse_human_text
-from guichet_procedures.api import wire
+from guichet_procedures.api import signature_wire, wire
 from guichet_procedures.api.citizen import parse_slot_id, slot_window
 from guichet_procedures.requests import administration as rules
 from guichet_procedures.requests import appointments
@@ -122,6 +122,7 @@ def incoming_to_proto(incoming: Incoming) -> pb.IncomingRequest:
     appointment = wire.appointment_to_proto(request.appointment, incoming.definition, language)
     if appointment is not None:
         proto.appointment.CopyFrom(appointment)
+    signature_wire.fill_incoming(proto, request.signature)  # F26
     return proto
 
 

@@ -37,7 +37,7 @@ from guichet_kit.servicers import (
     rpc,
 )
 from guichet_kit.values import InvalidValue, parse_language_code
-from guichet_procedures.api import wire
+from guichet_procedures.api import signature_wire, wire
 from guichet_procedures.definitions.form import Form
 from guichet_procedures.definitions.model import Definition
 from guichet_procedures.requests import appointments, quotas, repository, service
@@ -46,6 +46,7 @@ from guichet_procedures.requests.models import DRAFT, Request
 from guichet_procedures.requests.proof import verify_proof
 from guichet_procedures.requests.references import InvalidRequestReference, parse_reference
 from guichet_procedures.requests.service import Acting, ProofMaker
+from guichet_procedures.requests.signature import SignatureVerifier
 
 _ = Catalog("guichet_procedures")
 
@@ -79,6 +80,8 @@ class RequestRules:
     make_proof: ProofMaker
     trust_roots: Sequence[TrustRoot]
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # F26: checks applicants' signatures against the national CA (None: none can be checked).
+    signatures: SignatureVerifier | None = None
 
 
 def luxembourg_today() -> date:
@@ -505,6 +508,8 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
             key,
             self._rules.make_proof,
             now=self._rules.clock(),
+            signature=signature_wire.signature_input(request),
+            verifier=self._rules.signatures,
         )
         return pb.SubmitRequestResponse(
             request=await self._reply(call.session, submitted, definition, language)

@@ -47,6 +47,7 @@ from guichet_procedures.requests.models import (
     Request,
     RequestHistory,
 )
+from guichet_procedures.requests.proof import answers_digest
 from guichet_procedures.requests.quotas import Availability
 from guichet_procedures.requests.references import parse_reference
 
@@ -337,7 +338,13 @@ def request_to_proto(
         owner=request.owner or "",
         newer_version_published=newer_version_published,
         language=request.language,
-        answers_sha256=request.answers_sha256 or "",
+        # F26: a complete draft shows the digest to sign (the one its submission will print).
+        answers_sha256=request.answers_sha256
+        or (
+            answers_digest(request.answers)
+            if full and request.state == DRAFT and not next_step and not exit_message
+            else ""
+        ),
         next_step=next_step,
         exit_message=exit_message,
     )

@@ -39,6 +39,7 @@ from guichet_kit.i18n import Language, Text, current_language
 from guichet_procedures.definitions import conditions
 from guichet_procedures.definitions.appointment import AppointmentOffer, parse_appointment
 from guichet_procedures.definitions.conditions import Condition, FieldInfo, Scope, ValueKind
+from guichet_procedures.definitions.sources import FieldSource, parse_source
 from guichet_procedures.definitions.statuses import StatusGraph, graph_problems
 
 CODE = re.compile(r"[a-z][a-z0-9-]{2,59}")
@@ -61,6 +62,7 @@ MAX_GROUP_ITEMS = 20
 MAX_ATTACHMENT_FILES = 4
 MAX_WORDING = 4000  # labels, hints, messages of a definition
 PERIODS = ("day", "week", "month", "year")
+SIGNATURES = ("required",)
 MAX_QUOTA = 1_000_000
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATE_BOUND = re.compile(r"today(?:([+-])(\d{1,3})([ymd]))?")
@@ -200,6 +202,9 @@ class Field:
     # True, False, or a condition (required-if).
     required: bool | Condition = False
     visible: Condition | None = None
+    # F24: where its prefilled value comes from, and whether that value may not change.
+    source: FieldSource | None = None
+    locked: bool = False
 
     def conditions(self) -> dict[str, Condition]:
         found = {"visible": self.visible, "required": self.required}
@@ -421,6 +426,8 @@ class Definition:
     # Days in Europe/Luxembourg: requests are taken from opens_on through closes_on.
     opens_on: date | None = None
     closes_on: date | None = None
+    # F26: the applicant must sign the answers with a certificate of the national CA.
+    signature_required: bool = False
 
     @cached_property
     def status_graph(self) -> StatusGraph:
@@ -611,7 +618,7 @@ def _condition(raw: Any, path: str, problems: Problems) -> Condition | None:
     return Condition(root, raw)
 
 
-_COMMON_KEYS = ("id", "type", "label", "hint", "required", "visible")
+_COMMON_KEYS = ("id", "type", "label", "hint", "required", "visible", "source", "locked")
 _TYPE_KEYS: Mapping[str, tuple[str, ...]] = {
     "text": ("max_length",),
     "long_text": ("max_length",),
@@ -695,11 +702,25 @@ def _field(raw: Any, path: str, problems: Problems, in_group: bool) -> Field | N
                 problems.add(f"{node.at('piece_types')}[{index}]", "expected a piece type code")
         extra["piece_types"] = tuple(types)
         extra["max_files"] = node.integer("max_files", 1, 1, MAX_ATTACHMENT_FILES) or 1
+    source = None
+    if node.has("source"):
+        source = parse_source(
+            node.get("source"), kind, node.at("source"), problems.add, in_group=in_group
+        )
+    extra["locked"] = node.boolean("locked")
+    if extra["locked"] and not node.has("source"):
+        problems.add(node.at("locked"), "a locked field needs a source to take its value from")
     if field_id is None:
         return None
     # Kept with a stand-in label when that is missing, so conditions reading it are still checked.
     return FIELD_CLASSES[kind](
-        id=field_id, label=label or _MISSING, hint=hint, required=required, visible=visible, **extra
+        id=field_id,
+        label=label or _MISSING,
+        hint=hint,
+        required=required,
+        visible=visible,
+        source=source,
+        **extra,
     )
 
 
@@ -781,7 +802,7 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         (
             "code", "version", "administration", "theme", "audience", "access", "channel",
             "paper_form", "title", "summary", "keywords", "statuses", "steps", "quota",
-            "opens_on", "closes_on", "appointment",
+            "opens_on", "closes_on", "appointment", "signature",
         ),
     )  # fmt: skip
     code = node.string("code", CODE)
@@ -835,6 +856,14 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         if node.has("steps") and not raw_steps:
             problems.add("steps", "an online procedure needs at least one step")
     steps = _bound_steps(steps, problems)
+    if audience != ["citizen"] and any(
+        each.source is not None and each.source.kind == "register"
+        for step in steps
+        for each in step.fields
+    ):
+        problems.add(
+            "audience", "a register is read about the person: register sources only for citizens"
+        )
     quota = _quota(node, problems) if node.has("quota") else None
     opens_on, closes_on = _day(node, "opens_on", problems), _day(node, "closes_on", problems)
     if opens_on is not None and closes_on is not None and closes_on < opens_on:
@@ -846,6 +875,10 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
     )
     if channel == "paper" and node.has("appointment"):
         problems.add("appointment", "a paper procedure takes no appointment here")
+    # F26: `signature: required` — the applicant signs the answers' digest (requests/signature.py).
+    signature = node.string("signature", choices=SIGNATURES, required=False)
+    if channel == "paper" and node.has("signature"):
+        problems.add("signature", "a paper procedure is signed on paper")
     problems.raise_if_any()
     assert code and version and administration and theme and login and level and channel
     assert title and summary
@@ -867,6 +900,7 @@ def parse_definition(raw: Any, *, themes: Collection[str] | None = None) -> Defi
         opens_on=opens_on,
         closes_on=closes_on,
         appointment=appointment,
+        signature_required=signature == "required",
     )
 
 

@@ -160,6 +160,8 @@ class Request(Base):
     # The submission's idempotency key: a retry with it gets the same answer.
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     answers_sha256: Mapped[str | None] = mapped_column(String(64))
+    # F26: the applicant's signature of the answers, as verified (`requests/signature.py`).
+    signature: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # {"fr": ..., "de": ..., "en": ...} of the pinned version.
     title: Mapped[dict[str, str]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -170,6 +172,9 @@ class Request(Base):
     warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # F24: the decision on prefill (accepted or refused), by whom and when, and each prefilled
+    # field's source, read_at and value (`requests/prefill.py`); None until one is taken.
+    prefill: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     history: Mapped[list[RequestHistory]] = relationship(
         back_populates="request", lazy="raise", order_by="RequestHistory.id"

@@ -72,6 +72,15 @@ class Applicant:
 
 
 @dataclass(frozen=True)
+class Signer:
+    """F26: who signed the answers, from their certificate of the national CA."""
+
+    name: str
+    national_id: str
+    certificate_serial: str  # hexadecimal
+
+
+@dataclass(frozen=True)
 class ProofContent:
     """Everything printed on a proof, already in its language; the caller builds it from the
     request and its definition (steps in order, hidden fields left out)."""
@@ -85,6 +94,7 @@ class ProofContent:
     steps: Sequence[ProofStep | tuple[str, Sequence[tuple[str, str]]]]
     answers_sha256: str
     verify_url: str
+    signer: Signer | None = None  # F26: the answers were signed (the digest below)
 
 
 def render_proof(content: ProofContent, language: Language) -> bytes:
@@ -113,6 +123,7 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
                 ).render(),
             ),
             *_applicant_rows(content.applicant),
+            *_signer_rows(content.signer),
         ]
         answers_title = _("Your answers").render()
         no_answers = _("No answers.").render()
@@ -267,6 +278,25 @@ def _applicant_rows(applicant: Applicant) -> list[tuple[str, str]]:
             company = f"{company} ({applicant.company_number})"
         rows.append((_("Company").render(), company))
     return rows
+
+
+def _signer_rows(signer: Signer | None) -> list[tuple[str, str]]:
+    if signer is None:
+        return []
+    return [
+        (
+            _("Signed by").render(),
+            _(
+                "{name}, national identification number {national_id}, certificate serial "
+                "number {serial}. The applicant signed these answers electronically (their "
+                "SHA-256 digest below) with a certificate of the national certification "
+                "authority.",
+                name=signer.name,
+                national_id=signer.national_id,
+                serial=signer.certificate_serial,
+            ).render(),
+        )
+    ]
 
 
 def _cell(text: str, style: ParagraphStyle) -> Paragraph:

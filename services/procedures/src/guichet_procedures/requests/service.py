@@ -31,6 +31,7 @@ from guichet_procedures.definitions.form import (
 )
 from guichet_procedures.definitions.model import Definition, Field, LocalText, Status
 from guichet_procedures.requests import appointments, events, repository
+from guichet_procedures.requests import signature as signatures
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import (
     ACTION_NEEDED,
@@ -381,6 +382,8 @@ async def submit(
     make_proof: ProofMaker,
     *,
     now: datetime,
+    signature: signatures.SignatureInput | None = None,
+    verifier: signatures.SignatureVerifier | None = None,
 ) -> tuple[Request, Definition]:
     # The row lock serialises a double click: the second sees the first's submission.
     request = await request_of(session, acting.owner, request_id, for_update=True)
@@ -394,6 +397,10 @@ async def submit(
     _check_access(definition, acting)
     form = Form(definition)
     _completeness(form, request, request.answers)
+    # F26: the applicant's signature over these answers, when the procedure requires it.
+    signed = await signatures.check_submission(
+        definition, signature, verifier, acting.principal, answers_digest(request.answers), now
+    )
     # F32: the held slot becomes a booking (a required appointment needs a live hold); before
     # the quota, so a refused booking never waits on the procedure's counter.
     await appointments.book_on_submit(session, request, definition, now=now)
@@ -405,6 +412,7 @@ async def submit(
     request.status = first.code
     request.idempotency_key = idempotency_key
     request.answers_sha256 = answers_digest(request.answers)
+    request.signature = signed.stored() if signed is not None else None
     request.incoming_sequence = await repository.next_incoming_sequence(session)
     request.submitted_at = now
     request.updated_at = now
@@ -675,6 +683,7 @@ class ProofIssuer:
             steps=steps,
             answers_sha256=request.answers_sha256 or "",
             verify_url=self._verify_url,
+            signer=signatures.signer_of_answers(request.signature, request.answers_sha256),
         )
 
     async def __call__(
