@@ -37,10 +37,10 @@ from guichet_kit.servicers import (
     rpc,
 )
 from guichet_kit.values import InvalidValue, parse_language_code
-from guichet_procedures.api import signature_wire, wire
+from guichet_procedures.api import prefill_wire, signature_wire, wire
 from guichet_procedures.definitions.form import Form
 from guichet_procedures.definitions.model import Definition
-from guichet_procedures.requests import appointments, quotas, repository, service
+from guichet_procedures.requests import appointments, prefill, quotas, repository, service
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import DRAFT, Request
 from guichet_procedures.requests.proof import verify_proof
@@ -82,6 +82,8 @@ class RequestRules:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # F26: checks applicants' signatures against the national CA (None: none can be checked).
     signatures: SignatureVerifier | None = None
+    # F24: the profile and the registers prefill is read from (None: none can be read).
+    prefill_sources: prefill.Sources | None = None
 
 
 def luxembourg_today() -> date:
@@ -689,6 +691,54 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         )
         reference = wire.display_reference(found.reference)
         return pb.GetAppointmentCalendarResponse(ics=ics, filename=f"appointment-{reference}.ics")
+
+    # ---- prefill (F24) ----
+
+    def _sources(self) -> prefill.Sources:
+        if self._rules.prefill_sources is None:
+            raise prefill.registers_unavailable()
+        return self._rules.prefill_sources
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def PreviewPrefill(
+        self, request: pb.PreviewPrefillRequest, call: Call
+    ) -> pb.PreviewPrefillResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        acting = await self._acting(call, "procedures:write", "looked at what would be prefilled")
+        offers = await prefill.preview(
+            call.session,
+            self._store,
+            self._sources(),
+            acting,
+            request_id,
+            now=self._rules.clock(),
+            today=luxembourg_today(),
+        )
+        return pb.PreviewPrefillResponse(fields=prefill_wire.offers_to_proto(offers, language))
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def ConsentPrefill(
+        self, request: pb.ConsentPrefillRequest, call: Call
+    ) -> pb.ConsentPrefillResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        act = "accepted prefilling a request" if request.accept else "refused prefilling a request"
+        acting = await self._acting(call, "procedures:write", act)
+        decided, definition = await prefill.decide(
+            call.session,
+            self._store,
+            self._sources(),
+            acting,
+            request_id,
+            request.accept,
+            now=self._rules.clock(),
+            today=luxembourg_today(),
+            draft_days=self._rules.draft_days,
+        )
+        return pb.ConsentPrefillResponse(
+            request=await self._reply(call.session, decided, definition, language)
+        )
 
     # ---- export (F13) ----
 
