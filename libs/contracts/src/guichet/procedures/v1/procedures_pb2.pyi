@@ -711,6 +711,8 @@ class Request(_message.Message):
     LANGUAGE_FIELD_NUMBER: _builtins.int
     ANSWERS_SHA256_FIELD_NUMBER: _builtins.int
     APPOINTMENT_FIELD_NUMBER: _builtins.int
+    PREFILLED_FIELD_NUMBER: _builtins.int
+    PREFILL_DECISION_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     reference: _builtins.str
     """Display form, e.g. PR-7K3M-9QX2-P; empty for a draft."""
@@ -735,6 +737,8 @@ class Request(_message.Message):
     language: _builtins.str
     answers_sha256: _builtins.str
     """SHA-256 of the answers, as printed on the proof."""
+    prefill_decision: _builtins.str
+    """F24: "accepted" or "refused" once the person decided on prefill; empty before."""
     @_builtins.property
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepState]: ...
     @_builtins.property
@@ -756,6 +760,10 @@ class Request(_message.Message):
     @_builtins.property
     def appointment(self) -> Global___Appointment:
         """F32: the slot held or booked, if any."""
+
+    @_builtins.property
+    def prefilled(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrefilledField]:
+        """F24: the prefilled answers, each with its source and when it was read (accepted prefill)."""
 
     def __init__(
         self,
@@ -784,10 +792,12 @@ class Request(_message.Message):
         language: _builtins.str = ...,
         answers_sha256: _builtins.str = ...,
         appointment: Global___Appointment | None = ...,
+        prefilled: _abc.Iterable[Global___PrefilledField] | None = ...,
+        prefill_decision: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "created_at", b"created_at", "expires_at", b"expires_at", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "prefill_decision", b"prefill_decision", "prefilled", b"prefilled", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2096,6 +2106,151 @@ class GetAppointmentCalendarResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetAppointmentCalendarResponse: _TypeAlias = GetAppointmentCalendarResponse  # noqa: Y015
+
+@_typing.final
+class PrefilledField(_message.Message):
+    """---- prefill with provenance and consent (F24) ----
+
+    PrefilledField: a field of the form that names a source, and its value there.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    VALUE_DISPLAY_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    SOURCE_NAME_FIELD_NUMBER: _builtins.int
+    READ_AT_FIELD_NUMBER: _builtins.int
+    LOCKED_FIELD_NUMBER: _builtins.int
+    AVAILABLE_FIELD_NUMBER: _builtins.int
+    field_id: _builtins.str
+    label: _builtins.str
+    value_display: _builtins.str
+    """The value as a person reads it, in the caller's language; empty when not available."""
+    value_json: _builtins.str
+    """The value as the answers hold it (JSON); empty when not available."""
+    source: _builtins.str
+    """"profile" or "register"."""
+    source_name: _builtins.str
+    """The source's name in the caller's language, e.g. "National register of natural persons"."""
+    locked: _builtins.bool
+    """Once prefilled, the value cannot be changed (checked again at submission)."""
+    available: _builtins.bool
+    """False when the source holds nothing for this person: the field is filled by hand."""
+    @_builtins.property
+    def read_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        field_id: _builtins.str = ...,
+        label: _builtins.str = ...,
+        value_display: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+        source: _builtins.str = ...,
+        source_name: _builtins.str = ...,
+        read_at: _timestamp_pb2.Timestamp | None = ...,
+        locked: _builtins.bool = ...,
+        available: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["read_at", b"read_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["available", b"available", "field_id", b"field_id", "label", b"label", "locked", b"locked", "read_at", b"read_at", "source", b"source", "source_name", b"source_name", "value_display", b"value_display", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrefilledField: _TypeAlias = PrefilledField  # noqa: Y015
+
+@_typing.final
+class PreviewPrefillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewPrefillRequest: _TypeAlias = PreviewPrefillRequest  # noqa: Y015
+
+@_typing.final
+class PreviewPrefillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def fields(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrefilledField]:
+        """In the form's order; empty for a procedure that prefills nothing."""
+
+    def __init__(
+        self,
+        *,
+        fields: _abc.Iterable[Global___PrefilledField] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fields", b"fields"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PreviewPrefillResponse: _TypeAlias = PreviewPrefillResponse  # noqa: Y015
+
+@_typing.final
+class ConsentPrefillRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACCEPT_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    accept: _builtins.bool
+    """True: prefill (the sources are read again); false: fill by hand."""
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        accept: _builtins.bool = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accept", b"accept", "language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentPrefillRequest: _TypeAlias = ConsentPrefillRequest  # noqa: Y015
+
+@_typing.final
+class ConsentPrefillResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentPrefillResponse: _TypeAlias = ConsentPrefillResponse  # noqa: Y015
 
 @_typing.final
 class SlotSpec(_message.Message):

@@ -132,6 +132,16 @@ class ProceduresServiceStub:
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.SerializeToString,
                 response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.FromString,
                 _registered_method=True)
+        self.PreviewPrefill = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/PreviewPrefill',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillResponse.FromString,
+                _registered_method=True)
+        self.ConsentPrefill = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/ConsentPrefill',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillResponse.FromString,
+                _registered_method=True)
 
 
 class ProceduresServiceServicer:
@@ -274,6 +284,23 @@ class ProceduresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewPrefill(self, request, context):
+        """PreviewPrefill shows what would be prefilled in a draft (F24), from which source and when it
+        was read; the registers are read for the purpose procedures:prefill:<code> (the read is in
+        the person's access log); nothing is written to the draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConsentPrefill(self, request, context):
+        """ConsentPrefill records the person's decision: accepted, the sources are read again and their
+        values written into the answers (locked ones then keep them); refused, nothing is filled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProceduresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -371,6 +398,16 @@ def add_ProceduresServiceServicer_to_server(servicer, server):
                     servicer.GetAppointmentCalendar,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.FromString,
                     response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.SerializeToString,
+            ),
+            'PreviewPrefill': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewPrefill,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillResponse.SerializeToString,
+            ),
+            'ConsentPrefill': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConsentPrefill,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -889,6 +926,60 @@ class ProceduresService:
             '/guichet.procedures.v1.ProceduresService/GetAppointmentCalendar',
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarRequest.SerializeToString,
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAppointmentCalendarResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewPrefill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/PreviewPrefill',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.PreviewPrefillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConsentPrefill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/ConsentPrefill',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillResponse.FromString,
             options,
             channel_credentials,
             insecure,

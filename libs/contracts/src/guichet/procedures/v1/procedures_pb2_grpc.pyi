@@ -76,6 +76,15 @@ class ProceduresServiceStub:
     """CancelAppointment releases a request's hold or booking."""
     GetAppointmentCalendar: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAppointmentCalendarRequest, _procedures_pb2.GetAppointmentCalendarResponse]
     """GetAppointmentCalendar returns the booking as an iCalendar file."""
+    PreviewPrefill: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.PreviewPrefillRequest, _procedures_pb2.PreviewPrefillResponse]
+    """PreviewPrefill shows what would be prefilled in a draft (F24), from which source and when it
+    was read; the registers are read for the purpose procedures:prefill:<code> (the read is in
+    the person's access log); nothing is written to the draft.
+    """
+    ConsentPrefill: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ConsentPrefillRequest, _procedures_pb2.ConsentPrefillResponse]
+    """ConsentPrefill records the person's decision: accepted, the sources are read again and their
+    values written into the answers (locked ones then keep them); refused, nothing is filled.
+    """
 
 @_typing.type_check_only
 class ProceduresServiceAsyncStub(ProceduresServiceStub):
@@ -125,6 +134,15 @@ class ProceduresServiceAsyncStub(ProceduresServiceStub):
     """CancelAppointment releases a request's hold or booking."""
     GetAppointmentCalendar: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAppointmentCalendarRequest, _procedures_pb2.GetAppointmentCalendarResponse]  # type: ignore[assignment]
     """GetAppointmentCalendar returns the booking as an iCalendar file."""
+    PreviewPrefill: _aio.UnaryUnaryMultiCallable[_procedures_pb2.PreviewPrefillRequest, _procedures_pb2.PreviewPrefillResponse]  # type: ignore[assignment]
+    """PreviewPrefill shows what would be prefilled in a draft (F24), from which source and when it
+    was read; the registers are read for the purpose procedures:prefill:<code> (the read is in
+    the person's access log); nothing is written to the draft.
+    """
+    ConsentPrefill: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ConsentPrefillRequest, _procedures_pb2.ConsentPrefillResponse]  # type: ignore[assignment]
+    """ConsentPrefill records the person's decision: accepted, the sources are read again and their
+    values written into the answers (locked ones then keep them); refused, nothing is filled.
+    """
 
 class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProceduresService is called by the gateway: the catalogue and the verification of a proof are
@@ -285,6 +303,27 @@ class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_procedures_pb2.GetAppointmentCalendarResponse, _abc.Awaitable[_procedures_pb2.GetAppointmentCalendarResponse]]:
         """GetAppointmentCalendar returns the booking as an iCalendar file."""
+
+    @_abc_1.abstractmethod
+    def PreviewPrefill(
+        self,
+        request: _procedures_pb2.PreviewPrefillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.PreviewPrefillResponse, _abc.Awaitable[_procedures_pb2.PreviewPrefillResponse]]:
+        """PreviewPrefill shows what would be prefilled in a draft (F24), from which source and when it
+        was read; the registers are read for the purpose procedures:prefill:<code> (the read is in
+        the person's access log); nothing is written to the draft.
+        """
+
+    @_abc_1.abstractmethod
+    def ConsentPrefill(
+        self,
+        request: _procedures_pb2.ConsentPrefillRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ConsentPrefillResponse, _abc.Awaitable[_procedures_pb2.ConsentPrefillResponse]]:
+        """ConsentPrefill records the person's decision: accepted, the sources are read again and their
+        values written into the answers (locked ones then keep them); refused, nothing is filled.
+        """
 
 def add_ProceduresServiceServicer_to_server(servicer: ProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
