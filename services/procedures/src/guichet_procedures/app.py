@@ -20,6 +20,7 @@ from guichet_kit.servicers import Registry
 from guichet_procedures.api import wire
 from guichet_procedures.api.administration import AdministrationProceduresServicer
 from guichet_procedures.api.citizen import ProceduresServicer, RequestRules
+from guichet_procedures.api.registers import PrefillSources, authentic_data_channel
 from guichet_procedures.definitions.loader import THEMES_FILE, load_themes
 from guichet_procedures.requests import upkeep
 from guichet_procedures.requests.catalogue_store import CatalogueStore
@@ -64,6 +65,13 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
             metrics_port=settings.metrics_port,
         ) as runtime,
         insecure_channel(settings.identity_address, timeout=5.0) as identity,
+        authentic_data_channel(
+            settings.authentic_data_address,
+            settings.tls_certificate,
+            settings.tls_private_key,
+            settings.platform_ca,
+            timeout=settings.authentic_data_timeout_seconds,
+        ) as registers,
     ):
         sessions = runtime.sessions
         store = store_of(settings)
@@ -75,6 +83,7 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                 wire.display,
             ),
             trust_roots=(settings.platform_ca,),
+            prefill_sources=PrefillSources(registers, identity),
             signatures=SignatureVerifier([settings.national_ca]) if settings.national_ca else None,
         )
 

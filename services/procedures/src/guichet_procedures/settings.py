@@ -37,6 +37,10 @@ class ProceduresSettings(PublishSettings):
     token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
     ca_file: Path | None = None
     identity_address: str = "127.0.0.1:50071"
+    # F24: the registers prefill reads, on authentic data's mutual TLS port, with procedures'
+    # service certificate (tls_certificate, tls_private_key) and the platform CA.
+    authentic_data_address: str = "127.0.0.1:50082"
+    authentic_data_timeout_seconds: float = Field(default=5.0, gt=0)
     # The platform's seal on proofs of deposit, and the CA a proof is verified against.
     seal_certificate: Path
     seal_private_key: Path

@@ -255,7 +255,7 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
             exit_message = service.as_text(found).render(language) if found is not None else ""
             procedure = await repository.find_procedure(session, request.procedure_code)
             newer = service.newer_version_published(request, procedure)
-        return wire.request_to_proto(
+        reply = wire.request_to_proto(
             request,
             definition,
             language,
@@ -268,6 +268,9 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
                 await appointments.appointment_of(session, request.id), definition, language
             ),
         )
+        # F24: where each prefilled answer came from, and the decision on prefill.
+        prefill_wire.add_provenance(reply, request, definition, language)
+        return reply
 
     # ---- the catalogue ----
 

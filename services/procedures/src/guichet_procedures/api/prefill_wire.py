@@ -10,7 +10,9 @@ from datetime import datetime
 from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet_kit.i18n import Language
 from guichet_procedures.api import wire
-from guichet_procedures.requests.prefill import Offer, Provenance, source_label
+from guichet_procedures.definitions.model import Definition
+from guichet_procedures.requests.models import Request
+from guichet_procedures.requests.prefill import Offer, Provenance, provenance, source_label
 
 
 def _field(
@@ -55,15 +57,24 @@ def offers_to_proto(offers: Sequence[Offer], language: Language) -> list[pb.Pref
     ]
 
 
+def add_provenance(
+    reply: pb.Request, request: Request, definition: Definition, language: Language
+) -> None:
+    """The request's prefilled answers with their sources, and the decision taken."""
+    reply.prefill_decision = (request.prefill or {}).get("decision", "")
+    reply.prefilled.extend(
+        provenance_to_proto(provenance(request, definition), definition, language)
+    )
+
+
 def provenance_to_proto(
-    found: Sequence[Provenance], fields: dict[str, object], language: Language
+    found: Sequence[Provenance], definition: Definition, language: Language
 ) -> list[pb.PrefilledField]:
-    """`fields`: the definition's fields by id (for the display of each value)."""
     return [
         _field(
             item.field_id,
             item.label.text(language),
-            wire.display(fields[item.field_id], item.value, language),  # type: ignore[arg-type]
+            wire.display(definition.fields[item.field_id], item.value, language),
             item.value,
             item.source,
             item.source_label(language),

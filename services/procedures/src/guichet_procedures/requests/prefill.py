@@ -329,10 +329,15 @@ def _field_locked(field_ids: Sequence[str]) -> InvalidInput:
     )
 
 
-def with_locked(step: Step, submitted: Mapping[str, Any], request: Request) -> dict[str, Any]:
+def with_locked(
+    definition: Definition, step_id: str, submitted: Mapping[str, Any], request: Request
+) -> Mapping[str, Any]:
     """A step's answers as sent, with each locked value the client left out put back; a locked
     value sent empty is a change, refused."""
     locked = locked_values(request)
+    step = definition.step(step_id)
+    if not locked or step is None:
+        return submitted
     own = [each.id for each in step.fields if each.id in locked]
     cleared = [
         field_id for field_id in own if field_id in submitted and is_empty(submitted[field_id])

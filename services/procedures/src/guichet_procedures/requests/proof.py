@@ -95,6 +95,8 @@ class ProofContent:
     answers_sha256: str
     verify_url: str
     signer: Signer | None = None  # F26: the answers were signed (the digest below)
+    # F24: (field label, its source and when it was read) of each prefilled answer.
+    prefilled: Sequence[tuple[str, str]] = ()
 
 
 def render_proof(content: ProofContent, language: Language) -> bytes:
@@ -127,6 +129,7 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
         ]
         answers_title = _("Your answers").render()
         no_answers = _("No answers.").render()
+        sources_title = _("Prefilled answers and their sources").render()
         digest_label = _("SHA-256 digest of the answers").render()
         digest_note = _(
             "The digest identifies these answers exactly: the same answers always give the same "
@@ -160,6 +163,9 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
         story.append(Paragraph(escape(step.title), styles["Heading2"]))
         rows = [tuple(answer) for answer in step.answers]
         story.append(_table(rows) if rows else Paragraph(escape(no_answers), body))
+    if content.prefilled:  # F24
+        story.append(Paragraph(escape(sources_title), styles["Heading2"]))
+        story.append(_table([tuple(row) for row in content.prefilled]))
     verification = Table(
         [[_qr_code(content.verify_url), Paragraph(escape(how_to_verify), body)]],
         colWidths=[35 * mm, 135 * mm],

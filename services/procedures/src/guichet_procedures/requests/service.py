@@ -30,7 +30,7 @@ from guichet_procedures.definitions.form import (
     UnknownStep,
 )
 from guichet_procedures.definitions.model import Definition, Field, LocalText, Status
-from guichet_procedures.requests import appointments, events, repository
+from guichet_procedures.requests import appointments, events, prefill, repository
 from guichet_procedures.requests import signature as signatures
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import (
@@ -292,7 +292,10 @@ async def save_step(
     if definition.step(step_id) is None:
         raise UnknownStep(step_id)
     _reachable(form, request, step_id)
+    # F24: locked prefilled values keep their source's value.
+    submitted = prefill.with_locked(definition, step_id, submitted, request)
     result = form.check_step(step_id, submitted, request.answers)
+    prefill.check_locked(result.values, request)
     step = next(step for step in definition.steps if step.id == step_id)
     own = {f.id for f in step.fields}
     merged = {k: v for k, v in request.answers.items() if k not in own}
@@ -397,6 +400,7 @@ async def submit(
     _check_access(definition, acting)
     form = Form(definition)
     _completeness(form, request, request.answers)
+    prefill.check_at_submit(request, definition)
     # F26: the applicant's signature over these answers, when the procedure requires it.
     signed = await signatures.check_submission(
         definition, signature, verifier, acting.principal, answers_digest(request.answers), now
@@ -456,6 +460,7 @@ async def answer_correction(
                 for key in not_asked
             ],
         )
+    prefill.check_locked(changes, request)
     form = Form(definition)
     merged = dict(request.answers)
     merged.update(changes)
@@ -684,6 +689,7 @@ class ProofIssuer:
             answers_sha256=request.answers_sha256 or "",
             verify_url=self._verify_url,
             signer=signatures.signer_of_answers(request.signature, request.answers_sha256),
+            prefilled=prefill.proof_rows(request, definition, language),
         )
 
     async def __call__(
