@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Base64Bytes, BaseModel, Field
 from starlette.types import Scope
 
 from guichet.procedures.v1 import procedures_pb2 as pb
@@ -499,6 +499,33 @@ Answers = Annotated[
 ]
 
 
+# Base64 of at most 16 KiB (a certificate) and of 1 KiB (a signature value).
+_Certificate64 = Annotated[Base64Bytes, Field(max_length=22_000)]
+
+
+class SignatureIn(BaseModel):
+    """F26: the applicant's signature of the answers' digest (`answers_sha256` of the complete
+    draft): the message signed is the digest's 32 bytes, hashed once more by the algorithm."""
+
+    certificate: _Certificate64 = Field(
+        description="The signer's certificate of the national CA, base64 of DER or PEM; its "
+        "subject's serialNumber is the signer's national id"
+    )
+    chain: list[_Certificate64] = Field(
+        default_factory=list, max_length=4, description="Intermediate certificates, base64"
+    )
+    value: Base64Bytes = Field(
+        max_length=1_400, description="The signature value, base64 (ECDSA: DER-encoded)"
+    )
+    algorithm: Literal["rsa-pss-sha256", "rsa-pkcs1v15-sha256", "ecdsa-sha256"]
+
+
+class SubmissionIn(BaseModel):
+    signature: SignatureIn | None = Field(
+        default=None, description="Required when the procedure asks for a signature, else absent"
+    )
+
+
 def answers_json(answers: dict[str, Any]) -> str:
     """The answers as JSON text for the service: only what JSON can say (no NaN or Infinity,
     which Python's reader lets through)."""
@@ -956,9 +983,15 @@ async def extend_draft(
             404: _UNKNOWN_REQUEST,
             409: "The draft is not complete (REQUEST_INCOMPLETE), its answers end the "
             "procedure (NOT_ELIGIBLE), or it was submitted with another key "
-            "(ALREADY_SUBMITTED) or is not a draft (NOT_A_DRAFT).",
+            "(ALREADY_SUBMITTED) or is not a draft (NOT_A_DRAFT); the procedure must be "
+            "signed (SIGNATURE_REQUIRED).",
             422: "A malformed Idempotency-Key (VALIDATION_FAILED), or answers no longer valid "
-            "(INVALID_ANSWERS, e.g. a date past its bound since): `errors` names them.",
+            "(INVALID_ANSWERS, e.g. a date past its bound since): `errors` names them. A "
+            "signature that does not verify over the answers (SIGNATURE_INVALID), of a "
+            "certificate not of the national CA (SIGNATURE_CERTIFICATE_UNTRUSTED), expired "
+            "(SIGNATURE_CERTIFICATE_EXPIRED), not for signing (SIGNATURE_CERTIFICATE_USAGE), "
+            "or for a procedure that asks none (SIGNATURE_NOT_EXPECTED). 403 also when the "
+            "certificate is not the caller's (SIGNER_NOT_APPLICANT).",
         }
     ),
 )
@@ -968,14 +1001,24 @@ async def submit_request(
     calls: Calls,
     user: CurrentUser,
     language: LanguageDep,
+    submission: Annotated[SubmissionIn | None, Body()] = None,
 ) -> RequestOut:
     """F27: submit a complete draft. Everything is checked again on the version it began with;
     it gets its reference (PR-XXXX-XXXX-C) and its sealed proof of deposit (`proof_url`), and
     goes to the competent administration. A retry with the same Idempotency-Key (a double
     click, a lost answer) submits nothing again and gets the same request."""
-    reply = await calls.procedures.SubmitRequest(
-        pb.SubmitRequestRequest(request_id=request_id, idempotency_key=key, language=language)
-    )
+    message = pb.SubmitRequestRequest(request_id=request_id, idempotency_key=key, language=language)
+    if submission is not None and submission.signature is not None:
+        given = submission.signature
+        message.signature.CopyFrom(
+            pb.Signature(
+                certificate=given.certificate,
+                chain=given.chain,
+                value=given.value,
+                algorithm=given.algorithm,
+            )
+        )
+    reply = await calls.procedures.SubmitRequest(message)
     return request_out(reply.request)
 
 

@@ -207,6 +207,15 @@ TITLES: dict[str, str] = {
     "INVALID_SLOT_WINDOW": N_("The period asked is not valid"),
     "INVALID_SLOTS": N_("The slots have errors"),
     "INVALID_BOOKING_CHANGE": N_("The change of booking has errors"),
+    # --- procedures: signature (F26) ---
+    "SIGNATURE_REQUIRED": N_("This procedure must be signed"),
+    "SIGNATURE_NOT_EXPECTED": N_("This procedure is not signed"),
+    "SIGNATURE_INVALID": N_("The signature does not verify"),
+    "SIGNATURE_CERTIFICATE_UNTRUSTED": N_("The certificate is not one of the national CA"),
+    "SIGNATURE_CERTIFICATE_EXPIRED": N_("The certificate is not valid now"),
+    "SIGNATURE_CERTIFICATE_USAGE": N_("The certificate is not meant for signing"),
+    "SIGNER_NOT_APPLICANT": N_("The certificate is not the applicant's"),
+    "SIGNATURE_UNAVAILABLE": N_("Signatures cannot be checked at the moment"),
 }
 
 
