@@ -104,26 +104,21 @@ PURPOSES: dict[str, Purpose] = {
             ("company.number", "company.name", "company.directors"),
             services=frozenset({"identity"}),
         ),
-        # Procedures prefill forms (each field shown with its source before use).
+        # Procedures prefill forms (each field shown with its source before use): one purpose
+        # per procedure of the catalogue that names register sources, with exactly those fields
+        # (services/procedures/catalogue; compared by tests/unit/test_prefill_purposes.py).
         Purpose(
             "procedures:prefill:change-of-address",
             _("Prefilling a change of address"),
             "person",
-            (*_IDENTITY, "person.address", "person.household"),
+            ("person.address",),
             services=frozenset({"procedures"}),
         ),
         Purpose(
-            "procedures:prefill:parking-permit",
-            _("Prefilling a residents' parking permit"),
+            "procedures:prefill:student-financial-aid",
+            _("Prefilling an application for student financial aid"),
             "person",
-            (*_IDENTITY, "person.address", "driving_licence.categories"),
-            services=frozenset({"procedures"}),
-        ),
-        Purpose(
-            "procedures:prefill:business-permit",
-            _("Prefilling a business permit"),
-            "company",
-            ("company.number", "company.name", "company.legal_form", "company.address"),
+            ("person.birth_date",),
             services=frozenset({"procedures"}),
         ),
         # Administrations, each for its own missions.
