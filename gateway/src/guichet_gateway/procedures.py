@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import Base64Bytes, BaseModel, Field
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 from starlette.types import Scope
 
 from guichet.procedures.v1 import procedures_pb2 as pb
@@ -31,7 +31,13 @@ from guichet_gateway.deps import (
     acts_in_context,
     rate_limit,
 )
-from guichet_gateway.fields import HUMAN_TEXT_PATTERN, UUID_EXAMPLE, UUID_PATTERN, UuidPath
+from guichet_gateway.fields import (
+    HUMAN_TEXT_PATTERN,
+    UUID_EXAMPLE,
+    UUID_PATTERN,
+    Flag,
+    UuidPath,
+)
 from guichet_gateway.openapi import refusals
 from guichet_gateway.ratelimit import LOOKUPS
 from guichet_gateway.uploads import refuse_declared_length, too_large
@@ -236,6 +242,30 @@ class RequestSummaryOut(BaseModel):
     url: str
 
 
+class PrefilledFieldOut(BaseModel):
+    """F24: a field the form prefills, and its value at its source."""
+
+    field_id: str
+    label: str
+    value_display: str = Field(description="The value as a person reads it; empty if none")
+    value: Any = Field(description="The value as the answers would hold it; null if none")
+    source: Literal["profile", "register"]
+    source_name: str = Field(description="e.g. National register of natural persons")
+    read_at: datetime | None = Field(description="When the source was read")
+    locked: bool = Field(description="Once prefilled, the value cannot be changed")
+    available: bool = Field(description="False: the source holds nothing; fill it by hand")
+
+
+class PrefillOut(BaseModel):
+    fields: list[PrefilledFieldOut] = Field(description="In the form's order; empty: none")
+
+
+class PrefillConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept: Flag = Field(description="true: prefill (the sources are read again); false: by hand")
+
+
 class RequestOut(RequestSummaryOut):
     """A draft or a request as its owner sees it."""
 
@@ -249,6 +279,12 @@ class RequestOut(RequestSummaryOut):
     language: str
     answers_sha256: str = Field(description="SHA-256 of the answers, as printed on the proof")
     proof_url: str = Field(description="The proof of deposit, once submitted; else empty")
+    prefilled: list[PrefilledFieldOut] = Field(
+        default_factory=list, description="F24: prefilled answers, each with its source"
+    )
+    prefill_decision: Literal["", "accepted", "refused"] = Field(
+        default="", description="F24: the decision on prefill; empty before it is taken"
+    )
 
 
 class RequestsOut(BaseModel):
@@ -448,6 +484,22 @@ def request_out(request: pb.Request) -> RequestOut:
         language=request.language,
         answers_sha256=request.answers_sha256,
         proof_url=f"{request_url(request.id)}/proof" if submitted else "",
+        prefilled=[prefilled_out(f) for f in request.prefilled],
+        prefill_decision=request.prefill_decision,
+    )
+
+
+def prefilled_out(field: pb.PrefilledField) -> PrefilledFieldOut:
+    return PrefilledFieldOut(
+        field_id=field.field_id,
+        label=field.label,
+        value_display=field.value_display,
+        value=json.loads(field.value_json) if field.value_json else None,
+        source=field.source,
+        source_name=field.source_name,
+        read_at=timestamp(field.read_at),
+        locked=field.locked,
+        available=field.available,
     )
 
 
@@ -1112,3 +1164,66 @@ async def download_proof(request_id: RequestId, calls: Calls, user: CurrentUser)
             "Cache-Control": "no-store",
         },
     )
+
+
+# --- prefill with provenance and consent (F24) ---------------------------------------------------
+
+
+@router.get(
+    f"{MY_REQUESTS}/{{request_id}}/prefill",
+    response_model=PrefillOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(
+        {
+            403: _MANDATE,
+            404: _UNKNOWN_REQUEST,
+            409: "Not a draft (NOT_A_DRAFT).",
+            503: "The registers or the profile cannot be read now (REGISTERS_UNAVAILABLE, "
+            "PROFILE_UNAVAILABLE).",
+        }
+    ),
+)
+async def preview_prefill(
+    request_id: RequestId, calls: Calls, user: CurrentUser, language: LanguageDep
+) -> PrefillOut:
+    """F24: what the form would be prefilled with, from which source, read when — before the
+    person decides. The registers are read for this procedure's purpose and the read is in the
+    person's access log; nothing is written to the draft."""
+    reply = await calls.procedures.PreviewPrefill(
+        pb.PreviewPrefillRequest(request_id=request_id, language=language)
+    )
+    return PrefillOut(fields=[prefilled_out(f) for f in reply.fields])
+
+
+@router.post(
+    f"{MY_REQUESTS}/{{request_id}}/prefill-consent",
+    response_model=RequestOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(
+        {
+            403: _MANDATE,
+            404: _UNKNOWN_REQUEST,
+            409: "Not a draft (NOT_A_DRAFT), or the procedure prefills nothing "
+            "(NOTHING_TO_PREFILL).",
+            422: 'The body is not {"accept": true|false} (VALIDATION_FAILED).',
+            503: "The registers or the profile cannot be read now (REGISTERS_UNAVAILABLE, "
+            "PROFILE_UNAVAILABLE): nothing was filled.",
+        }
+    ),
+)
+async def consent_prefill(
+    request_id: RequestId,
+    body: PrefillConsentIn,
+    calls: Calls,
+    user: CurrentUser,
+    language: LanguageDep,
+) -> RequestOut:
+    """F24: the person's decision, recorded on the request. Accepted, the sources are read
+    again and their values written into the answers (`prefilled` says where each came from;
+    locked ones then keep their value, checked again at submission). Refused, nothing is
+    filled: the form is filled by hand. A procedure with locked fields needs this decision
+    before it is submitted (409 PREFILL_CONSENT_MISSING)."""
+    reply = await calls.procedures.ConsentPrefill(
+        pb.ConsentPrefillRequest(request_id=request_id, accept=body.accept, language=language)
+    )
+    return request_out(reply.request)

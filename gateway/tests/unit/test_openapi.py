@@ -244,6 +244,9 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
             for action in ("extension", "submission", "correction", "cancellation")
         ),
         ("get", "/api/v1/me/requests/{request_id}/proof"),
+        # F24: what would be prefilled, and the decision.
+        ("get", "/api/v1/me/requests/{request_id}/prefill"),
+        ("post", "/api/v1/me/requests/{request_id}/prefill-consent"),
     }
 
 

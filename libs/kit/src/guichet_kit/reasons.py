@@ -216,6 +216,11 @@ TITLES: dict[str, str] = {
     "SIGNATURE_CERTIFICATE_USAGE": N_("The certificate is not meant for signing"),
     "SIGNER_NOT_APPLICANT": N_("The certificate is not the applicant's"),
     "SIGNATURE_UNAVAILABLE": N_("Signatures cannot be checked at the moment"),
+    # --- procedures: prefill with provenance and consent (F24) ---
+    "FIELD_LOCKED": N_("A prefilled value is locked: it keeps its source's value"),
+    "PREFILL_CONSENT_MISSING": N_("Accept or refuse the prefill before submitting"),
+    "NOTHING_TO_PREFILL": N_("This procedure has nothing to prefill"),
+    "PROFILE_UNAVAILABLE": N_("Your profile cannot be read now, try again shortly"),
 }
 
 
