@@ -173,6 +173,8 @@ class Launcher:
             "PROCEDURES_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
             "PROCEDURES_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "PROCEDURES_IDENTITY_ADDRESS": self.identity_address,
+            # F24: the registers prefill reads, over mutual TLS with procedures' certificate.
+            "PROCEDURES_AUTHENTIC_DATA_ADDRESS": self.authentic_data_mtls_address,
             "PROCEDURES_STREAM_POLL_SECONDS": "0.2",
             # Its own consumer of account deletions: other runs share the NATS server.
             "PROCEDURES_PURGE_CONSUMER": f"procedures-account-purge-{name}-{worker_name()}",

@@ -437,16 +437,11 @@ def proof_rows(
     """(field label, its source and when it was read) of each prefilled answer, for the proof."""
     rows = []
     for item in provenance(request, definition):
-        text = _(
-            "{source}, read on {moment}",
-            source=item.source_label(language),
-            moment=format_moment(item.read_at, language),
+        source, moment = item.source_label(language), format_moment(item.read_at, language)
+        text = (
+            _("{source}, read on {moment} (locked)", source=source, moment=moment)
+            if item.locked
+            else _("{source}, read on {moment}", source=source, moment=moment)
         )
-        if item.locked:
-            text = _(
-                "{source}, read on {moment} (locked)",
-                source=item.source_label(language),
-                moment=format_moment(item.read_at, language),
-            )
         rows.append((item.label.text(language), text.render(language)))
     return rows
