@@ -4,7 +4,6 @@ refused at start-up, and this test names it before anything starts."""
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from pathlib import Path
 
 import pytest
@@ -28,11 +27,9 @@ def contract_services() -> list[ServiceDescriptor]:
 
 
 def servicer_classes() -> list[type[DeclaredServicer]]:
+    # Each service's wiring (`app`) imports every servicer it registers, wherever they live.
     for name in SERVICE_PACKAGES:
-        package = importlib.import_module(name)
-        for module in pkgutil.walk_packages(package.__path__, f"{name}."):
-            if module.name.endswith(".grpc"):
-                importlib.import_module(module.name)
+        importlib.import_module(f"{name}.app")
     found: list[type[DeclaredServicer]] = []
     pending = list(DeclaredServicer.__subclasses__())
     while pending:

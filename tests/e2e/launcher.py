@@ -169,6 +169,8 @@ class Launcher:
             "PROCEDURES_TLS_PRIVATE_KEY": str(pki / "services" / "procedures.key"),
             "PROCEDURES_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
             "PROCEDURES_PLATFORM_CA": str(pki / "ca.crt"),
+            # Applicants' signatures chain to the national CA (the high-level sign-in's).
+            "PROCEDURES_NATIONAL_CA": str(pki / "national" / "ca.crt"),
             "PROCEDURES_SEAL_CERTIFICATE": infra["GUICHET_SEAL_CERTIFICATE"],
             "PROCEDURES_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
             "PROCEDURES_PUBLIC_BASE_URL": "http://127.0.0.1:8000",

@@ -1,6 +1,7 @@
 """The dashboard page (F80) in a browser: the signed-in person's eTrackings, requests, documents,
-mandates and news in each language, accessible (axe-core, WCAG 2.1 AA) and reflowing at 320 CSS px; with etracking
-stopped, its section is a "temporarily unavailable" alert and the rest of the page is shown."""
+mandates and news in each language, accessible (axe-core, WCAG 2.1 AA) and reflowing at 320 CSS
+px; with etracking stopped, its section is a "temporarily unavailable" alert and the rest of the
+page is shown."""
 
 from __future__ import annotations
 
