@@ -515,7 +515,12 @@ async def test_account_deletion_leaves_nothing_behind(
                         {"id": deletion_id},
                     )
                 ).one()
-            return bool(row[0]) and list(row[1]) == ["authentic-data", "etracking", "wallet"]
+            return bool(row[0]) and list(row[1]) == [
+                "authentic-data",
+                "etracking",
+                "procedures",
+                "wallet",
+            ]
 
         await wait_until(purged_and_login_removed, seconds=30, what="the purge confirmed")
     finally:

@@ -608,6 +608,8 @@ ROUTES = {
     ("post", "/api/v1/me/requests/{request_id}/correction"),
     ("post", "/api/v1/me/requests/{request_id}/cancellation"),
     ("get", "/api/v1/me/requests/{request_id}/proof"),
+    ("get", "/api/v1/me/requests/{request_id}/prefill"),
+    ("post", "/api/v1/me/requests/{request_id}/prefill-consent"),
 }
 PUBLIC = {(m, p) for m, p in ROUTES if p.startswith("/api/v1/procedures") and m == "get"} | {
     ("post", "/api/v1/procedures/proofs/verification")
