@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -22,18 +21,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from guichet_kit.i18n import Language
-from guichet_kit.infra import find_root
 from guichet_kit.seal import SEAL_PROBLEMS, Sealer, SealProblem, verify_seal
+from guichet_testkit.pki import development_pki
 
 PLATFORM_SEAL_NAME = "OpenGuichet platform seal"
 
 
 @pytest.fixture(scope="module")
 def pki() -> Path:
-    path = Path(os.environ.get("GUICHET_PKI_DIR") or find_root() / ".data" / "pki")
-    if not (path / "seal" / "platform-seal.key").is_file():
-        pytest.skip("the development PKI is made by `make infra` (deploy/pki/dev-pki.sh)")
-    return path
+    return development_pki()
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,26 @@ citizen in at level `high` (see `guichet_testkit.login`)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from guichet_kit.infra import find_root
+
+
+def development_pki() -> Path:
+    """The development PKI's directory, with the platform seal in it. `make test` makes it (`make
+    infra`), so its absence is an error to report, not a reason to skip."""
+    path = Path(os.environ.get("GUICHET_PKI_DIR") or find_root() / ".data" / "pki")
+    if not (path / "seal" / "platform-seal.key").is_file():
+        raise RuntimeError(
+            f"no development PKI in {path}: run `make infra` (deploy/pki/dev-pki.sh)"
+        )
+    return path
 
 
 def issue_citizen_certificate(

@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +24,6 @@ from pypdf import PdfReader
 from reportlab.pdfgen import canvas
 
 from guichet_kit.i18n import Language
-from guichet_kit.infra import find_root
 from guichet_kit.seal import Sealer
 from guichet_procedures.requests.proof import (
     Applicant,
@@ -38,6 +36,7 @@ from guichet_procedures.requests.proof import (
     verify_proof,
 )
 from guichet_procedures.requests.references import InvalidRequestReference, generate_reference
+from guichet_testkit.pki import development_pki
 
 ANSWERS = {
     "moving_date": "2025-03-01",
@@ -90,10 +89,7 @@ def _text(pdf: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def pki() -> Path:
-    path = Path(os.environ.get("GUICHET_PKI_DIR") or find_root() / ".data" / "pki")
-    if not (path / "seal" / "platform-seal.key").is_file():
-        pytest.skip("the development PKI is made by `make infra` (deploy/pki/dev-pki.sh)")
-    return path
+    return development_pki()
 
 
 @pytest.fixture(scope="module")
