@@ -36,8 +36,9 @@ class Launcher:
     # port (the registers a declared child or a company's founder is checked against).
     authentic_data_address: str = field(default="127.0.0.1:1")
     authentic_data_mtls_address: str = field(default="127.0.0.1:1")
-    # Set once the wallet runs: the gateway calls it.
+    # Set once the wallet runs: the gateway calls it, procedures its services port (F25).
     wallet_address: str = field(default="127.0.0.1:1")
+    wallet_services_address: str = field(default="127.0.0.1:1")
     # Set once procedures runs: the gateway calls it.
     procedures_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
@@ -149,6 +150,7 @@ class Launcher:
         }
         process = await self._start(name, "guichet_wallet", role, env, address)
         self.wallet_address = address
+        self.wallet_services_address = services_address
         return Started(process, address, services_address)
 
     async def procedures(
@@ -177,6 +179,8 @@ class Launcher:
             "PROCEDURES_IDENTITY_ADDRESS": self.identity_address,
             # F24: the registers prefill reads, over mutual TLS with procedures' certificate.
             "PROCEDURES_AUTHENTIC_DATA_ADDRESS": self.authentic_data_mtls_address,
+            # F25: files through the wallet's file pipeline, over mutual TLS.
+            "PROCEDURES_WALLET_ADDRESS": self.wallet_services_address,
             "PROCEDURES_STREAM_POLL_SECONDS": "0.2",
             # Its own consumer of account deletions: other runs share the NATS server.
             "PROCEDURES_PURGE_CONSUMER": f"procedures-account-purge-{name}-{worker_name()}",

@@ -20,6 +20,7 @@ from guichet_kit.servicers import Registry
 from guichet_procedures.api import wire
 from guichet_procedures.api.administration import AdministrationProceduresServicer
 from guichet_procedures.api.citizen import ProceduresServicer, RequestRules
+from guichet_procedures.api.files import WalletFiles, wallet_channel
 from guichet_procedures.api.registers import PrefillSources, authentic_data_channel
 from guichet_procedures.definitions.loader import THEMES_FILE, load_themes
 from guichet_procedures.requests import upkeep
@@ -72,6 +73,13 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
             settings.platform_ca,
             timeout=settings.authentic_data_timeout_seconds,
         ) as registers,
+        wallet_channel(
+            settings.wallet_address,
+            settings.tls_certificate,
+            settings.tls_private_key,
+            settings.platform_ca,
+            timeout=settings.wallet_timeout_seconds,
+        ) as wallet,
     ):
         sessions = runtime.sessions
         store = store_of(settings)
@@ -85,6 +93,7 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
             trust_roots=(settings.platform_ca,),
             prefill_sources=PrefillSources(registers, identity),
             signatures=SignatureVerifier([settings.national_ca]) if settings.national_ca else None,
+            files=WalletFiles(wallet),
         )
 
         def register(registry: Registry) -> None:
@@ -102,6 +111,7 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                     store,
                     runtime.events_written,
                     stream_poll_seconds=settings.stream_poll_seconds,
+                    files=rules.files,
                 ),
                 SERVICES["AdministrationProceduresService"],
             )

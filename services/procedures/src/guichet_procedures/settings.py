@@ -41,6 +41,10 @@ class ProceduresSettings(PublishSettings):
     # service certificate (tls_certificate, tls_private_key) and the platform CA.
     authentic_data_address: str = "127.0.0.1:50082"
     authentic_data_timeout_seconds: float = Field(default=5.0, gt=0)
+    # F25: the wallet's file pipeline (FileService) on its services port, mutual TLS with
+    # procedures' service certificate; a file transfer's deadline is the kit's stream timeout.
+    wallet_address: str = "127.0.0.1:50092"
+    wallet_timeout_seconds: float = Field(default=10.0, gt=0)
     # The platform's seal on proofs of deposit, and the CA a proof is verified against.
     seal_certificate: Path
     seal_private_key: Path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -159,7 +160,9 @@ def test_valid_values_are_stored_normalised_and_cleaning_them_again_changes_noth
         (EMAIL, "a\x00@example.lu", "control_character"),
         (PHONE, "12", "invalid"),
         (PHONE, "+352 12", "invalid"),
-        (ATTACHMENT, "piece-id", "not_available"),
+        (ATTACHMENT, "piece-id", "invalid"),
+        (ATTACHMENT, ["not-an-id"], "invalid"),
+        (ATTACHMENT, [str(uuid.UUID(int=1)), str(uuid.UUID(int=2))], "too_many_files"),
     ],
 )
 def test_invalid_values_are_refused_with_a_reason_and_a_translated_message(

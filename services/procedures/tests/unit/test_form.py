@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import uuid
 from datetime import date
 from typing import Any
 
@@ -44,7 +45,8 @@ steps:
           visible: {{eq: [{{field: status}}, worker]}}}}
       - {{id: phone, type: phone, label: {L}, required: {{not: {{filled: {{field: email}}}}}}}}
       - {{id: email, type: email, label: {L}}}
-      - {{id: proof, type: attachment, label: {L}, piece_types: [payslip], required: true}}
+      - {{id: proof, type: attachment, label: {L}, piece_types: [payslip],
+          required: {{filled: {{field: phone}}}}}}
     exits:
       - when: {{lt: [{{age: {{field: born}}}}, 16]}}
         message: {{fr: Trop jeune, de: Zu jung, en: Too young}}
@@ -117,11 +119,22 @@ def test_every_wrong_field_is_reported_at_once_with_unknown_ones() -> None:
     ]
 
 
-def test_an_attachment_is_refused_for_now_and_never_required() -> None:
+def test_an_attachment_answer_is_the_list_of_its_file_ids_up_to_max_files() -> None:
+    one, two = str(uuid.uuid4()), str(uuid.uuid4())
     assert "proof" not in FORM.check_step("situation", SITUATION, {}).values
-    assert refused(FORM.check_step, "situation", SITUATION | {"proof": "x"}, {}) == [
-        ("proof", "not_available")
+    assert FORM.check_step("situation", SITUATION | {"proof": [one]}, {}).values["proof"] == [one]
+    for wrong, reason in (("x", "invalid"), (["x"], "invalid"), ([one, one], "duplicate")):
+        assert refused(FORM.check_step, "situation", SITUATION | {"proof": wrong}, {}) == [
+            ("proof", reason)
+        ]
+    assert refused(FORM.check_step, "situation", SITUATION | {"proof": [one, two]}, {}) == [
+        ("proof", "too_many_files")
     ]
+
+
+def test_an_attachment_field_follows_its_required_condition() -> None:
+    with_phone = SITUATION | {"phone": "+352 621 123 456"}
+    assert refused(FORM.check_step, "situation", with_phone, {}) == [("proof", "required")]
 
 
 def test_nul_bytes_and_a_megabyte_of_text_are_refused() -> None:

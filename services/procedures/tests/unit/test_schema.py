@@ -86,7 +86,8 @@ def test_conditions_are_exposed_as_extension_keywords() -> None:
     assert properties["name"]["x-guichet-required"] is True
     assert properties["email"]["x-guichet-required"] == {"field": "alone"}
     assert properties["phone"]["x-guichet-visible"] == {"not": {"field": "alone"}}
-    assert "x-guichet-required" not in properties["lease"]  # attachments: never required yet
+    assert properties["lease"]["type"] == "array"  # the ids of its files (F25)
+    assert properties["lease"]["maxItems"] == 2
     steps = json_schema(DEF, Language.EN)["x-guichet-steps"]
     assert steps[1]["x-guichet-when"] == {"filled": {"field": "name"}}
     assert steps[0]["fields"][0] == "name"

@@ -18,10 +18,11 @@ from guichet_kit.domain import FieldError, FieldErrors, InvalidInput
 from guichet_kit.i18n import Catalog, Language, current_language
 from guichet_kit.servicers import Call, Db, DeclaredServicer, administration, rpc, rpc_stream
 from guichet_kit.values import InvalidValue, parse_human_text
-from guichet_procedures.api import signature_wire, wire
+from guichet_procedures.api import files_wire, signature_wire, wire
 from guichet_procedures.api.citizen import parse_slot_id, slot_window
+from guichet_procedures.api.files import WalletFiles, files_unavailable
 from guichet_procedures.requests import administration as rules
-from guichet_procedures.requests import appointments
+from guichet_procedures.requests import appointments, attachments
 from guichet_procedures.requests.administration import Incoming
 from guichet_procedures.requests.appointments import SlotSpec
 from guichet_procedures.requests.catalogue_store import CatalogueStore
@@ -123,6 +124,12 @@ def incoming_to_proto(incoming: Incoming) -> pb.IncomingRequest:
     if appointment is not None:
         proto.appointment.CopyFrom(appointment)
     signature_wire.fill_incoming(proto, request.signature)  # F26
+    # F25: the files submitted with it (loaded with the request, `rules._competent`).
+    proto.attachments.extend(
+        files_wire.attachment_to_proto(row)
+        for row in request.attachments
+        if row.submitted_at is not None
+    )
     return proto
 
 
@@ -154,10 +161,13 @@ class AdministrationProceduresServicer(
         events_written: Callable[[], None],
         *,
         stream_poll_seconds: float,
+        files: WalletFiles | None = None,
     ) -> None:
         super().__init__(sessions, events_written)
         self._store = store
         self._poll = stream_poll_seconds
+        # F25: the wallet's file pipeline, where the requests' files are kept.
+        self._files = files
 
     def _page_size(self, errors: FieldErrors, value: int) -> int:
         if value < 0:
@@ -225,6 +235,26 @@ class AdministrationProceduresServicer(
             call.session, self._store, _administration(call), reference, display
         )
         return pb.GetIncomingRequestResponse(request=incoming_to_proto(incoming))
+
+    @rpc_stream(administration(), db=Db.READ)
+    async def ReadAttachment(
+        self, request: pb.ReadAttachmentRequest, call: Call
+    ) -> AsyncIterator[pb.ReadAttachmentResponse]:
+        """F25: a submitted file of a request of its competence, streamed from the wallet's
+        immutable copy: its description first, then its bytes."""
+        reference, display = _reference(request.reference)
+        attachment_id = files_wire.attachment_id(request.attachment_id)
+        incoming = await rules.incoming_request(
+            call.session, self._store, _administration(call), reference, display
+        )
+        row = await attachments.attachment_of(call.session, incoming.request.id, attachment_id)
+        if row.submitted_at is None:  # still the citizen's, until a submission carries it
+            raise attachments.AttachmentNotFound()
+        if self._files is None:
+            raise files_unavailable()
+        yield pb.ReadAttachmentResponse(header=files_wire.attachment_to_proto(row))
+        async for chunk in self._files.read(row.copy_id):
+            yield pb.ReadAttachmentResponse(chunk=chunk)
 
     @rpc(administration())
     async def ChangeStatus(

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
+from guichet_kit.db import transaction
 from guichet_kit.domain import FieldError, InvalidInput
 from guichet_kit.i18n import Catalog, Language, current_language
 from guichet_kit.mandates import MandateChecker
@@ -35,14 +36,23 @@ from guichet_kit.servicers import (
     citizen,
     public,
     rpc,
+    rpc_stream,
 )
 from guichet_kit.values import InvalidValue, parse_language_code
-from guichet_procedures.api import prefill_wire, signature_wire, wire
+from guichet_procedures.api import files_wire, prefill_wire, signature_wire, wire
+from guichet_procedures.api.files import WalletFiles, files_unavailable
 from guichet_procedures.definitions.form import Form
 from guichet_procedures.definitions.model import Definition
-from guichet_procedures.requests import appointments, prefill, quotas, repository, service
+from guichet_procedures.requests import (
+    appointments,
+    attachments,
+    prefill,
+    quotas,
+    repository,
+    service,
+)
 from guichet_procedures.requests.catalogue_store import CatalogueStore
-from guichet_procedures.requests.models import DRAFT, Request
+from guichet_procedures.requests.models import DRAFT, FROM_WALLET, UPLOADED, Request
 from guichet_procedures.requests.proof import verify_proof
 from guichet_procedures.requests.references import InvalidRequestReference, parse_reference
 from guichet_procedures.requests.service import Acting, ProofMaker
@@ -84,6 +94,8 @@ class RequestRules:
     signatures: SignatureVerifier | None = None
     # F24: the profile and the registers prefill is read from (None: none can be read).
     prefill_sources: prefill.Sources | None = None
+    # F25: the wallet's file pipeline (None: no file can be attached).
+    files: WalletFiles | None = None
 
 
 def luxembourg_today() -> date:
@@ -270,6 +282,11 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         )
         # F24: where each prefilled answer came from, and the decision on prefill.
         prefill_wire.add_provenance(reply, request, definition, language)
+        # F25: its files.
+        reply.attachments.extend(
+            files_wire.attachment_to_proto(row)
+            for row in await attachments.attachments_of(session, request.id)
+        )
         return reply
 
     # ---- the catalogue ----
@@ -742,6 +759,138 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         return pb.ConsentPrefillResponse(
             request=await self._reply(call.session, decided, definition, language)
         )
+
+    # ---- attachments (F25): files through the wallet's one file pipeline ----
+
+    def _files(self) -> WalletFiles:
+        if self._rules.files is None:
+            raise files_unavailable()
+        return self._rules.files
+
+    async def _addition(
+        self, acting: Acting, request_id: uuid.UUID, field_id: str
+    ) -> attachments.Addition:
+        """Checked before any byte goes to the wallet: a refused call sends nothing."""
+        async with self.read_sessions()() as session:
+            found = await service.request_of(session, acting.owner, request_id)
+            definition = await service.pinned(self._store, session, found)
+            service.check_access(definition, acting)
+            return await attachments.check_addition(session, found, definition, field_id)
+
+    async def _record(
+        self,
+        acting: Acting,
+        addition: attachments.Addition,
+        copy: attachments.CopyInfo,
+        source: str,
+        language: Language,
+    ) -> tuple[pb.Request, pb.Attachment]:
+        """The copy's row, under the request's lock, in one transaction of its own."""
+        assert self.sessions is not None  # given at construction
+        async with transaction(self.sessions) as session:
+            found = await service.request_of(
+                session, acting.owner, addition.request_id, for_update=True
+            )
+            definition = await service.pinned(self._store, session, found)
+            now = self._rules.clock()
+            row = await attachments.record_addition(
+                session, found, definition, addition, copy, source, now=now
+            )
+            service.after_attachment_change(found, definition, now, self._rules.draft_days)
+            return (
+                await self._reply(session, found, definition, language),
+                files_wire.attachment_to_proto(row),
+            )
+
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.NONE)
+    async def UploadAttachment(
+        self, request: AsyncIterator[pb.UploadAttachmentRequest], call: Call
+    ) -> pb.UploadAttachmentResponse:
+        messages = aiter(request)
+        first = await anext(messages, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise files_wire.header_missing()
+        header = first.header
+        language = _language(header.language)
+        request_id = _request_id(header.request_id)
+        acting = await self._acting(call, "procedures:write", "attached a file to a request")
+        addition = await self._addition(acting, request_id, header.field_id)
+        copy = await self._files().ingest(
+            addition,
+            header.file_name,
+            header.declared_content_type,
+            header.declared_size,
+            files_wire.chunks_after_header(messages),
+        )
+        reply, attachment = await self._record(acting, addition, copy, UPLOADED, language)
+        return pb.UploadAttachmentResponse(request=reply, attachment=attachment)
+
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.NONE)
+    async def AttachWalletPiece(
+        self, request: pb.AttachWalletPieceRequest, call: Call
+    ) -> pb.AttachWalletPieceResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        acting = await self._acting(
+            call, "procedures:write", "attached a wallet piece to a request"
+        )
+        addition = await self._addition(acting, request_id, request.field_id)
+        # The wallet checks that the piece is the owner's: another person's is not found.
+        copy = await self._files().copy_piece(
+            addition.owner,
+            request.piece_id,
+            request.file_id,
+            request.version_id,
+            addition.purpose,
+        )
+        reply, attachment = await self._record(acting, addition, copy, FROM_WALLET, language)
+        return pb.AttachWalletPieceResponse(request=reply, attachment=attachment)
+
+    @rpc(citizen(contexts=ANY_CONTEXT))
+    async def RemoveAttachment(
+        self, request: pb.RemoveAttachmentRequest, call: Call
+    ) -> pb.RemoveAttachmentResponse:
+        language = _language(request.language)
+        request_id = _request_id(request.request_id)
+        attachment_id = files_wire.attachment_id(request.attachment_id)
+        acting = await self._acting(call, "procedures:write", "removed a file from a request")
+        found = await service.request_of(call.session, acting.owner, request_id, for_update=True)
+        definition = await service.pinned(self._store, call.session, found)
+        service.check_access(definition, acting)
+        await attachments.remove(call.session, found, attachment_id)
+        now = self._rules.clock()
+        service.after_attachment_change(found, definition, now, self._rules.draft_days)
+        return pb.RemoveAttachmentResponse(
+            request=await self._reply(call.session, found, definition, language)
+        )
+
+    @rpc_stream(citizen(contexts=ANY_CONTEXT), db=Db.READ)
+    async def DownloadAttachment(
+        self, request: pb.DownloadAttachmentRequest, call: Call
+    ) -> AsyncIterator[pb.DownloadAttachmentResponse]:
+        request_id = _request_id(request.request_id)
+        attachment_id = files_wire.attachment_id(request.attachment_id)
+        acting = await self._acting(call, "procedures:read", "downloaded a file of a request")
+        found = await service.request_of(call.session, acting.owner, request_id)
+        row = await attachments.attachment_of(call.session, found.id, attachment_id)
+        files = self._files()
+        yield pb.DownloadAttachmentResponse(header=files_wire.attachment_to_proto(row))
+        async for chunk in files.read(row.copy_id):
+            yield pb.DownloadAttachmentResponse(chunk=chunk)
+
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
+    async def CopyAttachmentToWallet(
+        self, request: pb.CopyAttachmentToWalletRequest, call: Call
+    ) -> pb.CopyAttachmentToWalletResponse:
+        request_id = _request_id(request.request_id)
+        attachment_id = files_wire.attachment_id(request.attachment_id)
+        acting = await self._acting(call, "procedures:write", "copied a file into the wallet")
+        found = await service.request_of(call.session, acting.owner, request_id)
+        row = await attachments.attachment_of(call.session, found.id, attachment_id)
+        piece = await self._files().copy_to_wallet(
+            row.copy_id, acting.owner, request.type_code, request.title
+        )
+        return pb.CopyAttachmentToWalletResponse(piece_id=piece.piece_id)
 
     # ---- export (F13) ----
 

@@ -16,6 +16,7 @@ commercial companies, A for traders, F for associations, …) and 1 to 6 digits,
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -146,13 +147,32 @@ def _clean(field: Field, raw: Any, path: str, errors: FieldErrors, today: date) 
         case PhoneField():
             return parse_phone(_plain(_string(raw), 64))
         case AttachmentField():
-            raise InvalidValue(
-                "not_available",
-                _("Attachments come with a later version of this service: leave this empty."),
-            )
+            return _attachment_ids(field, raw)
         case GroupField():  # pragma: no cover - `form` cleans groups item by item
             raise TypeError("groups are cleaned by form.Form")
     raise AssertionError(f"no cleaning for {field.type}")  # pragma: no cover
+
+
+def _attachment_ids(field: AttachmentField, raw: Any) -> list[str]:
+    """The ids of the field's files, as the attachment calls wrote them (whether each is one of
+    the request's is checked by the requests' rules, which know them)."""
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise InvalidValue("invalid", _("Give the ids of the files attached to this question."))
+    ids = []
+    for item in raw:
+        try:
+            ids.append(str(uuid.UUID(item)))
+        except ValueError:
+            raise InvalidValue(
+                "invalid", _("Give the ids of the files attached to this question.")
+            ) from None
+    if len(set(ids)) != len(ids):
+        raise InvalidValue("duplicate", _("A file is attached once."))
+    if len(ids) > field.max_files:
+        raise InvalidValue(
+            "too_many_files", _("At most {count} files for this question.", count=field.max_files)
+        )
+    return ids
 
 
 def _string(raw: Any) -> str:

@@ -21,7 +21,6 @@ from guichet_kit.national_id import LUXEMBOURG
 from guichet_procedures.definitions.conditions import Condition
 from guichet_procedures.definitions.fields import clean_value, is_empty
 from guichet_procedures.definitions.model import (
-    AttachmentField,
     Definition,
     Field,
     GroupField,
@@ -223,9 +222,6 @@ class Form:
 
     @staticmethod
     def _required(field: Field, scope: Mapping[str, Any], today: date) -> bool:
-        # Attachments are never required until they can be given (next version of the service).
-        if isinstance(field, AttachmentField):
-            return False
         if isinstance(field.required, Condition):
             return field.required.evaluate(scope, today)
         return field.required

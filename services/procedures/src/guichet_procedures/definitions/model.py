@@ -333,7 +333,9 @@ class GroupField(Field):
 
 @dataclass(frozen=True, kw_only=True)
 class AttachmentField(Field):
-    """A placeholder until attachments come (next issue): no value is accepted yet."""
+    """Files of the request (F25): the value is the list of the ids of this request's
+    attachments given to the field, at most `max_files`; the files themselves go through the
+    wallet's file pipeline and are added or removed by their own calls, never in the answers."""
 
     type = "attachment"
     kind = ValueKind.OTHER

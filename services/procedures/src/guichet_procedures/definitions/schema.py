@@ -84,8 +84,7 @@ def field_schema(field: Field, language: Language) -> dict[str, Any]:
     required: bool | Any = field.required
     if isinstance(required, Condition):
         required = required.source
-    # Attachments are never required until they can be given.
-    if required is not False and not isinstance(field, AttachmentField):
+    if required is not False:
         schema["x-guichet-required"] = required
     if field.visible is not None:
         schema["x-guichet-visible"] = field.visible.source
@@ -167,9 +166,12 @@ def _shape(field: Field, language: Language) -> dict[str, Any]:
                 shape["minItems"] = field.min_items
             return shape
         case AttachmentField():
-            # Not accepted yet: shown so that clients can say what will be asked.
+            # The ids of the files added by the attachment calls (F25), never typed in.
             return {
-                "readOnly": True,
+                "type": "array",
+                "items": {"type": "string", "format": "uuid"},
+                "maxItems": field.max_files,
+                "uniqueItems": True,
                 "x-guichet-piece-types": list(field.piece_types),
                 "x-guichet-max-files": field.max_files,
             }

@@ -123,6 +123,7 @@ def _competent(administration: str) -> Select[Request]:
         .options(
             selectinload(Request.history),
             selectinload(Request.appointment).selectinload(Appointment.slot),
+            selectinload(Request.attachments),  # F25
         )
         .where(Request.administration == administration, Request.state.in_(VISIBLE_STATES))
     )

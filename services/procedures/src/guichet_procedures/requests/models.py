@@ -183,6 +183,10 @@ class Request(Base):
     appointment: Mapped[Appointment | None] = relationship(
         lazy="raise", uselist=False, viewonly=True
     )
+    # F25: its files, written by `attachments` (set on it for the proof only).
+    attachments: Mapped[list[Attachment]] = relationship(
+        lazy="raise", viewonly=True, order_by="Attachment.number"
+    )
 
     __table_args__ = (
         CheckConstraint(f"state IN ({_one_of(STATES)})", name="state"),
@@ -325,3 +329,39 @@ class QuotaCounter(Base):
     used: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (CheckConstraint("used >= 0", name="used"),)
+
+
+# F25: where an attachment came from.
+UPLOADED = "upload"
+FROM_WALLET = "wallet"
+
+
+class Attachment(Base):
+    """A file given to an attachment field of a request: an immutable, retained copy in the
+    wallet's file pipeline (`copy_id`), described here as the wallet reported it."""
+
+    __tablename__ = "request_attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    # A top-level attachment field of the request's pinned definition.
+    field_id: Mapped[str] = mapped_column(String(CODE_LENGTH))
+    # The wallet's locked copy: read back with FileService.ReadCopy.
+    copy_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(10))
+    # The order files came in (times may be equal).
+    number: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When a (re)submission first carried it: from then on it is part of the record, never removed.
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"source IN ('{UPLOADED}', '{FROM_WALLET}')", name="source"),
+        CheckConstraint("size >= 0", name="size"),
+    )

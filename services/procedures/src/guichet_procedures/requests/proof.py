@@ -97,6 +97,8 @@ class ProofContent:
     signer: Signer | None = None  # F26: the answers were signed (the digest below)
     # F24: (field label, its source and when it was read) of each prefilled answer.
     prefilled: Sequence[tuple[str, str]] = ()
+    # F25: (question, file name, SHA-256 of the file) of each attached file.
+    attachments: Sequence[tuple[str, str, str]] = ()
 
 
 def render_proof(content: ProofContent, language: Language) -> bytes:
@@ -130,6 +132,12 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
         answers_title = _("Your answers").render()
         no_answers = _("No answers.").render()
         sources_title = _("Prefilled answers and their sources").render()
+        files_title = _("Attached files").render()
+        files_header = (
+            _("Question").render(),
+            _("File").render(),
+            _("SHA-256 of the file").render(),
+        )
         digest_label = _("SHA-256 digest of the answers").render()
         digest_note = _(
             "The digest identifies these answers exactly: the same answers always give the same "
@@ -166,6 +174,9 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
     if content.prefilled:  # F24
         story.append(Paragraph(escape(sources_title), styles["Heading2"]))
         story.append(_table([tuple(row) for row in content.prefilled]))
+    if content.attachments:  # F25
+        story.append(Paragraph(escape(files_title), styles["Heading2"]))
+        story.append(_files_table([files_header, *map(tuple, content.attachments)]))
     verification = Table(
         [[_qr_code(content.verify_url), Paragraph(escape(how_to_verify), body)]],
         colWidths=[35 * mm, 135 * mm],
@@ -316,6 +327,35 @@ def _table(rows: Sequence[tuple[str, ...]]) -> Table:
     cells = [[_cell(row[0], label), _cell(row[1], styles["BodyText"])] for row in rows]
     # splitInRow: one very long answer may run over a page instead of failing the layout.
     table = Table(cells, colWidths=[60 * mm, 110 * mm], splitInRow=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.grey),
+            ]
+        )
+    )
+    return table
+
+
+def _files_table(rows: Sequence[tuple[str, ...]]) -> Table:
+    """Question, file name and the file's SHA-256 (in a fixed-width font, to be compared)."""
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    label = ParagraphStyle("file-label", parent=body, fontName="Helvetica-Bold")
+    digest = ParagraphStyle("file-digest", parent=body, fontName="Courier", fontSize=7)
+    cells = [
+        [_cell(row[0], label), _cell(row[1], body), _cell(row[2], label)]
+        if index == 0
+        # Two lines of 32 hexadecimal digits: a digest fits the column without being cut.
+        else [
+            _cell(row[0], label),
+            _cell(row[1], body),
+            _cell(f"{row[2][:32]}\n{row[2][32:]}", digest),
+        ]
+        for index, row in enumerate(rows)
+    ]
+    table = Table(cells, colWidths=[45 * mm, 55 * mm, 70 * mm], splitInRow=1, repeatRows=1)
     table.setStyle(
         TableStyle(
             [

@@ -30,7 +30,7 @@ from guichet_procedures.definitions.form import (
     UnknownStep,
 )
 from guichet_procedures.definitions.model import Definition, Field, LocalText, Status
-from guichet_procedures.requests import appointments, events, prefill, repository
+from guichet_procedures.requests import appointments, attachments, events, prefill, repository
 from guichet_procedures.requests import signature as signatures
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.models import (
@@ -141,6 +141,23 @@ def _check_access(definition: Definition, acting: Acting) -> None:
             "WRONG_AUDIENCE",
             _("This procedure is for companies: act for your company's space to start it."),
         )
+
+
+def check_access(definition: Definition, acting: Acting) -> None:
+    _check_access(definition, acting)
+
+
+def after_attachment_change(
+    request: Request, definition: Definition, now: datetime, draft_days: int
+) -> None:
+    """F25: a file came or went. A draft's steps are checked again (a required question left
+    without files is no longer complete); after submission, the request changed."""
+    if request.state == DRAFT:
+        request.completed_steps = attachments.recheck_steps(definition, request)
+        _touch(request, now, draft_days)
+    else:
+        request.version += 1
+        request.updated_at = now
 
 
 def _touch(request: Request, now: datetime, draft_days: int) -> None:
@@ -294,6 +311,13 @@ async def save_step(
     _reachable(form, request, step_id)
     # F24: locked prefilled values keep their source's value.
     submitted = prefill.with_locked(definition, step_id, submitted, request)
+    # F25: an attachment field's answer is its files, added and removed by their own calls.
+    submitted = attachments.with_attachments(
+        definition,
+        definition.step(step_id).fields,  # type: ignore[union-attr]
+        submitted,
+        await attachments.attachments_of(session, request.id),
+    )
     result = form.check_step(step_id, submitted, request.answers)
     prefill.check_locked(result.values, request)
     step = next(step for step in definition.steps if step.id == step_id)
@@ -365,6 +389,8 @@ async def _issue_proof(
     principal: Principal,
     make_proof: ProofMaker,
 ) -> None:
+    # F25: the proof lists each file the answers carry, with its SHA-256.
+    await attachments.load_for_proof(session, request)
     pdf = await make_proof(request, definition, principal)
     session.add(
         Proof(
@@ -426,6 +452,7 @@ async def submit(
     if acting.owner == acting.principal.person:
         request.applicant_name = acting.principal.name
     repository.add_history(request, "submitted", APPLICANT, now, status=first.code)
+    await attachments.at_submission(session, request, now)
     await session.flush()
     add_event(
         session, events.REQUEST_SUBMITTED, events.request_submitted(request, resubmitted=False)
@@ -450,6 +477,10 @@ async def answer_correction(
             "NO_CORRECTION_ASKED", _("The administration has not asked for a correction.")
         )
     definition = await pinned(store, session, request)
+    # F25: the files added to an asked attachment field are its changed answer.
+    changes = attachments.in_correction(
+        definition, request, changes, await attachments.attachments_of(session, request.id)
+    )
     not_asked = [key for key in changes if key not in request.asked_fields]
     if not_asked:
         raise InvalidInput(
@@ -501,6 +532,7 @@ async def answer_correction(
     repository.add_history(
         request, "correction_answered", APPLICANT, now, status=request.status, fields=changed
     )
+    await attachments.at_submission(session, request, now)
     await session.flush()
     add_event(
         session, events.REQUEST_SUBMITTED, events.request_submitted(request, resubmitted=True)
@@ -690,6 +722,7 @@ class ProofIssuer:
             verify_url=self._verify_url,
             signer=signatures.signer_of_answers(request.signature, request.answers_sha256),
             prefilled=prefill.proof_rows(request, definition, language),
+            attachments=attachments.proof_rows(request, definition, language),
         )
 
     async def __call__(

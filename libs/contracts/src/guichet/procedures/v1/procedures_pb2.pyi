@@ -713,6 +713,8 @@ class Request(_message.Message):
     APPOINTMENT_FIELD_NUMBER: _builtins.int
     PREFILLED_FIELD_NUMBER: _builtins.int
     PREFILL_DECISION_FIELD_NUMBER: _builtins.int
+    FILED_BY_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     reference: _builtins.str
     """Display form, e.g. PR-7K3M-9QX2-P; empty for a draft."""
@@ -739,6 +741,10 @@ class Request(_message.Message):
     """SHA-256 of the answers, as printed on the proof."""
     prefill_decision: _builtins.str
     """F24: "accepted" or "refused" once the person decided on prefill; empty before."""
+    filed_by: _builtins.str
+    """F34: the national id of whoever started it (its owner, or who acted for them); empty once
+    that person's account is deleted.
+    """
     @_builtins.property
     def steps(self) -> _containers.RepeatedCompositeFieldContainer[Global___StepState]: ...
     @_builtins.property
@@ -764,6 +770,10 @@ class Request(_message.Message):
     @_builtins.property
     def prefilled(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrefilledField]:
         """F24: the prefilled answers, each with its source and when it was read (accepted prefill)."""
+
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attachment]:
+        """F25: its files (an attachment field's answer lists the ids of its files)."""
 
     def __init__(
         self,
@@ -794,14 +804,402 @@ class Request(_message.Message):
         appointment: Global___Appointment | None = ...,
         prefilled: _abc.Iterable[Global___PrefilledField] | None = ...,
         prefill_decision: _builtins.str = ...,
+        filed_by: _builtins.str = ...,
+        attachments: _abc.Iterable[Global___Attachment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "created_at", b"created_at", "expires_at", b"expires_at", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "prefill_decision", b"prefill_decision", "prefilled", b"prefilled", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "attachments", b"attachments", "cancellable", b"cancellable", "created_at", b"created_at", "exit_message", b"exit_message", "expires_at", b"expires_at", "filed_by", b"filed_by", "history", b"history", "id", b"id", "language", b"language", "newer_version_published", b"newer_version_published", "next_step", b"next_step", "owner", b"owner", "prefill_decision", b"prefill_decision", "prefilled", b"prefilled", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "state", b"state", "status", b"status", "status_text", b"status_text", "steps", b"steps", "submitted_at", b"submitted_at", "title", b"title", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Request: _TypeAlias = Request  # noqa: Y015
+
+@_typing.final
+class Attachment(_message.Message):
+    """---- F25: attachments ----
+
+    Attachment is a file given to an attachment field, kept as an immutable copy by the wallet.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    SUBMITTED_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    field_id: _builtins.str
+    file_name: _builtins.str
+    """Sanitized by the wallet; for display only."""
+    content_type: _builtins.str
+    """Found from the bytes by the wallet's file pipeline."""
+    size: _builtins.int
+    sha256: _builtins.str
+    """Hex SHA-256 of the file, as printed on the proof of deposit."""
+    source: _builtins.str
+    """"upload" (from the computer) or "wallet" (a version of a wallet piece)."""
+    submitted: _builtins.bool
+    """Whether a (re)submission carried it: it can no longer be removed."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        field_id: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        sha256: _builtins.str = ...,
+        source: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        submitted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_type", b"content_type", "created_at", b"created_at", "field_id", b"field_id", "file_name", b"file_name", "id", b"id", "sha256", b"sha256", "size", b"size", "source", b"source", "submitted", b"submitted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attachment: _TypeAlias = Attachment  # noqa: Y015
+
+@_typing.final
+class UploadAttachmentHeader(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    FILE_NAME_FIELD_NUMBER: _builtins.int
+    DECLARED_CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    DECLARED_SIZE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    field_id: _builtins.str
+    """A top-level field of type attachment."""
+    file_name: _builtins.str
+    declared_content_type: _builtins.str
+    """The type the client declares; the bytes must match it."""
+    declared_size: _builtins.int
+    """The size the client announces, when it knows it: an oversize file is refused at once."""
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        field_id: _builtins.str = ...,
+        file_name: _builtins.str = ...,
+        declared_content_type: _builtins.str = ...,
+        declared_size: _builtins.int = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["declared_content_type", b"declared_content_type", "declared_size", b"declared_size", "field_id", b"field_id", "file_name", b"file_name", "language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadAttachmentHeader: _TypeAlias = UploadAttachmentHeader  # noqa: Y015
+
+@_typing.final
+class UploadAttachmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___UploadAttachmentHeader: ...
+    def __init__(
+        self,
+        *,
+        header: Global___UploadAttachmentHeader | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___UploadAttachmentRequest: _TypeAlias = UploadAttachmentRequest  # noqa: Y015
+
+@_typing.final
+class UploadAttachmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    @_builtins.property
+    def attachment(self) -> Global___Attachment: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+        attachment: Global___Attachment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UploadAttachmentResponse: _TypeAlias = UploadAttachmentResponse  # noqa: Y015
+
+@_typing.final
+class AttachWalletPieceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FIELD_ID_FIELD_NUMBER: _builtins.int
+    PIECE_ID_FIELD_NUMBER: _builtins.int
+    FILE_ID_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    field_id: _builtins.str
+    piece_id: _builtins.str
+    file_id: _builtins.str
+    version_id: _builtins.str
+    """Empty for the current version."""
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        field_id: _builtins.str = ...,
+        piece_id: _builtins.str = ...,
+        file_id: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field_id", b"field_id", "file_id", b"file_id", "language", b"language", "piece_id", b"piece_id", "request_id", b"request_id", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachWalletPieceRequest: _TypeAlias = AttachWalletPieceRequest  # noqa: Y015
+
+@_typing.final
+class AttachWalletPieceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    @_builtins.property
+    def attachment(self) -> Global___Attachment: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+        attachment: Global___Attachment | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment", b"attachment", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachWalletPieceResponse: _TypeAlias = AttachWalletPieceResponse  # noqa: Y015
+
+@_typing.final
+class RemoveAttachmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    attachment_id: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        attachment_id: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_id", b"attachment_id", "language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAttachmentRequest: _TypeAlias = RemoveAttachmentRequest  # noqa: Y015
+
+@_typing.final
+class RemoveAttachmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveAttachmentResponse: _TypeAlias = RemoveAttachmentResponse  # noqa: Y015
+
+@_typing.final
+class DownloadAttachmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    attachment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        attachment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_id", b"attachment_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DownloadAttachmentRequest: _TypeAlias = DownloadAttachmentRequest  # noqa: Y015
+
+@_typing.final
+class DownloadAttachmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___Attachment: ...
+    def __init__(
+        self,
+        *,
+        header: Global___Attachment | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___DownloadAttachmentResponse: _TypeAlias = DownloadAttachmentResponse  # noqa: Y015
+
+@_typing.final
+class CopyAttachmentToWalletRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
+    TYPE_CODE_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    attachment_id: _builtins.str
+    type_code: _builtins.str
+    """The wallet piece type of the new piece, and its title (empty: the file's name)."""
+    title: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        attachment_id: _builtins.str = ...,
+        type_code: _builtins.str = ...,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_id", b"attachment_id", "request_id", b"request_id", "title", b"title", "type_code", b"type_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CopyAttachmentToWalletRequest: _TypeAlias = CopyAttachmentToWalletRequest  # noqa: Y015
+
+@_typing.final
+class CopyAttachmentToWalletResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PIECE_ID_FIELD_NUMBER: _builtins.int
+    piece_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        piece_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["piece_id", b"piece_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CopyAttachmentToWalletResponse: _TypeAlias = CopyAttachmentToWalletResponse  # noqa: Y015
+
+@_typing.final
+class ReadAttachmentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    ATTACHMENT_ID_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    attachment_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        attachment_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachment_id", b"attachment_id", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReadAttachmentRequest: _TypeAlias = ReadAttachmentRequest  # noqa: Y015
+
+@_typing.final
+class ReadAttachmentResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    CHUNK_FIELD_NUMBER: _builtins.int
+    chunk: _builtins.bytes
+    @_builtins.property
+    def header(self) -> Global___Attachment: ...
+    def __init__(
+        self,
+        *,
+        header: Global___Attachment | None = ...,
+        chunk: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk", b"chunk", "header", b"header", "part", b"part"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "chunk"]  # noqa: Y015
+    _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
+
+Global___ReadAttachmentResponse: _TypeAlias = ReadAttachmentResponse  # noqa: Y015
 
 @_typing.final
 class ListThemesRequest(_message.Message):
@@ -1533,6 +1931,7 @@ class IncomingRequest(_message.Message):
     APPOINTMENT_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
     SIGNER_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
     reference: _builtins.str
     procedure_code: _builtins.str
     procedure_version: _builtins.int
@@ -1567,6 +1966,10 @@ class IncomingRequest(_message.Message):
         the digest of the answers as first submitted (a correction changes the answers after it).
         """
 
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attachment]:
+        """F25: the files submitted with it (ReadAttachment streams each)."""
+
     def __init__(
         self,
         *,
@@ -1589,10 +1992,11 @@ class IncomingRequest(_message.Message):
         appointment: Global___Appointment | None = ...,
         signature: Global___Signature | None = ...,
         signer: _builtins.str = ...,
+        attachments: _abc.Iterable[Global___Attachment] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["appointment", b"appointment", "signature", b"signature", "submitted_at", b"submitted_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "signature", b"signature", "signer", b"signer", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "answers_sha256", b"answers_sha256", "applicant", b"applicant", "applicant_name", b"applicant_name", "appointment", b"appointment", "asked_field_ids", b"asked_field_ids", "attachments", b"attachments", "cursor", b"cursor", "history", b"history", "language", b"language", "procedure_code", b"procedure_code", "procedure_version", b"procedure_version", "reference", b"reference", "signature", b"signature", "signer", b"signer", "state", b"state", "status", b"status", "submitted_at", b"submitted_at", "updated_at", b"updated_at", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

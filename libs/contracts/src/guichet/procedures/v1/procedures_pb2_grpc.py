@@ -142,6 +142,31 @@ class ProceduresServiceStub:
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillRequest.SerializeToString,
                 response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillResponse.FromString,
                 _registered_method=True)
+        self.UploadAttachment = channel.stream_unary(
+                '/guichet.procedures.v1.ProceduresService/UploadAttachment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentResponse.FromString,
+                _registered_method=True)
+        self.AttachWalletPiece = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/AttachWalletPiece',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceResponse.FromString,
+                _registered_method=True)
+        self.RemoveAttachment = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/RemoveAttachment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentResponse.FromString,
+                _registered_method=True)
+        self.DownloadAttachment = channel.unary_stream(
+                '/guichet.procedures.v1.ProceduresService/DownloadAttachment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentResponse.FromString,
+                _registered_method=True)
+        self.CopyAttachmentToWallet = channel.unary_unary(
+                '/guichet.procedures.v1.ProceduresService/CopyAttachmentToWallet',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletResponse.FromString,
+                _registered_method=True)
 
 
 class ProceduresServiceServicer:
@@ -301,6 +326,43 @@ class ProceduresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UploadAttachment(self, request_iterator, context):
+        """F25: UploadAttachment streams a file from the person's computer to an attachment field of a
+        draft (or of a request whose correction asks about that field): the header first, then data
+        chunks. It goes through the wallet's file pipeline (scanned, typed) into an immutable copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttachWalletPiece(self, request, context):
+        """AttachWalletPiece attaches a version of one of the owner's wallet pieces, as an immutable copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveAttachment(self, request, context):
+        """RemoveAttachment removes a file no submission carried yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadAttachment(self, request, context):
+        """DownloadAttachment streams one of the request's files: its description first, then data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CopyAttachmentToWallet(self, request, context):
+        """CopyAttachmentToWallet keeps one of the request's files as a piece of the owner's wallet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProceduresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -408,6 +470,31 @@ def add_ProceduresServiceServicer_to_server(servicer, server):
                     servicer.ConsentPrefill,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillRequest.FromString,
                     response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConsentPrefillResponse.SerializeToString,
+            ),
+            'UploadAttachment': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadAttachment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentResponse.SerializeToString,
+            ),
+            'AttachWalletPiece': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttachWalletPiece,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceResponse.SerializeToString,
+            ),
+            'RemoveAttachment': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveAttachment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentResponse.SerializeToString,
+            ),
+            'DownloadAttachment': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadAttachment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentResponse.SerializeToString,
+            ),
+            'CopyAttachmentToWallet': grpc.unary_unary_rpc_method_handler(
+                    servicer.CopyAttachmentToWallet,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -990,6 +1077,141 @@ class ProceduresService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def UploadAttachment(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/guichet.procedures.v1.ProceduresService/UploadAttachment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.UploadAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttachWalletPiece(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/AttachWalletPiece',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.AttachWalletPieceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/RemoveAttachment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.RemoveAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/DownloadAttachment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.DownloadAttachmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CopyAttachmentToWallet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.ProceduresService/CopyAttachmentToWallet',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CopyAttachmentToWalletResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdministrationProceduresServiceStub:
     """AdministrationProceduresService is called by administrations' back offices over mutual TLS;
@@ -1052,6 +1274,11 @@ class AdministrationProceduresServiceStub:
                 '/guichet.procedures.v1.AdministrationProceduresService/CancelBooking',
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.SerializeToString,
                 response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.FromString,
+                _registered_method=True)
+        self.ReadAttachment = channel.unary_stream(
+                '/guichet.procedures.v1.AdministrationProceduresService/ReadAttachment',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentResponse.FromString,
                 _registered_method=True)
 
 
@@ -1133,6 +1360,13 @@ class AdministrationProceduresServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadAttachment(self, request, context):
+        """F25: ReadAttachment streams a submitted file of a request: its description, then data chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdministrationProceduresServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1185,6 +1419,11 @@ def add_AdministrationProceduresServiceServicer_to_server(servicer, server):
                     servicer.CancelBooking,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.FromString,
                     response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.SerializeToString,
+            ),
+            'ReadAttachment': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadAttachment,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1460,6 +1699,33 @@ class AdministrationProceduresService:
             '/guichet.procedures.v1.AdministrationProceduresService/CancelBooking',
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingRequest.SerializeToString,
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelBookingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAttachment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/guichet.procedures.v1.AdministrationProceduresService/ReadAttachment',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ReadAttachmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,19 @@ class ProceduresServiceStub:
     """ConsentPrefill records the person's decision: accepted, the sources are read again and their
     values written into the answers (locked ones then keep them); refused, nothing is filled.
     """
+    UploadAttachment: _grpc.StreamUnaryMultiCallable[_procedures_pb2.UploadAttachmentRequest, _procedures_pb2.UploadAttachmentResponse]
+    """F25: UploadAttachment streams a file from the person's computer to an attachment field of a
+    draft (or of a request whose correction asks about that field): the header first, then data
+    chunks. It goes through the wallet's file pipeline (scanned, typed) into an immutable copy.
+    """
+    AttachWalletPiece: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.AttachWalletPieceRequest, _procedures_pb2.AttachWalletPieceResponse]
+    """AttachWalletPiece attaches a version of one of the owner's wallet pieces, as an immutable copy."""
+    RemoveAttachment: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.RemoveAttachmentRequest, _procedures_pb2.RemoveAttachmentResponse]
+    """RemoveAttachment removes a file no submission carried yet."""
+    DownloadAttachment: _grpc.UnaryStreamMultiCallable[_procedures_pb2.DownloadAttachmentRequest, _procedures_pb2.DownloadAttachmentResponse]
+    """DownloadAttachment streams one of the request's files: its description first, then data."""
+    CopyAttachmentToWallet: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CopyAttachmentToWalletRequest, _procedures_pb2.CopyAttachmentToWalletResponse]
+    """CopyAttachmentToWallet keeps one of the request's files as a piece of the owner's wallet."""
 
 @_typing.type_check_only
 class ProceduresServiceAsyncStub(ProceduresServiceStub):
@@ -143,6 +156,19 @@ class ProceduresServiceAsyncStub(ProceduresServiceStub):
     """ConsentPrefill records the person's decision: accepted, the sources are read again and their
     values written into the answers (locked ones then keep them); refused, nothing is filled.
     """
+    UploadAttachment: _aio.StreamUnaryMultiCallable[_procedures_pb2.UploadAttachmentRequest, _procedures_pb2.UploadAttachmentResponse]  # type: ignore[assignment]
+    """F25: UploadAttachment streams a file from the person's computer to an attachment field of a
+    draft (or of a request whose correction asks about that field): the header first, then data
+    chunks. It goes through the wallet's file pipeline (scanned, typed) into an immutable copy.
+    """
+    AttachWalletPiece: _aio.UnaryUnaryMultiCallable[_procedures_pb2.AttachWalletPieceRequest, _procedures_pb2.AttachWalletPieceResponse]  # type: ignore[assignment]
+    """AttachWalletPiece attaches a version of one of the owner's wallet pieces, as an immutable copy."""
+    RemoveAttachment: _aio.UnaryUnaryMultiCallable[_procedures_pb2.RemoveAttachmentRequest, _procedures_pb2.RemoveAttachmentResponse]  # type: ignore[assignment]
+    """RemoveAttachment removes a file no submission carried yet."""
+    DownloadAttachment: _aio.UnaryStreamMultiCallable[_procedures_pb2.DownloadAttachmentRequest, _procedures_pb2.DownloadAttachmentResponse]  # type: ignore[assignment]
+    """DownloadAttachment streams one of the request's files: its description first, then data."""
+    CopyAttachmentToWallet: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CopyAttachmentToWalletRequest, _procedures_pb2.CopyAttachmentToWalletResponse]  # type: ignore[assignment]
+    """CopyAttachmentToWallet keeps one of the request's files as a piece of the owner's wallet."""
 
 class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     """ProceduresService is called by the gateway: the catalogue and the verification of a proof are
@@ -325,6 +351,49 @@ class ProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         values written into the answers (locked ones then keep them); refused, nothing is filled.
         """
 
+    @_abc_1.abstractmethod
+    def UploadAttachment(
+        self,
+        request_iterator: _MaybeAsyncIterator[_procedures_pb2.UploadAttachmentRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.UploadAttachmentResponse, _abc.Awaitable[_procedures_pb2.UploadAttachmentResponse]]:
+        """F25: UploadAttachment streams a file from the person's computer to an attachment field of a
+        draft (or of a request whose correction asks about that field): the header first, then data
+        chunks. It goes through the wallet's file pipeline (scanned, typed) into an immutable copy.
+        """
+
+    @_abc_1.abstractmethod
+    def AttachWalletPiece(
+        self,
+        request: _procedures_pb2.AttachWalletPieceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.AttachWalletPieceResponse, _abc.Awaitable[_procedures_pb2.AttachWalletPieceResponse]]:
+        """AttachWalletPiece attaches a version of one of the owner's wallet pieces, as an immutable copy."""
+
+    @_abc_1.abstractmethod
+    def RemoveAttachment(
+        self,
+        request: _procedures_pb2.RemoveAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.RemoveAttachmentResponse, _abc.Awaitable[_procedures_pb2.RemoveAttachmentResponse]]:
+        """RemoveAttachment removes a file no submission carried yet."""
+
+    @_abc_1.abstractmethod
+    def DownloadAttachment(
+        self,
+        request: _procedures_pb2.DownloadAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_procedures_pb2.DownloadAttachmentResponse], _abc.AsyncIterator[_procedures_pb2.DownloadAttachmentResponse]]:
+        """DownloadAttachment streams one of the request's files: its description first, then data."""
+
+    @_abc_1.abstractmethod
+    def CopyAttachmentToWallet(
+        self,
+        request: _procedures_pb2.CopyAttachmentToWalletRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.CopyAttachmentToWalletResponse, _abc.Awaitable[_procedures_pb2.CopyAttachmentToWalletResponse]]:
+        """CopyAttachmentToWallet keeps one of the request's files as a piece of the owner's wallet."""
+
 def add_ProceduresServiceServicer_to_server(servicer: ProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class AdministrationProceduresServiceStub:
@@ -361,6 +430,8 @@ class AdministrationProceduresServiceStub:
     """MoveBooking moves a request's booking to another slot (the citizen is told)."""
     CancelBooking: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CancelBookingRequest, _procedures_pb2.CancelBookingResponse]
     """CancelBooking cancels a request's booking, with a reason for the citizen."""
+    ReadAttachment: _grpc.UnaryStreamMultiCallable[_procedures_pb2.ReadAttachmentRequest, _procedures_pb2.ReadAttachmentResponse]
+    """F25: ReadAttachment streams a submitted file of a request: its description, then data chunks."""
 
 @_typing.type_check_only
 class AdministrationProceduresServiceAsyncStub(AdministrationProceduresServiceStub):
@@ -394,6 +465,8 @@ class AdministrationProceduresServiceAsyncStub(AdministrationProceduresServiceSt
     """MoveBooking moves a request's booking to another slot (the citizen is told)."""
     CancelBooking: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CancelBookingRequest, _procedures_pb2.CancelBookingResponse]  # type: ignore[assignment]
     """CancelBooking cancels a request's booking, with a reason for the citizen."""
+    ReadAttachment: _aio.UnaryStreamMultiCallable[_procedures_pb2.ReadAttachmentRequest, _procedures_pb2.ReadAttachmentResponse]  # type: ignore[assignment]
+    """F25: ReadAttachment streams a submitted file of a request: its description, then data chunks."""
 
 class AdministrationProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
     """AdministrationProceduresService is called by administrations' back offices over mutual TLS;
@@ -484,5 +557,13 @@ class AdministrationProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_procedures_pb2.CancelBookingResponse, _abc.Awaitable[_procedures_pb2.CancelBookingResponse]]:
         """CancelBooking cancels a request's booking, with a reason for the citizen."""
+
+    @_abc_1.abstractmethod
+    def ReadAttachment(
+        self,
+        request: _procedures_pb2.ReadAttachmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_procedures_pb2.ReadAttachmentResponse], _abc.AsyncIterator[_procedures_pb2.ReadAttachmentResponse]]:
+        """F25: ReadAttachment streams a submitted file of a request: its description, then data chunks."""
 
 def add_AdministrationProceduresServiceServicer_to_server(servicer: AdministrationProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
