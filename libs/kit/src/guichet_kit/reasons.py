@@ -221,6 +221,25 @@ TITLES: dict[str, str] = {
     "PREFILL_CONSENT_MISSING": N_("Accept or refuse the prefill before submitting"),
     "NOTHING_TO_PREFILL": N_("This procedure has nothing to prefill"),
     "PROFILE_UNAVAILABLE": N_("Your profile cannot be read now, try again shortly"),
+    # --- procedures: attachments (F25) ---
+    "NOT_AN_ATTACHMENT_FIELD": N_("This question does not take files"),
+    "TOO_MANY_ATTACHMENTS": N_("This question already has as many files as it takes"),
+    "ATTACHMENTS_CLOSED": N_("Files can no longer be added or removed here"),
+    "ATTACHMENT_NOT_FOUND": N_("This request has no such file"),
+    "ATTACHMENT_SUBMITTED": N_("A submitted file stays part of the request"),
+    "INVALID_ATTACHMENT_ID": N_("This is not the id of a file of the request"),
+    "FILES_UNAVAILABLE": N_("Files cannot be handled now, try again shortly"),
+    # --- procedures without an account (F21) ---
+    "FOLLOW_UP_NOT_FOUND": N_("This follow-up link is not valid"),
+    "LOGIN_REQUIRED": N_("This procedure needs you to sign in"),
+    "WRONG_CODE": N_("This is not the code that was sent"),
+    "CODE_EXPIRED": N_("The code has expired"),
+    "INVALID_CODE": N_("The code has 6 digits"),
+    "TOO_MANY_CODES": N_("Too many codes were sent"),
+    "NO_CODE_SENT": N_("No code was sent"),
+    "CODE_ATTEMPTS_EXHAUSTED": N_("Too many wrong codes: ask for a new one"),
+    "EMAIL_NOT_CONFIRMED": N_("Confirm your e-mail address first"),
+    "CLAIM_RATE_LIMITED": N_("Too many wrong codes for this request, try again later"),
 }
 
 
