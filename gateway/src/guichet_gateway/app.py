@@ -35,6 +35,7 @@ from guichet_gateway import (
     me,
     my_data,
     procedures,
+    procedures_appointments,
     relations,
     spaces,
     wallet,
@@ -301,6 +302,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(my_data.router)
     app.include_router(procedures.router)
+    app.include_router(procedures_appointments.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)

@@ -247,6 +247,13 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         # F24: what would be prefilled, and the decision.
         ("get", "/api/v1/me/requests/{request_id}/prefill"),
         ("post", "/api/v1/me/requests/{request_id}/prefill-consent"),
+        # F32: the request's appointment.
+        ("get", "/api/v1/me/requests/{request_id}/appointment-slots"),
+        ("get", "/api/v1/me/requests/{request_id}/appointment"),
+        ("post", "/api/v1/me/requests/{request_id}/appointment/hold"),
+        ("put", "/api/v1/me/requests/{request_id}/appointment"),
+        ("delete", "/api/v1/me/requests/{request_id}/appointment"),
+        ("get", "/api/v1/me/requests/{request_id}/appointment/calendar"),
     }
 
 
