@@ -176,6 +176,8 @@ class Launcher:
             "PROCEDURES_SEAL_CERTIFICATE": infra["GUICHET_SEAL_CERTIFICATE"],
             "PROCEDURES_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
             "PROCEDURES_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "PROCEDURES_SMTP_HOST": infra["GUICHET_SMTP_HOST"],
+            "PROCEDURES_SMTP_PORT": infra["GUICHET_SMTP_PORT"],
             "PROCEDURES_IDENTITY_ADDRESS": self.identity_address,
             # F24: the registers prefill reads, over mutual TLS with procedures' certificate.
             "PROCEDURES_AUTHENTIC_DATA_ADDRESS": self.authentic_data_mtls_address,

@@ -19,11 +19,12 @@ from guichet_kit.seal import Sealer
 from guichet_kit.servicers import Registry
 from guichet_procedures.api import wire
 from guichet_procedures.api.administration import AdministrationProceduresServicer
+from guichet_procedures.api.anonymous import AnonymousProceduresServicer
 from guichet_procedures.api.citizen import ProceduresServicer, RequestRules
-from guichet_procedures.api.files import WalletFiles, wallet_channel
+from guichet_procedures.api.files import WalletFiles, wallet_channel, wallet_uploads_channel
 from guichet_procedures.api.registers import PrefillSources, authentic_data_channel
 from guichet_procedures.definitions.loader import THEMES_FILE, load_themes
-from guichet_procedures.requests import upkeep
+from guichet_procedures.requests import anonymous, upkeep
 from guichet_procedures.requests.catalogue_store import CatalogueStore
 from guichet_procedures.requests.events import STREAM
 from guichet_procedures.requests.purge import AccountPurge
@@ -83,6 +84,13 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
     ):
         sessions = runtime.sessions
         store = store_of(settings)
+        # F25: files streamed in go through a threaded channel (kit client_streams says why).
+        wallet_uploads = wallet_uploads_channel(
+            settings.wallet_address,
+            settings.tls_certificate,
+            settings.tls_private_key,
+            settings.platform_ca,
+        )
         rules = RequestRules(
             draft_days=settings.draft_days,
             make_proof=ProofIssuer(
@@ -93,16 +101,36 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
             trust_roots=(settings.platform_ca,),
             prefill_sources=PrefillSources(registers, identity),
             signatures=SignatureVerifier([settings.national_ca]) if settings.national_ca else None,
-            files=WalletFiles(wallet),
+            files=WalletFiles(wallet, wallet_uploads),
         )
 
         def register(registry: Registry) -> None:
+            citizens = ProceduresServicer(
+                sessions, store, MandateChecker(identity), rules, runtime.events_written
+            )
             registry.add(
                 pb_grpc.add_ProceduresServiceServicer_to_server,
-                ProceduresServicer(
-                    sessions, store, MandateChecker(identity), rules, runtime.events_written
-                ),
+                citizens,
                 SERVICES["ProceduresService"],
+            )
+            # F21: requests filed without an account, shown as ProceduresService shows them.
+            registry.add(
+                pb_grpc.add_AnonymousProceduresServiceServicer_to_server,
+                AnonymousProceduresServicer(
+                    sessions,
+                    store,
+                    citizens,
+                    rules,
+                    anonymous.Postman(
+                        settings.smtp_host,
+                        settings.smtp_port,
+                        settings.mail_from,
+                        settings.public_base_url,
+                    ),
+                    settings.anonymous_code_minutes,
+                    runtime.events_written,
+                ),
+                SERVICES["AnonymousProceduresService"],
             )
             registry.add(
                 pb_grpc.add_AdministrationProceduresServiceServicer_to_server,
@@ -151,4 +179,7 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                     runtime.stop,
                 )
             )
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            wallet_uploads.close()

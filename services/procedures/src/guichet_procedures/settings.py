@@ -59,6 +59,14 @@ class ProceduresSettings(PublishSettings):
     # Printed on each proof: where anyone checks it.
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # F21: the mails procedures sends itself for requests filed without an account (codes
+    # checking the address, the acknowledgement with the follow-up link) until notifications
+    # exist; a code is valid this many minutes.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "OpenGuichet <noreply@openguichet.localhost>"
+    anonymous_code_minutes: int = Field(default=15, gt=0)
+
     # Drafts expire after this many days without a change; DraftExpiring goes out before.
     draft_days: int = Field(default=90, gt=0)
     draft_warning_days: int = Field(default=14, ge=0)

@@ -28,21 +28,33 @@ class RequestApplicant(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     FILED_BY_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    FOLLOW_UP_URL_FIELD_NUMBER: _builtins.int
     owner: _builtins.str
-    """"person:<national id>" or "company:<space id>"; empty once the account was deleted."""
+    """"person:<national id>", "company:<space id>" or "anonymous:<request id>" (filed without an
+    account); empty once the account was deleted.
+    """
     filed_by: _builtins.str
     """"person:<national id>" of the signed-in person who filed it."""
     language: _builtins.str
+    email: _builtins.str
+    """A request filed without an account (owner "anonymous:<request id>", F21), on its submitted
+    event only: the checked address to write to and its follow-up link (with the token, which
+    is not stored in clear); empty otherwise.
+    """
+    follow_up_url: _builtins.str
     def __init__(
         self,
         *,
         owner: _builtins.str = ...,
         filed_by: _builtins.str = ...,
         language: _builtins.str = ...,
+        email: _builtins.str = ...,
+        follow_up_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["filed_by", b"filed_by", "language", b"language", "owner", b"owner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "filed_by", b"filed_by", "follow_up_url", b"follow_up_url", "language", b"language", "owner", b"owner"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1684,20 +1684,29 @@ class AnswerCorrectionRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     ANSWERS_JSON_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     answers_json: _builtins.str
     """A JSON object: asked field id → new value. Fields that were not asked are refused."""
     language: _builtins.str
+    @_builtins.property
+    def signature(self) -> Global___Signature:
+        """F26: when the procedure requires a signature, the applicant's signature of the corrected
+        answers' digest (refused without it: SIGNATURE_REQUIRED tells the digest, metadata
+        answers_sha256); absent otherwise.
+        """
+
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         answers_json: _builtins.str = ...,
         language: _builtins.str = ...,
+        signature: Global___Signature | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signature", b"signature"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "language", b"language", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "language", b"language", "request_id", b"request_id", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -2862,3 +2871,464 @@ class CancelBookingResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CancelBookingResponse: _TypeAlias = CancelBookingResponse  # noqa: Y015
+
+@_typing.final
+class AnonymousRequest(_message.Message):
+    """AnonymousRequest is a request filed without an account, as its token's holder sees it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    EMAIL_CONFIRMED_FIELD_NUMBER: _builtins.int
+    CODE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    email: _builtins.str
+    """The address given (empty until one is), and whether its code was confirmed."""
+    email_confirmed: _builtins.bool
+    @_builtins.property
+    def request(self) -> Global___Request: ...
+    @_builtins.property
+    def code_expires_at(self) -> _timestamp_pb2.Timestamp:
+        """When the code sent last expires (unset when none is pending)."""
+
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+        email: _builtins.str = ...,
+        email_confirmed: _builtins.bool = ...,
+        code_expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code_expires_at", b"code_expires_at", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code_expires_at", b"code_expires_at", "email", b"email", "email_confirmed", b"email_confirmed", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnonymousRequest: _TypeAlias = AnonymousRequest  # noqa: Y015
+
+@_typing.final
+class StartAnonymousDraftRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROCEDURE_CODE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    procedure_code: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        procedure_code: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "procedure_code", b"procedure_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAnonymousDraftRequest: _TypeAlias = StartAnonymousDraftRequest  # noqa: Y015
+
+@_typing.final
+class StartAnonymousDraftResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    """Shown once: the only key to the draft (43 URL-safe characters)."""
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+        follow_up_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_up_token", b"follow_up_token", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartAnonymousDraftResponse: _TypeAlias = StartAnonymousDraftResponse  # noqa: Y015
+
+@_typing.final
+class GetAnonymousRequestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_up_token", b"follow_up_token", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnonymousRequestRequest: _TypeAlias = GetAnonymousRequestRequest  # noqa: Y015
+
+@_typing.final
+class GetAnonymousRequestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnonymousRequestResponse: _TypeAlias = GetAnonymousRequestResponse  # noqa: Y015
+
+@_typing.final
+class SaveAnonymousStepRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    STEP_ID_FIELD_NUMBER: _builtins.int
+    ANSWERS_JSON_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    step_id: _builtins.str
+    answers_json: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        step_id: _builtins.str = ...,
+        answers_json: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answers_json", b"answers_json", "follow_up_token", b"follow_up_token", "language", b"language", "step_id", b"step_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SaveAnonymousStepRequest: _TypeAlias = SaveAnonymousStepRequest  # noqa: Y015
+
+@_typing.final
+class SaveAnonymousStepResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SaveAnonymousStepResponse: _TypeAlias = SaveAnonymousStepResponse  # noqa: Y015
+
+@_typing.final
+class SendEmailCodeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    email: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        email: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "follow_up_token", b"follow_up_token", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendEmailCodeRequest: _TypeAlias = SendEmailCodeRequest  # noqa: Y015
+
+@_typing.final
+class SendEmailCodeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendEmailCodeResponse: _TypeAlias = SendEmailCodeResponse  # noqa: Y015
+
+@_typing.final
+class ConfirmEmailRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    code: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        code: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "follow_up_token", b"follow_up_token", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmEmailRequest: _TypeAlias = ConfirmEmailRequest  # noqa: Y015
+
+@_typing.final
+class ConfirmEmailResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConfirmEmailResponse: _TypeAlias = ConfirmEmailResponse  # noqa: Y015
+
+@_typing.final
+class SubmitAnonymousRequestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    idempotency_key: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_up_token", b"follow_up_token", "idempotency_key", b"idempotency_key", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitAnonymousRequestRequest: _TypeAlias = SubmitAnonymousRequestRequest  # noqa: Y015
+
+@_typing.final
+class SubmitAnonymousRequestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubmitAnonymousRequestResponse: _TypeAlias = SubmitAnonymousRequestResponse  # noqa: Y015
+
+@_typing.final
+class CancelAnonymousRequestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_up_token", b"follow_up_token", "language", b"language"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAnonymousRequestRequest: _TypeAlias = CancelAnonymousRequestRequest  # noqa: Y015
+
+@_typing.final
+class CancelAnonymousRequestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___AnonymousRequest: ...
+    def __init__(
+        self,
+        *,
+        request: Global___AnonymousRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelAnonymousRequestResponse: _TypeAlias = CancelAnonymousRequestResponse  # noqa: Y015
+
+@_typing.final
+class GetAnonymousProofRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FOLLOW_UP_TOKEN_FIELD_NUMBER: _builtins.int
+    follow_up_token: _builtins.str
+    def __init__(
+        self,
+        *,
+        follow_up_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["follow_up_token", b"follow_up_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnonymousProofRequest: _TypeAlias = GetAnonymousProofRequest  # noqa: Y015
+
+@_typing.final
+class SendClaimCodeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    """PR-XXXX-XXXX-C, as on the acknowledgement and the proof."""
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendClaimCodeRequest: _TypeAlias = SendClaimCodeRequest  # noqa: Y015
+
+@_typing.final
+class SendClaimCodeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MASKED_EMAIL_FIELD_NUMBER: _builtins.int
+    CODE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    masked_email: _builtins.str
+    """The address the code went to, partly hidden (a***@example.org)."""
+    @_builtins.property
+    def code_expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        masked_email: _builtins.str = ...,
+        code_expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["code_expires_at", b"code_expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code_expires_at", b"code_expires_at", "masked_email", b"masked_email"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SendClaimCodeResponse: _TypeAlias = SendClaimCodeResponse  # noqa: Y015
+
+@_typing.final
+class ClaimRequestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    reference: _builtins.str
+    code: _builtins.str
+    language: _builtins.str
+    def __init__(
+        self,
+        *,
+        reference: _builtins.str = ...,
+        code: _builtins.str = ...,
+        language: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "language", b"language", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimRequestRequest: _TypeAlias = ClaimRequestRequest  # noqa: Y015
+
+@_typing.final
+class ClaimRequestResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def request(self) -> Global___Request:
+        """Now in the caller's own space (its owner is the caller)."""
+
+    def __init__(
+        self,
+        *,
+        request: Global___Request | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClaimRequestResponse: _TypeAlias = ClaimRequestResponse  # noqa: Y015

@@ -1735,3 +1735,487 @@ class AdministrationProceduresService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class AnonymousProceduresServiceStub:
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.StartAnonymousDraft = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/StartAnonymousDraft',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftResponse.FromString,
+                _registered_method=True)
+        self.GetAnonymousRequest = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousRequest',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestResponse.FromString,
+                _registered_method=True)
+        self.SaveAnonymousStep = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/SaveAnonymousStep',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepResponse.FromString,
+                _registered_method=True)
+        self.SendEmailCode = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/SendEmailCode',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeResponse.FromString,
+                _registered_method=True)
+        self.ConfirmEmail = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/ConfirmEmail',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailResponse.FromString,
+                _registered_method=True)
+        self.SubmitAnonymousRequest = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/SubmitAnonymousRequest',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestResponse.FromString,
+                _registered_method=True)
+        self.CancelAnonymousRequest = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/CancelAnonymousRequest',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestResponse.FromString,
+                _registered_method=True)
+        self.GetAnonymousProof = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousProof',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.FromString,
+                _registered_method=True)
+        self.SendClaimCode = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/SendClaimCode',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeResponse.FromString,
+                _registered_method=True)
+        self.ClaimRequest = channel.unary_unary(
+                '/guichet.procedures.v1.AnonymousProceduresService/ClaimRequest',
+                request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestRequest.SerializeToString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestResponse.FromString,
+                _registered_method=True)
+
+
+class AnonymousProceduresServiceServicer:
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    def StartAnonymousDraft(self, request, context):
+        """Public: a draft of a procedure open without login, and its follow-up token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnonymousRequest(self, request, context):
+        """Public, with the token: the draft or request, its steps, status and history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SaveAnonymousStep(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendEmailCode(self, request, context):
+        """Sends a code to the address given (a new address needs a new code).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmEmail(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitAnonymousRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelAnonymousRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAnonymousProof(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendClaimCode(self, request, context):
+        """Signed in: a code sent to the address the request was filed with, then the claim with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClaimRequest(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_AnonymousProceduresServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'StartAnonymousDraft': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartAnonymousDraft,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftResponse.SerializeToString,
+            ),
+            'GetAnonymousRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnonymousRequest,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestResponse.SerializeToString,
+            ),
+            'SaveAnonymousStep': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveAnonymousStep,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepResponse.SerializeToString,
+            ),
+            'SendEmailCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendEmailCode,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeResponse.SerializeToString,
+            ),
+            'ConfirmEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmEmail,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailResponse.SerializeToString,
+            ),
+            'SubmitAnonymousRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitAnonymousRequest,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestResponse.SerializeToString,
+            ),
+            'CancelAnonymousRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelAnonymousRequest,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestResponse.SerializeToString,
+            ),
+            'GetAnonymousProof': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAnonymousProof,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.SerializeToString,
+            ),
+            'SendClaimCode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendClaimCode,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeResponse.SerializeToString,
+            ),
+            'ClaimRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClaimRequest,
+                    request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestRequest.FromString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'guichet.procedures.v1.AnonymousProceduresService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('guichet.procedures.v1.AnonymousProceduresService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class AnonymousProceduresService:
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    @staticmethod
+    def StartAnonymousDraft(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/StartAnonymousDraft',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.StartAnonymousDraftResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnonymousRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousRequest',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveAnonymousStep(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/SaveAnonymousStep',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SaveAnonymousStepResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendEmailCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/SendEmailCode',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendEmailCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/ConfirmEmail',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ConfirmEmailResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitAnonymousRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/SubmitAnonymousRequest',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SubmitAnonymousRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelAnonymousRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/CancelAnonymousRequest',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.CancelAnonymousRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAnonymousProof(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousProof',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendClaimCode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/SendClaimCode',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.SendClaimCodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClaimRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.procedures.v1.AnonymousProceduresService/ClaimRequest',
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestRequest.SerializeToString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.ClaimRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

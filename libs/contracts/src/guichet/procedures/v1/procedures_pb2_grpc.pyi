@@ -567,3 +567,145 @@ class AdministrationProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         """F25: ReadAttachment streams a submitted file of a request: its description, then data chunks."""
 
 def add_AdministrationProceduresServiceServicer_to_server(servicer: AdministrationProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class AnonymousProceduresServiceStub:
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> AnonymousProceduresServiceAsyncStub: ...
+    StartAnonymousDraft: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.StartAnonymousDraftRequest, _procedures_pb2.StartAnonymousDraftResponse]
+    """Public: a draft of a procedure open without login, and its follow-up token."""
+    GetAnonymousRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousRequestRequest, _procedures_pb2.GetAnonymousRequestResponse]
+    """Public, with the token: the draft or request, its steps, status and history."""
+    SaveAnonymousStep: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SaveAnonymousStepRequest, _procedures_pb2.SaveAnonymousStepResponse]
+    SendEmailCode: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SendEmailCodeRequest, _procedures_pb2.SendEmailCodeResponse]
+    """Sends a code to the address given (a new address needs a new code)."""
+    ConfirmEmail: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ConfirmEmailRequest, _procedures_pb2.ConfirmEmailResponse]
+    SubmitAnonymousRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SubmitAnonymousRequestRequest, _procedures_pb2.SubmitAnonymousRequestResponse]
+    CancelAnonymousRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CancelAnonymousRequestRequest, _procedures_pb2.CancelAnonymousRequestResponse]
+    GetAnonymousProof: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetProofResponse]
+    SendClaimCode: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SendClaimCodeRequest, _procedures_pb2.SendClaimCodeResponse]
+    """Signed in: a code sent to the address the request was filed with, then the claim with it."""
+    ClaimRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ClaimRequestRequest, _procedures_pb2.ClaimRequestResponse]
+
+@_typing.type_check_only
+class AnonymousProceduresServiceAsyncStub(AnonymousProceduresServiceStub):
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    StartAnonymousDraft: _aio.UnaryUnaryMultiCallable[_procedures_pb2.StartAnonymousDraftRequest, _procedures_pb2.StartAnonymousDraftResponse]  # type: ignore[assignment]
+    """Public: a draft of a procedure open without login, and its follow-up token."""
+    GetAnonymousRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousRequestRequest, _procedures_pb2.GetAnonymousRequestResponse]  # type: ignore[assignment]
+    """Public, with the token: the draft or request, its steps, status and history."""
+    SaveAnonymousStep: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SaveAnonymousStepRequest, _procedures_pb2.SaveAnonymousStepResponse]  # type: ignore[assignment]
+    SendEmailCode: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SendEmailCodeRequest, _procedures_pb2.SendEmailCodeResponse]  # type: ignore[assignment]
+    """Sends a code to the address given (a new address needs a new code)."""
+    ConfirmEmail: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ConfirmEmailRequest, _procedures_pb2.ConfirmEmailResponse]  # type: ignore[assignment]
+    SubmitAnonymousRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SubmitAnonymousRequestRequest, _procedures_pb2.SubmitAnonymousRequestResponse]  # type: ignore[assignment]
+    CancelAnonymousRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CancelAnonymousRequestRequest, _procedures_pb2.CancelAnonymousRequestResponse]  # type: ignore[assignment]
+    GetAnonymousProof: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetProofResponse]  # type: ignore[assignment]
+    SendClaimCode: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SendClaimCodeRequest, _procedures_pb2.SendClaimCodeResponse]  # type: ignore[assignment]
+    """Signed in: a code sent to the address the request was filed with, then the claim with it."""
+    ClaimRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ClaimRequestRequest, _procedures_pb2.ClaimRequestResponse]  # type: ignore[assignment]
+
+class AnonymousProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
+    """---- requests without an account (F21) ----
+
+    AnonymousProceduresService: procedures marked `login: optional`, filled and submitted without
+    an account. Whoever holds a draft's follow-up token (given once, at its start; only its hash
+    is stored) reaches it; nobody else does. The address is checked by a code sent to it before
+    submission; the acknowledgement mail carries the follow-up link. A signed-in person later
+    claims the request into their space with its reference and a code sent to that address.
+    """
+
+    @_abc_1.abstractmethod
+    def StartAnonymousDraft(
+        self,
+        request: _procedures_pb2.StartAnonymousDraftRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.StartAnonymousDraftResponse, _abc.Awaitable[_procedures_pb2.StartAnonymousDraftResponse]]:
+        """Public: a draft of a procedure open without login, and its follow-up token."""
+
+    @_abc_1.abstractmethod
+    def GetAnonymousRequest(
+        self,
+        request: _procedures_pb2.GetAnonymousRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.GetAnonymousRequestResponse, _abc.Awaitable[_procedures_pb2.GetAnonymousRequestResponse]]:
+        """Public, with the token: the draft or request, its steps, status and history."""
+
+    @_abc_1.abstractmethod
+    def SaveAnonymousStep(
+        self,
+        request: _procedures_pb2.SaveAnonymousStepRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.SaveAnonymousStepResponse, _abc.Awaitable[_procedures_pb2.SaveAnonymousStepResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SendEmailCode(
+        self,
+        request: _procedures_pb2.SendEmailCodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.SendEmailCodeResponse, _abc.Awaitable[_procedures_pb2.SendEmailCodeResponse]]:
+        """Sends a code to the address given (a new address needs a new code)."""
+
+    @_abc_1.abstractmethod
+    def ConfirmEmail(
+        self,
+        request: _procedures_pb2.ConfirmEmailRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ConfirmEmailResponse, _abc.Awaitable[_procedures_pb2.ConfirmEmailResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SubmitAnonymousRequest(
+        self,
+        request: _procedures_pb2.SubmitAnonymousRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.SubmitAnonymousRequestResponse, _abc.Awaitable[_procedures_pb2.SubmitAnonymousRequestResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CancelAnonymousRequest(
+        self,
+        request: _procedures_pb2.CancelAnonymousRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.CancelAnonymousRequestResponse, _abc.Awaitable[_procedures_pb2.CancelAnonymousRequestResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetAnonymousProof(
+        self,
+        request: _procedures_pb2.GetAnonymousProofRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.GetProofResponse, _abc.Awaitable[_procedures_pb2.GetProofResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SendClaimCode(
+        self,
+        request: _procedures_pb2.SendClaimCodeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.SendClaimCodeResponse, _abc.Awaitable[_procedures_pb2.SendClaimCodeResponse]]:
+        """Signed in: a code sent to the address the request was filed with, then the claim with it."""
+
+    @_abc_1.abstractmethod
+    def ClaimRequest(
+        self,
+        request: _procedures_pb2.ClaimRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_procedures_pb2.ClaimRequestResponse, _abc.Awaitable[_procedures_pb2.ClaimRequestResponse]]: ...
+
+def add_AnonymousProceduresServiceServicer_to_server(servicer: AnonymousProceduresServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
