@@ -276,6 +276,9 @@ class RequestOut(RequestSummaryOut):
     history: list[HistoryEntryOut]
     asked_field_ids: list[str] = Field(description="The fields to correct (action_needed)")
     owner: str = Field(description="person:<national id> or company:<space id>")
+    filed_by: str = Field(
+        default="", description="F34: national id of who started it (the owner or their agent)"
+    )
     language: str
     answers_sha256: str = Field(description="SHA-256 of the answers, as printed on the proof")
     proof_url: str = Field(description="The proof of deposit, once submitted; else empty")
@@ -481,6 +484,7 @@ def request_out(request: pb.Request) -> RequestOut:
         ],
         asked_field_ids=list(request.asked_field_ids),
         owner=request.owner,
+        filed_by=request.filed_by,
         language=request.language,
         answers_sha256=request.answers_sha256,
         proof_url=f"{request_url(request.id)}/proof" if submitted else "",

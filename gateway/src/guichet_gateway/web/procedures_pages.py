@@ -900,6 +900,8 @@ def _draft(draft: pb.Request, language: Language) -> dict[str, Any]:
         "newer_version": draft.newer_version_published,
         "next_step": draft.next_step,
         "href": f"/my/requests/{draft.id}?lang={language.value}",
+        # F34: shown when someone acting for the owner (mandate, company space) started it.
+        "filed_by": draft.filed_by if draft.owner != f"person:{draft.filed_by}" else "",
     }
 
 

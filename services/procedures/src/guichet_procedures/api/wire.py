@@ -336,6 +336,8 @@ def request_to_proto(
         asked_field_ids=list(request.asked_fields),
         cancellable=cancellable,
         owner=request.owner or "",
+        # F34: who started it, shown when someone acted for the owner.
+        filed_by=(request.created_by or "").removeprefix("person:"),
         newer_version_published=newer_version_published,
         language=request.language,
         # F26: a complete draft shows the digest to sign (the one its submission will print).
