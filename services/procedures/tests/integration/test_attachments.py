@@ -32,7 +32,7 @@ from guichet_kit.seal import Sealer
 from guichet_procedures.api import wire
 from guichet_procedures.api.administration import AdministrationProceduresServicer
 from guichet_procedures.api.citizen import ProceduresServicer, RequestRules
-from guichet_procedures.api.files import WalletFiles, wallet_channel
+from guichet_procedures.api.files import WalletFiles, wallet_channel, wallet_uploads_channel
 from guichet_procedures.definitions.model import AttachmentField, LocalText
 from guichet_procedures.publishing import publish_directory
 from guichet_procedures.requests.attachments import Addition, allowed_content_types
@@ -187,7 +187,13 @@ async def files(
         pki / "ca.crt",
         timeout=30,
     )
-    wallet = WalletFiles(channel)
+    uploads = wallet_uploads_channel(
+        wallet_server.services_address,
+        pki / "services" / "procedures.crt",
+        pki / "services" / "procedures.key",
+        pki / "ca.crt",
+    )
+    wallet = WalletFiles(channel, uploads)
     rules = RequestRules(
         draft_days=90,
         make_proof=ProofIssuer(sealer, VERIFY_URL, wire.display),
@@ -196,13 +202,14 @@ async def files(
         files=wallet,
     )
     async with channel, insecure_channel("127.0.0.1:1", timeout=1) as nowhere:
-        yield Files(
-            ProceduresServicer(sessions, store, MandateChecker(nowhere), rules, wakes),
-            AdministrationProceduresServicer(
-                sessions, store, wakes, stream_poll_seconds=0.2, files=wallet
-            ),
-            wallet,
-        )
+        with uploads:
+            yield Files(
+                ProceduresServicer(sessions, store, MandateChecker(nowhere), rules, wakes),
+                AdministrationProceduresServicer(
+                    sessions, store, wakes, stream_poll_seconds=0.2, files=wallet
+                ),
+                wallet,
+            )
 
 
 # ---- calls ----
@@ -490,6 +497,19 @@ async def test_bad_files_are_refused_with_a_clear_reason_and_nothing_is_written(
             ),
             grpc.StatusCode.INVALID_ARGUMENT,
             "FILE_TYPE_NOT_ALLOWED",
+        ),
+        (
+            # Refused at its first bytes while the rest still flows: the wallet's reason comes
+            # back all the same.
+            upload(
+                files,
+                request_two,
+                b"just some words\n" * 400_000,
+                name="notes.pdf",
+                content_type="application/pdf",
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "FILE_TYPE_MISMATCH",
         ),
         (
             upload(files, request_two, b"%PDF-1.4\n" + eicar(), name="eicar.pdf"),

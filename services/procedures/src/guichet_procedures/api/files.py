@@ -12,12 +12,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from guichet.wallet.v1 import wallet_pb2 as wallet
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_kit.auth import in_own_name
+from guichet_kit.client_streams import forward_stream
 from guichet_kit.domain import (
     Aborted,
     AlreadyExists,
@@ -30,7 +32,7 @@ from guichet_kit.domain import (
     Unavailable,
 )
 from guichet_kit.errors import read_rpc_failure
-from guichet_kit.grpc_client import mutual_tls_channel
+from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata, mutual_tls_channel
 from guichet_kit.i18n import Catalog
 from guichet_procedures.requests.attachments import Addition, CopyInfo
 
@@ -61,6 +63,18 @@ def wallet_channel(
     )
 
 
+def wallet_uploads_channel(
+    address: str, certificate: Path, private_key: Path, platform_ca: Path
+) -> grpc.Channel:
+    """The same, threaded: for files streamed in (`guichet_kit.client_streams` says why)."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=platform_ca.read_bytes(),
+        private_key=private_key.read_bytes(),
+        certificate_chain=certificate.read_bytes(),
+    )
+    return grpc.secure_channel(address, credentials)
+
+
 def files_unavailable() -> Unavailable:
     return Unavailable(
         "FILES_UNAVAILABLE",
@@ -68,14 +82,14 @@ def files_unavailable() -> Unavailable:
     )
 
 
-def wallet_refusal(error: grpc.aio.AioRpcError) -> DomainError:
+def wallet_refusal(error: Any) -> DomainError:
     """The wallet's refusal as procedures' own, or an outage."""
     if error.code() in _OUTAGES:
         return files_unavailable()
     kind = _KINDS.get(error.code())
     if kind is None:
         return files_unavailable()
-    failure = read_rpc_failure(error)
+    failure = read_rpc_failure(error)  # an aio error, or a threaded call's (the same reads)
     return kind(failure.reason, failure.message, failure.field_errors, failure.metadata)
 
 
@@ -92,8 +106,9 @@ def copy_info(copy: wallet.CopyRef) -> CopyInfo:
 class WalletFiles:
     """FileService over one channel; each call in procedures' own name (no person's token)."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, uploads: grpc.Channel) -> None:
         self._files = wallet_grpc.FileServiceStub(channel)
+        self._uploads = wallet_grpc.FileServiceStub(uploads)
 
     async def ingest(
         self,
@@ -112,15 +127,18 @@ class WalletFiles:
             allowed_content_types=sorted(addition.allowed_content_types),
         )
 
-        async def messages() -> AsyncIterator[wallet.IngestFileRequest]:
-            yield wallet.IngestFileRequest(header=header)
-            async for chunk in chunks:
-                yield wallet.IngestFileRequest(chunk=chunk)
-
+        with in_own_name():
+            metadata = call_metadata()
         try:
-            with in_own_name():
-                reply = await self._files.IngestFile(messages())
-        except grpc.aio.AioRpcError as error:
+            reply: wallet.IngestFileResponse = await forward_stream(
+                self._uploads.IngestFile.future,
+                wallet.IngestFileRequest(header=header),
+                chunks,
+                lambda chunk: wallet.IngestFileRequest(chunk=chunk),
+                metadata=metadata,
+                deadline_seconds=STREAM_TIMEOUT_SECONDS,
+            )
+        except grpc.RpcError as error:
             raise wallet_refusal(error) from error
         return copy_info(reply.copy)
 
