@@ -6,6 +6,7 @@ iCalendar file. Capacity holds under real concurrent transactions; every refusal
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import grpc
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -621,3 +624,57 @@ async def test_the_catalogue_says_whether_a_procedure_takes_appointments(
     )
     form = await procedures.GetProcedure(pb.GetProcedureRequest(code=OPTIONAL), NO_CONTEXT)
     assert form.form.procedure.appointment == "optional"
+
+
+def proof_text(pdf: bytes) -> str:
+    return " ".join(
+        " ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages
+    )
+
+
+async def test_the_proof_and_the_export_name_the_booked_appointment(
+    procedures: ProceduresServicer,
+    back_office: AdministrationProceduresServicer,
+    as_person: Callable[[str], None],
+) -> None:
+    (slot,) = await open_slots(back_office, 4, code=OPTIONAL, place="annex")
+    as_person(ANNE)
+    draft = await ready_draft(procedures, OPTIONAL)
+    await hold(procedures, draft.id, slot.id)
+    booked = await submit(procedures, draft.id)
+    without = await ready_draft(procedures, OPTIONAL)
+    plain = await submit(procedures, without.id)
+
+    # The proof prints the place and the time in Luxembourg time; none without a booking.
+    start = slot.starts_at.ToDatetime(tzinfo=UTC)
+    local = start.astimezone(ZoneInfo("Europe/Luxembourg"))
+    proof = await procedures.GetProof(pb.GetProofRequest(request_id=booked.id), NO_CONTEXT)
+    text = proof_text(proof.pdf)
+    assert "Appointment Annex, " in text, text
+    assert local.strftime("%-I:%M") in text and str(local.year) in text, text
+    assert "(Luxembourg time)" in text
+    bare = await procedures.GetProof(pb.GetProofRequest(request_id=plain.id), NO_CONTEXT)
+    assert "Appointment" not in proof_text(bare.pdf)
+
+    # The export gives each request's appointment: booked, then cancelled by the citizen.
+    async def exported() -> dict[str, Any]:
+        reply = await procedures.ExportRequests(pb.ExportRequestsRequest(), NO_CONTEXT)
+        return {r["id"]: r for r in json.loads(reply.document)["requests"]}
+
+    requests = await exported()
+    assert requests[booked.id]["appointment"] == {
+        "state": "booked",
+        "place_code": "annex",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=30)).isoformat(),
+        "held_until": None,
+        "reason": "",
+    }
+    assert requests[plain.id]["appointment"] is None
+    await procedures.CancelAppointment(
+        pb.CancelAppointmentRequest(request_id=booked.id, language="en"), NO_CONTEXT
+    )
+    assert (await exported())[booked.id]["appointment"]["state"] == "cancelled"
+    # Someone else's export holds none of it.
+    as_person(BOB)
+    assert await exported() == {}

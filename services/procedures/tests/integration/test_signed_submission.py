@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pypdf import PdfReader
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.procedures.v1 import procedures_pb2 as pb
+from guichet_kit.errors import ServiceError
 from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.seal import Sealer
@@ -51,6 +53,7 @@ from .conftest import (
     stored_request,
     write_catalogue,
 )
+from .test_submission import ask_correction
 
 SIGNED = "test-signed"
 SIGNED_FORM: dict[str, Any] = {
@@ -306,3 +309,136 @@ async def test_a_signature_for_a_procedure_that_asks_none_is_refused(
         ("signature",),
     )
     assert await stored_request(sessions, draft.id) == before
+
+
+# ---- a correction of a signed request: signed again ----
+
+
+def correction(request_id: str, changes: dict[str, Any], signed: pb.Signature | None) -> Any:
+    message = pb.AnswerCorrectionRequest(
+        request_id=request_id, answers_json=json.dumps(changes), language="en"
+    )
+    if signed is not None:
+        message.signature.CopyFrom(signed)
+    return message
+
+
+async def signed_request_asked_to_correct(
+    servicer: ProceduresServicer,
+    sessions: async_sessionmaker[AsyncSession],
+    certificate: tuple[Path, Path],
+    code: str = SIGNED,
+) -> pb.Request:
+    """A request submitted (signed when `code` asks for it), the name asked to be corrected."""
+    draft = await complete_draft(servicer, code)
+    signed = signature(*certificate, draft.answers_sha256) if code == SIGNED else None
+    await servicer.SubmitRequest(submission(draft.id, signed), NO_CONTEXT)
+    await ask_correction(sessions, draft.id, ["name"])
+    return draft
+
+
+async def test_a_corrected_signed_request_is_signed_again_over_the_new_digest(
+    signing: ProceduresServicer,
+    sessions: async_sessionmaker[AsyncSession],
+    signed_in: Callable[..., Any],
+    counts: Callable[[], Any],
+    pki: Path,
+    tmp_path: Path,
+) -> None:
+    signed_in(ANNE)
+    certificate = issue_citizen_certificate(pki / "national", ANNE, "Anne Muller", tmp_path)
+    draft = await signed_request_asked_to_correct(signing, sessions, certificate)
+    new_digest = answers_digest({"name": "Anne Weber", "has_children": False})
+    assert new_digest != draft.answers_sha256
+    before_row, before_counts = await stored_request(sessions, draft.id), await counts()
+    before_events = await outbox(sessions)
+
+    # Without a signature: refused, and told which digest to sign; nothing changed.
+    with pytest.raises(ServiceError) as missing:
+        await signing.AnswerCorrection(
+            correction(draft.id, {"name": "Anne Weber"}, None), NO_CONTEXT
+        )
+    assert (missing.value.code, missing.value.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SIGNATURE_REQUIRED",
+    )
+    assert missing.value.metadata["answers_sha256"] == new_digest
+    assert new_digest in str(missing.value.message)
+    assert [f.field for f in missing.value.field_errors] == ["signature"]
+    # The first signature (of the answers before the correction) does not sign the new ones;
+    # nor does someone else's certificate over the new digest.
+    bob = issue_citizen_certificate(pki / "national", BOB, "Bob", tmp_path / "bob")
+    for signed, code, reason in (
+        (
+            signature(*certificate, draft.answers_sha256),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "SIGNATURE_INVALID",
+        ),
+        (signature(*bob, new_digest), grpc.StatusCode.PERMISSION_DENIED, "SIGNER_NOT_APPLICANT"),
+    ):
+        refused = await refusal(
+            signing.AnswerCorrection(
+                correction(draft.id, {"name": "Anne Weber"}, signed), NO_CONTEXT
+            )
+        )
+        assert (refused.code, refused.reason) == (code, reason)
+    assert await stored_request(sessions, draft.id) == before_row
+    assert await counts() == before_counts
+    assert await outbox(sessions) == before_events
+
+    # Signed over the corrected answers' digest: resubmitted, the proof names the signer again.
+    reply = await signing.AnswerCorrection(
+        correction(draft.id, {"name": "Anne Weber"}, signature(*certificate, new_digest)),
+        NO_CONTEXT,
+    )
+    assert reply.request.state == pb.REQUEST_STATE_SUBMITTED
+    assert reply.request.answers_sha256 == new_digest
+    row = await stored_request(sessions, draft.id)
+    assert row["signature"]["answers_sha256"] == new_digest
+    assert row["signature"]["signer"]["national_id"] == ANNE
+    proof = await signing.GetProof(pb.GetProofRequest(request_id=draft.id), NO_CONTEXT)
+    text = " ".join(
+        " ".join((page.extract_text() or "").split())
+        for page in PdfReader(io.BytesIO(proof.pdf)).pages
+    )
+    assert "Signed by" in text and new_digest[:16] in text.replace(" ", "")
+    async with sessions() as session:
+        incoming = await rules.incoming_request(
+            session,
+            CatalogueStore(signing._store.themes),
+            "justice",
+            parse_reference(reply.request.reference).canonical,
+            reply.request.reference,
+        )
+    given = incoming_to_proto(incoming)
+    public_key = x509.load_der_x509_certificate(given.signature.certificate).public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert given.answers_sha256 == new_digest
+    public_key.verify(given.signature.value, bytes.fromhex(new_digest), ec.ECDSA(hashes.SHA256()))
+
+
+async def test_a_correction_of_an_unsigned_procedure_takes_no_signature(
+    signing: ProceduresServicer,
+    sessions: async_sessionmaker[AsyncSession],
+    signed_in: Callable[..., Any],
+    pki: Path,
+    tmp_path: Path,
+) -> None:
+    signed_in(ANNE)
+    certificate = issue_citizen_certificate(pki / "national", ANNE, "Anne Muller", tmp_path)
+    draft = await signed_request_asked_to_correct(signing, sessions, certificate, UNSIGNED)
+    before = await stored_request(sessions, draft.id)
+    new_digest = answers_digest({"name": "Anne Weber", "has_children": False})
+    refused = await refusal(
+        signing.AnswerCorrection(
+            correction(draft.id, {"name": "Anne Weber"}, signature(*certificate, new_digest)),
+            NO_CONTEXT,
+        )
+    )
+    assert (refused.reason, refused.fields) == ("SIGNATURE_NOT_EXPECTED", ("signature",))
+    assert await stored_request(sessions, draft.id) == before
+    reply = await signing.AnswerCorrection(
+        correction(draft.id, {"name": "Anne Weber"}, None), NO_CONTEXT
+    )
+    assert reply.request.state == pb.REQUEST_STATE_SUBMITTED
+    assert (await stored_request(sessions, draft.id))["signature"] is None

@@ -553,6 +553,8 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
             changes,
             self._rules.make_proof,
             now=self._rules.clock(),
+            signature=signature_wire.signature_input(request),
+            verifier=self._rules.signatures,
         )
         return pb.AnswerCorrectionResponse(
             request=await self._reply(call.session, corrected, definition, language)
@@ -899,7 +901,10 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
         self, request: pb.ExportRequestsRequest, call: Call
     ) -> pb.ExportRequestsResponse:
         rows = await repository.all_of(call.session, call.person.person)
-        document = {"requests": [export_of(row) for row in rows]}
+        booked = await appointments.of_requests(call.session, [row.id for row in rows])
+        document = {
+            "requests": [export_of(row, appointments.exported(booked.get(row.id))) for row in rows]
+        }
         return pb.ExportRequestsResponse(
             document=json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         )
@@ -931,7 +936,7 @@ def _moment(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_of(request: Request) -> dict[str, Any]:
+def export_of(request: Request, appointment: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "id": str(request.id),
         "reference": wire.display_reference(request.reference) or None,
@@ -962,6 +967,8 @@ def export_of(request: Request) -> dict[str, Any]:
             }
             for entry in request.history
         ],
+        # F32: its slot held, booked or cancelled (times in UTC), or None.
+        "appointment": appointment,
     }
 
 

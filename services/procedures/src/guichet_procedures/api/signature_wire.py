@@ -8,8 +8,10 @@ from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet_procedures.requests.signature import SignatureInput, stored_signature
 
 
-def signature_input(request: pb.SubmitRequestRequest) -> SignatureInput | None:
-    """The submission's signature, None when the client sent none."""
+def signature_input(
+    request: pb.SubmitRequestRequest | pb.AnswerCorrectionRequest,
+) -> SignatureInput | None:
+    """The submission's (or the correction's) signature, None when the client sent none."""
     if not request.HasField("signature"):
         return None
     given = request.signature

@@ -24,6 +24,7 @@ from babel.dates import format_datetime
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from guichet.events import subjects
 from guichet.events.v1 import procedures_pb2 as events_pb2
@@ -324,6 +325,47 @@ def describe(slot: AppointmentSlot, definition: Definition, language: Language) 
     name = place.name.text(language) if place is not None else slot.place_code
     when = format_datetime(slot.starts_at.astimezone(LUXEMBOURG), "medium", locale=language.value)
     return f"{name}, {when}"
+
+
+def load_for_proof(request: Request, appointment: Appointment | None) -> None:
+    """The request's appointment set on it for the proof (`proof_line` reads it)."""
+    set_committed_value(request, "appointment", appointment)
+
+
+def proof_line(request: Request, definition: Definition, language: Language) -> str:
+    """ "Place, date and time" of the booked appointment the proof prints; empty without one."""
+    appointment: Appointment | None = request.__dict__.get("appointment")
+    if appointment is None or appointment.state != BOOKED:
+        return ""
+    return describe(appointment.slot, definition, language)
+
+
+async def of_requests(
+    session: AsyncSession, request_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Appointment]:
+    """The appointments (any state) of these requests with their slots, by request (export)."""
+    if not request_ids:
+        return {}
+    rows = await session.scalars(
+        select(Appointment)
+        .options(selectinload(Appointment.slot))
+        .where(Appointment.request_id.in_(request_ids))
+    )
+    return {row.request_id: row for row in rows}
+
+
+def exported(appointment: Appointment | None) -> dict[str, Any] | None:
+    """The appointment as the person's export gives it (times in UTC)."""
+    if appointment is None:
+        return None
+    return {
+        "state": appointment.state,
+        "place_code": appointment.slot.place_code,
+        "starts_at": appointment.slot.starts_at.isoformat(),
+        "ends_at": appointment.slot.ends_at.isoformat(),
+        "held_until": appointment.held_until.isoformat() if appointment.held_until else None,
+        "reason": appointment.reason,
+    }
 
 
 def appointment_changed(

@@ -95,6 +95,8 @@ class ProofContent:
     answers_sha256: str
     verify_url: str
     signer: Signer | None = None  # F26: the answers were signed (the digest below)
+    # F32: the booked appointment ("place, date and time"), if any.
+    appointment: str = ""
     # F24: (field label, its source and when it was read) of each prefilled answer.
     prefilled: Sequence[tuple[str, str]] = ()
     # F25: (question, file name, SHA-256 of the file) of each attached file.
@@ -128,6 +130,7 @@ def render_proof(content: ProofContent, language: Language) -> bytes:
             ),
             *_applicant_rows(content.applicant),
             *_signer_rows(content.signer),
+            *_appointment_rows(content.appointment),
         ]
         answers_title = _("Your answers").render()
         no_answers = _("No answers.").render()
@@ -365,6 +368,18 @@ def _files_table(rows: Sequence[tuple[str, ...]]) -> Table:
         )
     )
     return table
+
+
+def _appointment_rows(appointment: str) -> list[tuple[str, str]]:
+    """F32: the booked slot, printed in Luxembourg time like the submission."""
+    if not appointment:
+        return []
+    return [
+        (
+            _("Appointment").render(),
+            _("{appointment} (Luxembourg time)", appointment=appointment).render(),
+        )
+    ]
 
 
 def _qr_code(value: str) -> Drawing:

@@ -389,6 +389,8 @@ async def _issue_proof(
     principal: Principal,
     make_proof: ProofMaker,
 ) -> None:
+    # F32: the proof names the booked appointment (read here: the relationship never loads).
+    appointments.load_for_proof(request, await appointments.appointment_of(session, request.id))
     # F25: the proof lists each file the answers carry, with its SHA-256.
     await attachments.load_for_proof(session, request)
     pdf = await make_proof(request, definition, principal)
@@ -470,6 +472,8 @@ async def answer_correction(
     make_proof: ProofMaker,
     *,
     now: datetime,
+    signature: signatures.SignatureInput | None = None,
+    verifier: signatures.SignatureVerifier | None = None,
 ) -> tuple[Request, Definition]:
     request = await request_of(session, acting.owner, request_id, for_update=True)
     if request.state != ACTION_NEEDED:
@@ -518,6 +522,12 @@ async def answer_correction(
     exit_message = form.exit_message(answers)
     if exit_message is not None:
         raise Conflict("NOT_ELIGIBLE", as_text(exit_message))
+    # F26: the corrected answers are not the ones signed: a procedure requiring a signature
+    # needs a new one over their digest (refused without it, the digest to sign is told).
+    digest = answers_digest(answers)
+    signed = await signatures.check_correction(
+        definition, signature, verifier, acting.principal, digest, now
+    )
     request.answers = answers
     request.completed_steps = [step.id for step in form.applicable_steps(answers)]
     request.state = SUBMITTED
@@ -525,7 +535,9 @@ async def answer_correction(
     request.status_before_correction = None
     changed = sorted(changes)
     request.asked_fields = []
-    request.answers_sha256 = answers_digest(answers)
+    request.answers_sha256 = digest
+    if signed is not None:
+        request.signature = signed.stored()
     request.incoming_sequence = await repository.next_incoming_sequence(session)
     request.updated_at = now
     request.version += 1
@@ -721,6 +733,7 @@ class ProofIssuer:
             answers_sha256=request.answers_sha256 or "",
             verify_url=self._verify_url,
             signer=signatures.signer_of_answers(request.signature, request.answers_sha256),
+            appointment=appointments.proof_line(request, definition, language),
             prefilled=prefill.proof_rows(request, definition, language),
             attachments=attachments.proof_rows(request, definition, language),
         )

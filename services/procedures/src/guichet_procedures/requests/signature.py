@@ -146,6 +146,24 @@ class SignatureRequired(Conflict):
         )
 
 
+class CorrectionSignatureRequired(Conflict):
+    """A correction of a signed procedure sent without a new signature: the refusal tells the
+    digest of the corrected answers to sign (metadata `answers_sha256`), nothing is changed."""
+
+    def __init__(self, answers_sha256: str) -> None:
+        message = _(
+            "Your corrected answers must be signed again: sign their digest {digest} with your "
+            "certificate of the national identity card, then send the correction again.",
+            digest=answers_sha256,
+        )
+        super().__init__(
+            "SIGNATURE_REQUIRED",
+            message,
+            [FieldError("signature", "required", message)],
+            metadata={"answers_sha256": answers_sha256},
+        )
+
+
 class SignatureNotExpected(InvalidInput):
     def __init__(self) -> None:
         message = _("This procedure is not signed: submit it without a signature.")
@@ -365,6 +383,20 @@ async def check_submission(
     return await verifier.verify(supplied, answers_sha256=answers_sha256, signer=signer, now=now)
 
 
+async def check_correction(
+    definition: Definition,
+    supplied: SignatureInput | None,
+    verifier: SignatureVerifier | None,
+    signer: Principal,
+    answers_sha256: str,
+    now: datetime,
+) -> VerifiedSignature | None:
+    """A correction's new signature: as at submission, over the corrected answers' digest."""
+    if definition.signature_required and supplied is None:
+        raise CorrectionSignatureRequired(answers_sha256)
+    return await check_submission(definition, supplied, verifier, signer, answers_sha256, now)
+
+
 def digest_bytes(answers_sha256: str) -> bytes:
     """The message a client signs: the 32 bytes of the hex digest."""
     return bytes.fromhex(answers_sha256)
@@ -376,6 +408,7 @@ __all__ = [
     "SignatureVerifier",
     "StoredSignature",
     "VerifiedSignature",
+    "check_correction",
     "check_submission",
     "digest_bytes",
     "signer_of_answers",
