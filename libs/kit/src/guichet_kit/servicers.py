@@ -35,10 +35,11 @@ from guichet_kit.auth import (
     sign_in_required,
 )
 from guichet_kit.db import transaction
-from guichet_kit.domain import DomainError, Forbidden, Unauthenticated
+from guichet_kit.domain import DomainError, FieldError, Forbidden, InvalidInput, Unauthenticated
 from guichet_kit.errors import service_error
-from guichet_kit.i18n import Catalog
+from guichet_kit.i18n import Catalog, Language, Text, current_language
 from guichet_kit.outbox import track_events
+from guichet_kit.values import InvalidValue, parse_language_code
 
 _ = Catalog("guichet_kit")
 
@@ -57,6 +58,22 @@ class Access:
     level: LevelOfAssurance = LevelOfAssurance.LOW
     contexts: frozenset[str] = frozenset(PRIVATE_ONLY)
     services: frozenset[str] = frozenset()
+
+
+def request_language(
+    text: str, *, default: Language | None = None, message: Text | None = None
+) -> Language:
+    """The `language` field of an RPC request: fr, de or en; empty gives `default` (the caller's
+    language when None). Anything else is refused (INVALID_LANGUAGE), with `message` if given."""
+    if not text:
+        return default if default is not None else current_language()
+    try:
+        return parse_language_code(text)
+    except InvalidValue as error:
+        why = message if message is not None else _("The language must be fr, de or en.")
+        raise InvalidInput(
+            "INVALID_LANGUAGE", why, [FieldError("language", error.reason, why)]
+        ) from error
 
 
 def public() -> Access:

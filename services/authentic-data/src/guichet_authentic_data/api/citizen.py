@@ -36,9 +36,9 @@ from guichet_kit.servicers import (
     Db,
     DeclaredServicer,
     citizen,
+    request_language,
     rpc,
 )
-from guichet_kit.values import InvalidValue, parse_language_code
 
 _ = Catalog("guichet_authentic_data")
 
@@ -57,18 +57,6 @@ class SpaceDirectory:
     async def company_number(self, space_id: str) -> str:
         reply = await self._stub.GetSpace(identity_pb.GetSpaceRequest(space_id=space_id))
         return reply.space.registry_number
-
-
-def _language(text: str) -> Language:
-    if not text:
-        return current_language()
-    try:
-        return parse_language_code(text)
-    except InvalidValue as error:
-        message = _("Certificates are issued in fr, de or en.")
-        raise InvalidInput(
-            "INVALID_LANGUAGE", message, [FieldError("language", error.reason, message)]
-        ) from error
 
 
 class MyDataServicer(DeclaredServicer, pb_grpc.MyDataServiceServicer):
@@ -192,7 +180,9 @@ class MyDataServicer(DeclaredServicer, pb_grpc.MyDataServiceServicer):
             )
         language: Language | None = None
         try:
-            language = _language(request.language)
+            language = request_language(
+                request.language, message=_("Certificates are issued in fr, de or en.")
+            )
         except InvalidInput as error:
             errors.extend(error.fields)
         if errors or kind is None or language is None:

@@ -33,9 +33,10 @@ from guichet_kit.servicers import (
     administration,
     citizen,
     public,
+    request_language,
     rpc,
 )
-from guichet_kit.values import InvalidValue, parse_human_text, parse_language_code
+from guichet_kit.values import InvalidValue, parse_human_text
 
 _ = Catalog("guichet_etracking")
 
@@ -50,19 +51,6 @@ def _number(text: str) -> TrackingNumber:
             "INVALID_TRACKING_NUMBER",
             error.message,
             [FieldError("number", error.reason, error.message)],
-        ) from error
-
-
-def _language(text: str, default: Language = Language.FR) -> Language:
-    if not text:
-        return default
-    try:
-        return parse_language_code(text)
-    except InvalidValue as error:
-        raise InvalidInput(
-            "INVALID_LANGUAGE",
-            _("The language must be fr, de or en."),
-            [FieldError("language", error.reason, error.message)],
         ) from error
 
 
@@ -82,7 +70,7 @@ class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
     async def ListPaperForms(
         self, request: pb.ListPaperFormsRequest, call: Call
     ) -> pb.ListPaperFormsResponse:
-        language = _language(request.language)
+        language = request_language(request.language, default=Language.FR)
         return pb.ListPaperFormsResponse(
             paper_forms=[paper_form_to_proto(form, language) for form in PAPER_FORMS]
         )
@@ -130,7 +118,7 @@ class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
     async def ListMyTrackings(
         self, request: pb.ListMyTrackingsRequest, call: Call
     ) -> pb.ListMyTrackingsResponse:
-        language = _language(request.language)
+        language = request_language(request.language, default=Language.FR)
         # Reading someone else's trackings is an act on their behalf: it goes to their audit.
         act = "" if call.acting.kind == "private" else "listed the eTrackings"
         owner = await self._mandates.owner(call.person, call.acting, "etracking:read", act=act)
@@ -144,7 +132,7 @@ class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
         self, request: pb.LookupTrackingRequest, call: Call
     ) -> pb.LookupTrackingResponse:
         number = _number(request.number)
-        language = _language(request.language)
+        language = request_language(request.language, default=Language.FR)
         tracking = await service.find_tracking(call.session, number)
         return pb.LookupTrackingResponse(tracking=tracking_to_proto(tracking, language))
 
@@ -154,7 +142,7 @@ class TrackingServicer(DeclaredServicer, pb_grpc.TrackingServiceServicer):
     ) -> pb.GetTrackingSheetResponse:
         number = _number(request.number)
         tracking = await service.find_tracking(call.session, number)
-        language = _language(request.language, Language(tracking.language))
+        language = request_language(request.language, default=Language(tracking.language))
         pdf = render_tracking_sheet(
             number,
             find_paper_form(tracking.paper_form_code),

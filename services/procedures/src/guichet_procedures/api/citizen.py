@@ -25,7 +25,7 @@ from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
 from guichet_kit.db import transaction
 from guichet_kit.domain import FieldError, InvalidInput
-from guichet_kit.i18n import Catalog, Language, current_language
+from guichet_kit.i18n import Catalog, Language
 from guichet_kit.mandates import MandateChecker
 from guichet_kit.seal import TrustRoot
 from guichet_kit.servicers import (
@@ -35,10 +35,10 @@ from guichet_kit.servicers import (
     DeclaredServicer,
     citizen,
     public,
+    request_language,
     rpc,
     rpc_stream,
 )
-from guichet_kit.values import InvalidValue, parse_language_code
 from guichet_procedures.api import files_wire, prefill_wire, signature_wire, wire
 from guichet_procedures.api.files import WalletFiles, files_unavailable
 from guichet_procedures.definitions.form import Form
@@ -105,16 +105,8 @@ def luxembourg_today() -> date:
 # ---- reading the request messages ----
 
 
-def _language(text: str) -> Language:
-    if not text:
-        return current_language()
-    try:
-        return parse_language_code(text)
-    except InvalidValue as error:
-        message = _("The language must be fr, de or en.")
-        raise InvalidInput(
-            "INVALID_LANGUAGE", message, [FieldError("language", error.reason, message)]
-        ) from error
+# The kit's reading of a request's language field (api/anonymous.py imports this name too).
+_language = request_language
 
 
 def _request_id(text: str, field: str = "request_id") -> uuid.UUID:
