@@ -35,6 +35,7 @@ from guichet_gateway import (
     me,
     my_data,
     procedures,
+    procedures_anonymous,
     procedures_appointments,
     relations,
     spaces,
@@ -208,6 +209,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             relations=identity_grpc.RelationServiceStub(identity_channel),
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
             procedures=procedures_grpc.ProceduresServiceStub(procedures_channel),
+            procedures_anonymous=procedures_grpc.AnonymousProceduresServiceStub(procedures_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
         )
@@ -303,6 +305,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(my_data.router)
     app.include_router(procedures.router)
     app.include_router(procedures_appointments.router)
+    app.include_router(procedures_anonymous.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)

@@ -75,6 +75,8 @@ class ServiceStubs:
     relations: identity_grpc.RelationServiceAsyncStub
     spaces: identity_grpc.SpaceServiceAsyncStub
     procedures: procedures_grpc.ProceduresServiceAsyncStub
+    # F21: requests filed without an account, and their claim.
+    procedures_anonymous: procedures_grpc.AnonymousProceduresServiceAsyncStub
     wallet: wallet_grpc.WalletServiceAsyncStub
     # Uploads go through a threaded channel (uploads.stream_into says why).
     wallet_uploads: wallet_grpc.WalletServiceStub
