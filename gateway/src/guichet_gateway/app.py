@@ -193,6 +193,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
+        procedures_uploads_channel = grpc.insecure_channel(settings.procedures_address)
         procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
         app.state.channels = {
             "etracking": etracking_channel,
@@ -212,6 +213,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             procedures_anonymous=procedures_grpc.AnonymousProceduresServiceStub(procedures_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
+            procedures_uploads=procedures_grpc.ProceduresServiceStub(procedures_uploads_channel),
         )
         app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
@@ -283,6 +285,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await identity_channel.close()
         await wallet_channel.close()
         wallet_uploads_channel.close()
+        procedures_uploads_channel.close()
         await procedures_channel.close()
         log.info("gateway.stopped")
 

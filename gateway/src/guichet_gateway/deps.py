@@ -80,6 +80,8 @@ class ServiceStubs:
     wallet: wallet_grpc.WalletServiceAsyncStub
     # Uploads go through a threaded channel (uploads.stream_into says why).
     wallet_uploads: wallet_grpc.WalletServiceStub
+    # F25: a request's files, streamed the same way.
+    procedures_uploads: procedures_grpc.ProceduresServiceStub
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, which cost

@@ -13,12 +13,15 @@ conditions, steps, eligibility) is the service's, whose field errors come back w
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
 from starlette.types import Scope
 
@@ -40,8 +43,23 @@ from guichet_gateway.fields import (
 )
 from guichet_gateway.openapi import refusals
 from guichet_gateway.ratelimit import LOOKUPS
-from guichet_gateway.uploads import refuse_declared_length, too_large
-from guichet_gateway.wallet import content_disposition
+from guichet_gateway.uploads import (
+    first_of_stream,
+    malformed,
+    open_upload,
+    refuse_declared_length,
+    stream_into,
+    too_large,
+)
+from guichet_gateway.wallet import (
+    FileFields,
+    FileToUpload,
+    _multipart_body,
+    checked_fields,
+    content_disposition,
+    fields_then_file,
+    upload_limit,
+)
 from guichet_gateway.wire import timestamp
 from guichet_kit.errors import FieldError
 from guichet_kit.i18n import Catalog
@@ -87,10 +105,19 @@ VERIFICATION_PATH = f"{CATALOGUE}/proofs/verification"
 _IN_CONTEXT = [acts_in_context]
 
 
+# F25: a file uploaded to an attachment field of a request, streamed (uploads.py).
+ATTACHMENT_UPLOADS = re.compile(
+    rf"^{MY_REQUESTS}/{UUID_PATTERN[1:-1]}/fields/[a-z][a-z0-9_]{{0,59}}/files$"
+)
+
+
 def bounds_its_body(scope: Scope) -> bool:
-    """Whether this request is a proof to check, whose body the route bounds itself (the proof's
-    limit, above the gateway's bound for JSON bodies)."""
-    return scope.get("method") == "POST" and scope.get("path") == VERIFICATION_PATH
+    """Whether this request is a proof to check or a file upload, whose body the route bounds
+    itself (the proof's limit, or the wallet's limit per file, above the bound for JSON)."""
+    if scope.get("method") != "POST":
+        return False
+    path = scope.get("path", "")
+    return path == VERIFICATION_PATH or bool(ATTACHMENT_UPLOADS.match(path))
 
 
 # --- what the API answers ---------------------------------------------------------------------
@@ -266,6 +293,21 @@ class PrefillConsentIn(BaseModel):
     accept: Flag = Field(description="true: prefill (the sources are read again); false: by hand")
 
 
+class AttachmentOut(BaseModel):
+    """F25: a file given to an attachment field, kept immutable by the wallet's file pipeline."""
+
+    id: str = Field(examples=[UUID_EXAMPLE])
+    field_id: str
+    file_name: str = Field(description="Sanitized by the wallet; for display only")
+    content_type: str = Field(description="Found from the bytes")
+    size: int
+    sha256: str = Field(description="Hex SHA-256 of the file, as printed on the proof")
+    source: Literal["upload", "wallet"]
+    created_at: datetime | None
+    submitted: bool = Field(description="A submission carried it: it can no longer be removed")
+    url: str = Field(description="Where to download it")
+
+
 class RequestOut(RequestSummaryOut):
     """A draft or a request as its owner sees it."""
 
@@ -287,6 +329,10 @@ class RequestOut(RequestSummaryOut):
     )
     prefill_decision: Literal["", "accepted", "refused"] = Field(
         default="", description="F24: the decision on prefill; empty before it is taken"
+    )
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list,
+        description="F25: its files; an attachment field's answer lists the ids of its files",
     )
 
 
@@ -490,6 +536,22 @@ def request_out(request: pb.Request) -> RequestOut:
         proof_url=f"{request_url(request.id)}/proof" if submitted else "",
         prefilled=[prefilled_out(f) for f in request.prefilled],
         prefill_decision=request.prefill_decision,
+        attachments=[attachment_out(request.id, a) for a in request.attachments],
+    )
+
+
+def attachment_out(request_id: str, attachment: pb.Attachment) -> AttachmentOut:
+    return AttachmentOut(
+        id=attachment.id,
+        field_id=attachment.field_id,
+        file_name=attachment.file_name,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        source="wallet" if attachment.source == "wallet" else "upload",
+        created_at=timestamp(attachment.created_at),
+        submitted=attachment.submitted,
+        url=f"{request_url(request_id)}/files/{attachment.id}",
     )
 
 
@@ -1231,3 +1293,273 @@ async def consent_prefill(
         pb.ConsentPrefillRequest(request_id=request_id, accept=body.accept, language=language)
     )
     return request_out(reply.request)
+
+
+# --- attachments (F25): files through the wallet's one file pipeline ---------------------------
+
+FieldIdPath = Annotated[
+    str,
+    Path(
+        max_length=STEP_ID_MAX_LENGTH,
+        pattern=r"^[a-z][a-z0-9_]{0,59}$",
+        description="An attachment field of the request's form",
+    ),
+]
+AttachmentId = Annotated[UuidPath, Path(description="A file of the request (its `attachments`)")]
+
+
+class AttachmentUploadOut(BaseModel):
+    request: RequestOut
+    attachment: AttachmentOut
+
+
+class WalletPieceIn(BaseModel):
+    """A version of one of the acting context's wallet pieces (GET /api/v1/wallet/pieces)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    piece_id: Annotated[str, Field(max_length=36, pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])]
+    file_id: Annotated[str, Field(max_length=36, pattern=UUID_PATTERN, examples=[UUID_EXAMPLE])]
+    version_id: Annotated[str, Field(max_length=36, pattern=UUID_PATTERN)] | None = Field(
+        None, description="Empty: the file's current version"
+    )
+
+
+class WalletCopyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Annotated[
+        str, Field(max_length=64, pattern=r"^[a-z][a-z0-9_]{1,63}$", examples=["payslip"])
+    ]
+    title: Annotated[str, Field(max_length=200, pattern=HUMAN_TEXT_PATTERN)] = Field(
+        "", description="Empty: the piece is named after its type"
+    )
+
+
+class WalletCopyOut(BaseModel):
+    piece_id: str
+    url: str = Field(description="The new piece of the wallet")
+
+
+_ATTACH_REFUSALS = {
+    403: _MANDATE,
+    404: f"{_UNKNOWN_REQUEST} From the wallet: no such piece, file or version in the acting "
+    "context's wallet — another person's piece is unknown (PIECE_NOT_FOUND, FILE_NOT_FOUND, "
+    "VERSION_NOT_FOUND).",
+    409: "The field has its most files already (TOO_MANY_ATTACHMENTS), or files can no longer "
+    "be added: after submission, only to a field a correction asks about (ATTACHMENTS_CLOSED).",
+    422: "Not an attachment field (NOT_AN_ATTACHMENT_FIELD), or the file is refused by the "
+    "file pipeline: FILE_EMPTY, FILE_TYPE_NOT_ALLOWED (not a type of the field's pieces), "
+    "FILE_TYPE_MISMATCH, FILE_POLYGLOT, ARCHIVE_BOMB, FILE_INFECTED, INVALID_FILE_NAME. "
+    "Nothing is stored.",
+    503: "The file pipeline or its antivirus cannot be reached (FILES_UNAVAILABLE, "
+    "SCANNER_UNAVAILABLE): nothing is stored.",
+}
+
+
+@router.post(
+    f"{MY_REQUESTS}/{{request_id}}/fields/{{field_id}}/files",
+    status_code=201,
+    response_model=AttachmentUploadOut,
+    dependencies=_IN_CONTEXT,
+    openapi_extra={
+        "requestBody": _multipart_body(FileFields, "One file for the attachment field:")
+    },
+    responses=refusals(
+        {
+            **_ATTACH_REFUSALS,
+            413: "The file is over the limit per file (FILE_TOO_LARGE, REQUEST_TOO_LARGE), "
+            "said as soon as it is known: the rest of the body is not read.",
+            415: "The body is not multipart/form-data.",
+        }
+    ),
+)
+async def upload_attachment(
+    request: Request,
+    request_id: RequestId,
+    field_id: FieldIdPath,
+    calls: Calls,
+    user: CurrentUser,
+    language: LanguageDep,
+) -> AttachmentUploadOut:
+    """F25: add a file from the computer to an attachment field of a draft (or of a request
+    whose correction asks about that field): optional `file_name`, `size`, then `file`. It is
+    streamed through the wallet's file pipeline (scanned, its type found from its bytes) into an
+    immutable copy; the field's answer then lists it."""
+    reader = open_upload(request, upload_limit(request))
+    fields, part = await fields_then_file(reader)
+    checked: FileFields = checked_fields(FileFields, fields)
+    file = FileToUpload.of(part, checked)
+    header = pb.UploadAttachmentHeader(
+        request_id=request_id,
+        field_id=field_id,
+        file_name=file.file_name,
+        declared_content_type=part.content_type,
+        declared_size=file.declared_size,
+        language=language,
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async for chunk in part.chunks():
+            yield chunk
+        if await reader.next_part() is not None:
+            # Before the stream ends: nothing is kept of a refused request.
+            raise malformed(_("Send the text fields before the file."), "file", "order")
+
+    reply: pb.UploadAttachmentResponse = await stream_into(
+        calls.procedures_uploads.UploadAttachment.future,
+        pb.UploadAttachmentRequest(header=header),
+        chunks(),
+        lambda chunk: pb.UploadAttachmentRequest(chunk=chunk),
+    )
+    return AttachmentUploadOut(
+        request=request_out(reply.request),
+        attachment=attachment_out(reply.request.id, reply.attachment),
+    )
+
+
+@router.post(
+    f"{MY_REQUESTS}/{{request_id}}/fields/{{field_id}}/files/from-wallet",
+    status_code=201,
+    response_model=AttachmentUploadOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(_ATTACH_REFUSALS),
+)
+async def attach_wallet_piece(
+    request_id: RequestId,
+    field_id: FieldIdPath,
+    body: WalletPieceIn,
+    calls: Calls,
+    user: CurrentUser,
+    language: LanguageDep,
+) -> AttachmentUploadOut:
+    """F25: attach a version of one of the acting context's wallet pieces; the wallet checks
+    it is theirs and keeps an immutable copy for the request (the piece may change later)."""
+    reply = await calls.procedures.AttachWalletPiece(
+        pb.AttachWalletPieceRequest(
+            request_id=request_id,
+            field_id=field_id,
+            piece_id=body.piece_id,
+            file_id=body.file_id,
+            version_id=body.version_id or "",
+            language=language,
+        )
+    )
+    return AttachmentUploadOut(
+        request=request_out(reply.request),
+        attachment=attachment_out(reply.request.id, reply.attachment),
+    )
+
+
+@router.delete(
+    f"{MY_REQUESTS}/{{request_id}}/files/{{attachment_id}}",
+    response_model=RequestOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(
+        {
+            403: _MANDATE,
+            404: f"{_UNKNOWN_REQUEST} Or no such file (ATTACHMENT_NOT_FOUND).",
+            409: "A submitted file stays (ATTACHMENT_SUBMITTED), or the request is no longer a "
+            "draft and no correction asks about the field (ATTACHMENTS_CLOSED).",
+        }
+    ),
+)
+async def remove_attachment(
+    request_id: RequestId,
+    attachment_id: AttachmentId,
+    calls: Calls,
+    user: CurrentUser,
+    language: LanguageDep,
+) -> RequestOut:
+    """F25: remove a file no submission carried yet (its field's answer no longer lists it)."""
+    reply = await calls.procedures.RemoveAttachment(
+        pb.RemoveAttachmentRequest(
+            request_id=request_id, attachment_id=attachment_id, language=language
+        )
+    )
+    return request_out(reply.request)
+
+
+@router.get(
+    f"{MY_REQUESTS}/{{request_id}}/files/{{attachment_id}}",
+    response_class=Response,
+    dependencies=_IN_CONTEXT,
+    responses={
+        200: {
+            "description": "The file, streamed, with its type, `Content-Length` and "
+            "`Repr-Digest` (its SHA-256); `Content-Disposition: attachment`.",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **refusals({403: _MANDATE, 404: f"{_UNKNOWN_REQUEST} Or no such file."}),
+    },
+)
+async def download_attachment(
+    request_id: RequestId, attachment_id: AttachmentId, calls: Calls, user: CurrentUser
+) -> Response:
+    """F25: one of the request's files, as the wallet keeps it."""
+    call = calls.procedures.DownloadAttachment(
+        pb.DownloadAttachmentRequest(request_id=request_id, attachment_id=attachment_id)
+    )
+    first, rest = await first_of_stream(call)
+    if first.WhichOneof("part") != "header":
+        call.cancel()
+        raise Problem(502, "UPSTREAM_FAILED")
+    header: pb.Attachment = first.header
+
+    async def content() -> AsyncIterator[bytes]:
+        try:
+            async for message in rest:
+                yield message.chunk
+        finally:
+            call.cancel()
+
+    digest = base64.b64encode(bytes.fromhex(header.sha256)).decode() if header.sha256 else ""
+    return StreamingResponse(
+        content(),
+        media_type=header.content_type or "application/octet-stream",
+        headers={
+            "Content-Length": str(header.size),
+            "Content-Disposition": content_disposition(header.file_name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            **({"Repr-Digest": f"sha-256=:{digest}:"} if digest else {}),
+        },
+    )
+
+
+@router.post(
+    f"{MY_REQUESTS}/{{request_id}}/files/{{attachment_id}}/wallet-copy",
+    status_code=201,
+    response_model=WalletCopyOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(
+        {
+            403: _MANDATE,
+            404: f"{_UNKNOWN_REQUEST} Or no such file.",
+            409: "The wallet holds its most pieces already (TOO_MANY_PIECES).",
+            422: "Not a piece type people file (UNKNOWN_PIECE_TYPE), or the file's type is not "
+            "one of that piece type's (FILE_TYPE_NOT_ALLOWED).",
+        }
+    ),
+)
+async def copy_attachment_to_wallet(
+    request_id: RequestId,
+    attachment_id: AttachmentId,
+    body: WalletCopyIn,
+    response: Response,
+    calls: Calls,
+    user: CurrentUser,
+) -> WalletCopyOut:
+    """F25: keep one of the request's files as a new piece of the acting context's wallet."""
+    reply = await calls.procedures.CopyAttachmentToWallet(
+        pb.CopyAttachmentToWalletRequest(
+            request_id=request_id,
+            attachment_id=attachment_id,
+            type_code=body.type,
+            title=body.title,
+        )
+    )
+    url = f"/api/v1/wallet/pieces/{reply.piece_id}"
+    response.headers["Location"] = url
+    return WalletCopyOut(piece_id=reply.piece_id, url=url)

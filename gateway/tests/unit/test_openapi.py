@@ -247,6 +247,12 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         # F24: what would be prefilled, and the decision.
         ("get", "/api/v1/me/requests/{request_id}/prefill"),
         ("post", "/api/v1/me/requests/{request_id}/prefill-consent"),
+        # F25: a request's files.
+        ("post", "/api/v1/me/requests/{request_id}/fields/{field_id}/files"),
+        ("post", "/api/v1/me/requests/{request_id}/fields/{field_id}/files/from-wallet"),
+        ("delete", "/api/v1/me/requests/{request_id}/files/{attachment_id}"),
+        ("get", "/api/v1/me/requests/{request_id}/files/{attachment_id}"),
+        ("post", "/api/v1/me/requests/{request_id}/files/{attachment_id}/wallet-copy"),
         # F32: the request's appointment.
         ("get", "/api/v1/me/requests/{request_id}/appointment-slots"),
         ("get", "/api/v1/me/requests/{request_id}/appointment"),
