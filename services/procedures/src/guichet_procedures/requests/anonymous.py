@@ -298,16 +298,19 @@ async def reach(session: AsyncSession, token: str, *, for_update: bool = False) 
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise FollowUpNotFound()
-    statement = select(AnonymousAccess).where(AnonymousAccess.token_sha256 == token_hash(token))
-    if for_update:
-        statement = statement.with_for_update()
-    access = await session.scalar(statement)
+    hashed = token_hash(token)
+    access = await session.scalar(
+        select(AnonymousAccess).where(AnonymousAccess.token_sha256 == hashed)
+    )
     if access is None:
         raise FollowUpNotFound()
+    # The request's row first, then its access row: the order a claim takes them in too.
     request = await repository.request_of(
         session, owner_of(access.request_id), request_id=access.request_id, for_update=for_update
     )
-    if request is None:  # claimed in the meantime: its owner changed
+    if for_update and request is not None:
+        await session.refresh(access, with_for_update=True)
+    if request is None or access.token_sha256 != hashed:  # claimed in the meantime
         raise FollowUpNotFound()
     return Found(request, access)
 
@@ -577,20 +580,21 @@ def _locked(access: AnonymousAccess, now: datetime) -> Exhausted | None:
 
 
 async def _claimable(session: AsyncSession, reference: str) -> Found:
-    row = await session.execute(
-        select(Request, AnonymousAccess)
-        .join(AnonymousAccess, AnonymousAccess.request_id == Request.id)
-        .where(
-            Request.reference == reference,
-            Request.owner.startswith(OWNER_PREFIX),
-            AnonymousAccess.token_sha256.is_not(None),
-        )
-        .with_for_update(of=(Request, AnonymousAccess))
+    request = await session.scalar(
+        select(Request)
+        .where(Request.reference == reference, Request.owner.startswith(OWNER_PREFIX))
+        .with_for_update()
     )
-    found = row.one_or_none()
-    if found is None or not found[1].email_confirmed:
+    access = (
+        await session.get(AnonymousAccess, request.id, with_for_update=True)
+        if request is not None
+        else None
+    )
+    if request is None or access is None or access.token_sha256 is None:
         raise _not_claimable()
-    return Found(found[0], found[1])
+    if not access.email_confirmed:
+        raise _not_claimable()
+    return Found(request, access)
 
 
 async def send_claim_code(
