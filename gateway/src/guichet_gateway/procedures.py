@@ -105,9 +105,9 @@ VERIFICATION_PATH = f"{CATALOGUE}/proofs/verification"
 _IN_CONTEXT = [acts_in_context]
 
 
-# F25: a file uploaded to an attachment field of a request, streamed (uploads.py).
+# F25: a file uploaded to an attachment field of a request (API or page), streamed (uploads.py).
 ATTACHMENT_UPLOADS = re.compile(
-    rf"^{MY_REQUESTS}/{UUID_PATTERN[1:-1]}/fields/[a-z][a-z0-9_]{{0,59}}/files$"
+    rf"^(?:{MY_REQUESTS}|/my/requests)/{UUID_PATTERN[1:-1]}/fields/[a-z][a-z0-9_]{{0,59}}/files$"
 )
 
 

@@ -479,3 +479,134 @@ async def test_every_procedures_page_is_accessible_and_reflows(
     assert not watch.csp_errors, watch.csp_errors
     assert not watch.failed, watch.failed
     await context.close()
+
+
+# --- attachments (F25) ------------------------------------------------------------------------
+
+LEASE = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n% the signed lease\n%" + b"x" * 2000
+    + b"\n%%EOF\n"
+)  # fmt: skip
+
+
+async def _tenant_draft(api: httpx.AsyncClient, citizen: Citizen) -> str:
+    """A change of address whose first step says the person rents: its lease question shows."""
+    headers = citizen.bearer()
+    created = await api.post(f"/api/v1/procedures/{CODE}/drafts", headers=headers)
+    assert created.status_code == 201, created.text
+    request_id: str = created.json()["id"]
+    address = {"street": "Rue de Hollerich", "house_number": "3", "postcode": "1741",
+               "locality": "Luxembourg", "country": "LU"}  # fmt: skip
+    move = {
+        "move_kind": "within",
+        "moving_date": date.today().isoformat(),
+        "new_address": {**address, "street": "Boulevard Royal"},
+        "previous_address": address,
+        "housing_status": "tenant",
+    }
+    saved = await api.put(
+        f"/api/v1/me/requests/{request_id}/steps/move", headers=headers, json=move
+    )
+    assert saved.status_code == 200, saved.text
+    return request_id
+
+
+async def _wallet_lease(api: httpx.AsyncClient, citizen: Citizen) -> None:
+    created = await api.post(
+        "/api/v1/wallet/pieces",
+        headers=citizen.bearer(),
+        data={"type": "lease", "title": "Signed lease", "expires_on": "2031-05-31"},
+        files={"file": ("signed-lease.pdf", LEASE, "application/pdf")},
+    )
+    assert created.status_code == 201, created.text
+
+
+async def test_files_are_added_from_the_computer_and_the_wallet_and_removed_with_plain_forms(
+    browser: Browser,
+    stack: Stack,
+    people: Registry,
+    api: httpx.AsyncClient,
+    tmp_path: Path,
+    artifacts: Path,
+) -> None:
+    lea = await people.register("Lea")
+    request_id = await _tenant_draft(api, lea)
+    await _wallet_lease(api, lea)
+    context = await new_context(browser, stack)
+    page = await context.new_page()
+    step = f"/my/requests/{request_id}/steps/move?lang=en"
+    await sign_in(page, lea, step)
+    await page.goto(step)
+    assert await page.text_content("#f-lease-none") == "No file yet."
+
+    # From the computer: streamed to the wallet's pipeline, listed on the step.
+    scan = tmp_path / "lease scan.pdf"
+    scan.write_bytes(LEASE + b"% scan\n")
+    await page.set_input_files("#f-lease", str(scan))
+    async with page.expect_navigation():
+        await page.click("#f-lease-upload")
+    assert "/steps/move" in page.url
+    assert "lease scan.pdf" in await page.inner_text("#f-lease-files")
+
+    # From the wallet: one of Lea's documents.
+    assert "Signed lease" in await page.inner_text("#f-lease-wallet")
+    async with page.expect_navigation():
+        await page.click("#f-lease-attach")
+    files = (await request_of(api, lea, request_id))["attachments"]
+    assert [(f["file_name"], f["source"]) for f in files] == [
+        ("lease scan.pdf", "upload"),
+        ("signed-lease.pdf", "wallet"),
+    ]
+
+    # A file of a type the question does not take: said next to it, nothing added.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some words\n" * 20)
+    await page.set_input_files("#f-lease", str(notes))
+    async with page.expect_navigation():
+        await page.click("#f-lease-upload")
+    assert await hrefs(page) == ["#f-lease"]
+    assert "notes.txt" in (await page.text_content("#f-lease-error") or "")
+    assert len((await request_of(api, lea, request_id))["attachments"]) == 2
+
+    # Removed again; the step is then saved with what is left.
+    async with page.expect_navigation():
+        await page.click("#f-lease-remove-0")
+    left = (await request_of(api, lea, request_id))["attachments"]
+    assert [f["file_name"] for f in left] == ["signed-lease.pdf"]
+    assert (await request_of(api, lea, request_id))["answers"]["lease"] == [left[0]["id"]]
+    await page.screenshot(path=artifacts / "procedures-step-files.png", full_page=True)
+    await context.close()
+
+
+@pytest.mark.parametrize("language", ["fr", "de", "en"])
+async def test_a_step_with_files_is_accessible_and_reflows(
+    language: str,
+    browser: Browser,
+    stack: Stack,
+    people: Registry,
+    api: httpx.AsyncClient,
+    artifacts: Path,
+) -> None:
+    lea = await people.register("Lea")
+    request_id = await _tenant_draft(api, lea)
+    await _wallet_lease(api, lea)
+    added = await api.post(
+        f"/api/v1/me/requests/{request_id}/fields/lease/files",
+        headers=lea.bearer(),
+        files={"file": ("lease.pdf", LEASE, "application/pdf")},
+    )
+    assert added.status_code == 201, added.text
+    context = await new_context(browser, stack, locale=language)
+    page = await context.new_page()
+    step = f"/my/requests/{request_id}/steps/move?lang={language}"
+    await sign_in(page, lea, step)
+    axe = Axe()
+    for width, height in ((1280, 900), (320, 640)):
+        await page.set_viewport_size({"width": width, "height": height})
+        response = await page.goto(step)
+        assert response is not None and response.status == 200
+        assert response.headers["content-security-policy"] == CSP
+        await check_shown_page(
+            page, axe, width, step, artifacts / f"procedures-step-files-{language}-{width}.png"
+        )
+    await context.close()

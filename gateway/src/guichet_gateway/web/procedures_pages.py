@@ -14,10 +14,11 @@ typed is kept. A condition is never evaluated here: a field shown under one says
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
@@ -26,18 +27,29 @@ from urllib.parse import quote, urlencode
 
 import grpc
 from babel import Locale
+from babel.units import format_unit
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from google.protobuf.timestamp_pb2 import Timestamp
 from starlette.datastructures import FormData, UploadFile
 
 from guichet.procedures.v1 import procedures_pb2 as pb
+from guichet.wallet.v1 import wallet_pb2 as wallet_pb
 from guichet_gateway.deps import Calls, rate_limit
 from guichet_gateway.ratelimit import LOOKUPS
+from guichet_gateway.settings import GatewaySettings
+from guichet_gateway.uploads import (
+    FilePart,
+    TextField,
+    first_of_stream,
+    open_upload,
+    stream_into,
+)
+from guichet_gateway.wallet import content_disposition, upload_limit
 from guichet_gateway.web.forms import ABOUT_THE_INPUT, anonymous_form_protected, form_page
 from guichet_gateway.web.pages import PUBLIC_PAGE, page, page_language
 from guichet_gateway.web.relations_space import _acting_label
-from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected
+from guichet_gateway.web.session import CSRF_FIELD, SignedIn, WebSession, csrf_protected
 from guichet_kit.errors import read_rpc_failure
 from guichet_kit.i18n import LOCALES, Catalog, Language, format_moment, render
 from guichet_kit.problems import Problem
@@ -347,7 +359,7 @@ def collect(
         kind = question.type
         text = _one(typed, path)
         if kind == "attachment":
-            continue  # not accepted yet: the next version of the platform takes documents
+            continue  # F25: its files are added and removed by their own forms, kept by the service
         if kind == "group":
             rows = []
             for index in range(rows_of(typed, path)):
@@ -855,6 +867,7 @@ async def _step_page(
     language = page_language(request)
     labels = Labels.of(form.steps)
     shown = controls(step.fields, typed, errors, labels, language)
+    await _with_files(calls, draft, step, shown, language)  # F25
     applicable = [s.id for s in draft.steps if s.applicable]
     index = applicable.index(step.id) if step.id in applicable else -1
     previous = applicable[index - 1] if index > 0 else ""
@@ -1345,3 +1358,291 @@ async def extend(request: Request, calls: Calls, session: SignedIn, request_id: 
         pb.ExtendDraftRequest(request_id=_request_id(request_id), language=language)
     )
     return _redirect(f"/my/requests/{request_id}", language, done="extended")
+
+
+# --- attachments (F25): files of a draft, from the computer or from the wallet ----------------
+# The step page's file inputs belong (by their `form` attribute) to small forms placed before the
+# step's own form: the CSRF token comes first in the body, checked before any byte of a file is
+# read, and the file is streamed to procedures as the API's uploads are (nothing spooled here).
+
+
+async def _wallet_choices(calls: Calls, language: Language) -> list[dict[str, str]]:
+    """The acting context's wallet files a person may attach (their current versions)."""
+    try:
+        reply = await calls.wallet.ListPieces(wallet_pb.ListPiecesRequest())
+    except grpc.aio.AioRpcError:
+        return []  # the wallet unreachable: the computer's files still can be given
+    return [
+        {
+            "value": f"{piece.piece_id}:{each.file_id}",
+            "label": f"{piece.title or piece.type.name}: {each.current.file_name}",
+        }
+        for piece in reply.pieces
+        for each in piece.files
+    ]
+
+
+async def _with_files(
+    calls: Calls,
+    draft: pb.Request,
+    step: pb.Step,
+    shown: list[dict[str, Any]],
+    language: Language,
+) -> None:
+    questions = {q.id: q for q in step.fields if q.type == "attachment"}
+    if not questions:
+        return
+    choices = await _wallet_choices(calls, language)
+    for control in shown:
+        question = questions.get(control["path"])
+        if question is None:
+            continue
+        given = [a for a in draft.attachments if a.field_id == question.id]
+        control["files"] = [
+            {
+                "id": a.id,
+                "name": a.file_name,
+                "size": _file_size(a.size, language),
+                "href": f"/my/requests/{draft.id}/files/{a.id}",
+                "submitted": a.submitted,
+            }
+            for a in given
+        ]
+        control["max_files"] = question.max_items or 1
+        control["can_add"] = len(given) < control["max_files"]
+        control["pieces"] = choices
+        control["upload_form"] = f"upload-{control['id']}"
+        control["wallet_form"] = f"wallet-{control['id']}"
+        control["upload_action"] = (
+            f"/my/requests/{draft.id}/fields/{question.id}/files?"
+            + urlencode({"lang": language.value, "step": step.id})
+        )
+        control["wallet_action"] = (
+            f"/my/requests/{draft.id}/fields/{question.id}/files/from-wallet?"
+            + urlencode({"lang": language.value, "step": step.id})
+        )
+
+
+def _file_size(size: int, language: Language) -> str:
+    locale = LOCALES[language]
+    if size >= 1_000_000:
+        return format_unit(round(size / 1_000_000, 1), "digital-megabyte", "short", locale=locale)
+    if size >= 1_000:
+        return format_unit(round(size / 1_000, 1), "digital-kilobyte", "short", locale=locale)
+    return format_unit(size, "digital-byte", "short", locale=locale)
+
+
+def _field_id(text: str) -> str:
+    if not _STEP.fullmatch(text):
+        raise Problem(404, "NOT_FOUND")
+    return text
+
+
+async def _files_step(
+    request: Request,
+    calls: Calls,
+    session: WebSession,
+    request_id: str,
+    step_id: str,
+    field_id: str,
+    message: str,
+    status: int,
+) -> Response:
+    """The step page again with `message` next to the attachment field."""
+    language = page_language(request)
+    draft = await _request(calls, request_id, language)
+    form = await _form(calls, draft, language)
+    step = _find_step(form, step_id)
+    errors = Errors()
+    errors.add(field_id, message)
+    typed = typed_from_answers(step.fields, _answers(draft))
+    return await _step_page(request, calls, session, draft, form, step, typed, errors, status)
+
+
+def _refused_file(failed: grpc.aio.AioRpcError, language: Language) -> str | None:
+    """The service's words about a refused file (or None when it is not about what was sent)."""
+    failure = read_rpc_failure(failed)
+    if failure.code not in ABOUT_THE_ANSWERS | {grpc.StatusCode.NOT_FOUND} or (
+        failure.reason == "REQUEST_NOT_FOUND"
+    ):
+        return None
+    details = [render(e.message, language) for e in failure.field_errors]
+    return details[0] if details else failure.message
+
+
+@router.post("/my/requests/{request_id}/fields/{field_id}/files", response_class=HTMLResponse)
+async def upload_file(
+    request: Request, calls: Calls, session: SignedIn, request_id: str, field_id: str
+) -> Response:
+    language = page_language(request)
+    request_id, field_id = _request_id(request_id), _field_id(field_id)
+    step_id = request.query_params.get("step", "")
+    reader = open_upload(request, upload_limit(request))
+    try:
+        first = await reader.next_part()
+        if (
+            not isinstance(first, TextField)
+            or first.name != CSRF_FIELD
+            or not hmac.compare_digest(first.value.encode(), session.csrf_token.encode())
+        ):
+            raise Problem(403, "CSRF_TOKEN_INVALID")
+        part = await reader.next_part()
+    except Problem as refused:
+        if refused.status != 413:
+            raise
+        return await _too_large(request, calls, session, request_id, step_id, field_id)
+    if not isinstance(part, FilePart) or not part.file_name:
+        message = _("Choose a file to add.").render(language)
+        await reader.drain(upload_limit(request))
+        return await _files_step(
+            request, calls, session, request_id, step_id, field_id, message, 422
+        )
+    header = pb.UploadAttachmentHeader(
+        request_id=request_id,
+        field_id=field_id,
+        file_name=part.file_name,
+        declared_content_type=part.content_type,
+        language=language.value,
+    )
+    try:
+        await stream_into(
+            calls.procedures_uploads.UploadAttachment.future,
+            pb.UploadAttachmentRequest(header=header),
+            part.chunks(),
+            lambda chunk: pb.UploadAttachmentRequest(chunk=chunk),
+        )
+    except Problem as refused:
+        if refused.status != 413:
+            raise
+        return await _too_large(request, calls, session, request_id, step_id, field_id)
+    except grpc.aio.AioRpcError as failed:
+        message_text = _refused_file(failed, language)
+        if message_text is None:
+            raise
+        await reader.drain(upload_limit(request))
+        shown = _("{file}: {message}", file=part.file_name[:100], message=message_text)
+        return await _files_step(
+            request, calls, session, request_id, step_id, field_id, shown.render(language), 422
+        )
+    await reader.drain(upload_limit(request))
+    return _redirect(f"/my/requests/{request_id}/steps/{step_id}", language)
+
+
+async def _too_large(
+    request: Request,
+    calls: Calls,
+    session: WebSession,
+    request_id: str,
+    step_id: str,
+    field_id: str,
+) -> Response:
+    settings: GatewaySettings = request.app.state.settings
+    maximum = f"{settings.wallet_max_file_bytes / 1e6:g}"
+    message = _("Too large: each file may weigh at most {maximum} MB.", maximum=maximum)
+    return await _files_step(
+        request,
+        calls,
+        session,
+        request_id,
+        step_id,
+        field_id,
+        message.render(page_language(request)),
+        413,
+    )
+
+
+@router.post(
+    "/my/requests/{request_id}/fields/{field_id}/files/from-wallet",
+    response_class=HTMLResponse,
+    dependencies=[csrf_protected],
+)
+async def attach_from_wallet(
+    request: Request, calls: Calls, session: SignedIn, request_id: str, field_id: str
+) -> Response:
+    language = page_language(request)
+    request_id, field_id = _request_id(request_id), _field_id(field_id)
+    step_id = request.query_params.get("step", "")
+    chosen = str((await request.form()).get("piece") or "")
+    piece_id, _sep, file_id = chosen.partition(":")
+    if not (_ID.fullmatch(piece_id) and _ID.fullmatch(file_id)):
+        message = _("Choose one of your documents.").render(language)
+        return await _files_step(
+            request, calls, session, request_id, step_id, field_id, message, 422
+        )
+    try:
+        await calls.procedures.AttachWalletPiece(
+            pb.AttachWalletPieceRequest(
+                request_id=request_id,
+                field_id=field_id,
+                piece_id=piece_id,
+                file_id=file_id,
+                language=language.value,
+            )
+        )
+    except grpc.aio.AioRpcError as failed:
+        message_text = _refused_file(failed, language)
+        if message_text is None:
+            raise
+        return await _files_step(
+            request, calls, session, request_id, step_id, field_id, message_text, 422
+        )
+    return _redirect(f"/my/requests/{request_id}/steps/{step_id}", language)
+
+
+@router.post(
+    "/my/requests/{request_id}/files/removal",
+    response_class=HTMLResponse,
+    dependencies=[csrf_protected],
+)
+async def remove_file(
+    request: Request, calls: Calls, session: SignedIn, request_id: str
+) -> Response:
+    language = page_language(request)
+    request_id = _request_id(request_id)
+    step_id = request.query_params.get("step", "")
+    attachment_id = str((await request.form()).get("attachment") or "")
+    if not _ID.fullmatch(attachment_id):
+        raise Problem(404, "NOT_FOUND")
+    await calls.procedures.RemoveAttachment(
+        pb.RemoveAttachmentRequest(
+            request_id=request_id, attachment_id=attachment_id, language=language.value
+        )
+    )
+    return _redirect(f"/my/requests/{request_id}/steps/{step_id}", language)
+
+
+@router.get("/my/requests/{request_id}/files/{attachment_id}")
+async def download_file(
+    request: Request, calls: Calls, session: SignedIn, request_id: str, attachment_id: str
+) -> Response:
+    if not _ID.fullmatch(attachment_id):
+        raise Problem(404, "NOT_FOUND")
+    call = calls.procedures.DownloadAttachment(
+        pb.DownloadAttachmentRequest(
+            request_id=_request_id(request_id), attachment_id=attachment_id
+        )
+    )
+    first, rest = await first_of_stream(call)
+    if first.WhichOneof("part") != "header":
+        call.cancel()
+        raise Problem(502, "UPSTREAM_FAILED")
+    header: pb.Attachment = first.header
+
+    async def content() -> AsyncIterator[bytes]:
+        try:
+            async for message in rest:
+                yield message.chunk
+        finally:
+            call.cancel()
+
+    return StreamingResponse(
+        content(),
+        media_type=header.content_type or "application/octet-stream",
+        headers={
+            "Content-Length": str(header.size),
+            "Content-Disposition": content_disposition(header.file_name),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
