@@ -17,7 +17,7 @@ echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "==> mypy"
-.venv/bin/mypy -p guichet_kit -p guichet_testkit -p guichet_etracking -p guichet_identity -p guichet_gateway -p guichet_wallet -p guichet_authentic_data -p guichet_procedures
+.venv/bin/mypy -p guichet_kit -p guichet_testkit -p guichet_etracking -p guichet_identity -p guichet_gateway -p guichet_wallet -p guichet_authentic_data -p guichet_procedures -p guichet_messaging
 echo "==> import-linter (architecture rules in .importlinter)"
 .venv/bin/lint-imports --no-cache
 echo "==> buf lint"

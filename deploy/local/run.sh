@@ -15,9 +15,11 @@ cat <<MSG
     identity gRPC:          $IDENTITY_GRPC_ADDRESS
     wallet gRPC:            $WALLET_GRPC_ADDRESS   (platform services, mutual TLS: $WALLET_SERVICES_GRPC_ADDRESS)
     procedures gRPC:        $PROCEDURES_GRPC_ADDRESS  (administrations, mutual TLS: $PROCEDURES_ADMIN_GRPC_ADDRESS)
+    messaging gRPC:         $MESSAGING_GRPC_ADDRESS  (administrations, mutual TLS: $MESSAGING_ADMIN_GRPC_ADDRESS)
     authentic data gRPC:    $AUTHENTIC_DATA_GRPC_ADDRESS   (mutual TLS: $AUTHENTIC_DATA_MTLS_GRPC_ADDRESS; registers: make seed-registers)
     Keycloak (sign-in):     $GUICHET_KEYCLOAK_HTTPS_URL/realms/guichet/account   (CA: $GUICHET_CA_FILE)
     mail sink:              $GUICHET_MAIL_DIR
+    SMS sink:               $GUICHET_SMS_URL/messages   (files: $GUICHET_SMS_DIR)
     grpcurl:                $GRPCURL   (reflection: $GRPCURL -plaintext $ETRACKING_GRPC_ADDRESS list)
   Ctrl-C stops the services; 'make down' stops the infrastructure too.
 

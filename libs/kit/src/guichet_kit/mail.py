@@ -8,7 +8,9 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 
-def build_mail(sender: str, to: str, subject: str, text: str) -> EmailMessage:
+def build_mail(
+    sender: str, to: str, subject: str, text: str, html: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
@@ -17,6 +19,9 @@ def build_mail(sender: str, to: str, subject: str, text: str) -> EmailMessage:
     domain = sender.rpartition("@")[2].strip(" >") or None
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(text)  # UTF-8, encoded as needed for accents and umlauts
+    if html is not None:
+        # multipart/alternative: readers that show HTML take it, the others the plain text.
+        message.add_alternative(html, subtype="html")
     return message
 
 
@@ -33,11 +38,13 @@ async def send_mail(
     subject: str,
     text: str,
     *,
+    html: str | None = None,
     smtp_timeout: float = 10.0,
 ) -> None:
-    """Send a plain-text mail; smtplib blocks, so it runs in a worker thread.
+    """Send a plain-text mail (with an HTML alternative when `html` is given); smtplib blocks,
+    so it runs in a worker thread.
 
     Raises `OSError` (incl. `smtplib.SMTPException`) when the server is unreachable or refuses.
     """
-    message = build_mail(sender, to, subject, text)
+    message = build_mail(sender, to, subject, text, html)
     await asyncio.to_thread(_send, host, port, message, smtp_timeout)

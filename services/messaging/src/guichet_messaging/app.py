@@ -1,0 +1,91 @@
+"""Wiring of the messaging process: the gRPC server (the notification centre), the consumers of
+the events that become notifications, and the delivery worker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+
+from guichet.messaging.v1 import messaging_pb2 as pb
+from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
+from guichet_kit.auth import TokenVerifier
+from guichet_kit.events import EventConsumer
+from guichet_kit.grpc_server import Endpoint, GrpcService, serve
+from guichet_kit.revocation import follow_account_deletions
+from guichet_kit.runtime import service_runtime
+from guichet_kit.servicers import Registry
+from guichet_messaging.notifications.delivery import DeliveryWorker, MailSender, SmsSender
+from guichet_messaging.notifications.etracking_events import TrackingNotifications
+from guichet_messaging.notifications.grpc import MessagingServicer
+from guichet_messaging.notifications.models import Channel
+from guichet_messaging.notifications.service import Backoff
+from guichet_messaging.settings import MessagingSettings
+
+SERVICES = pb.DESCRIPTOR.services_by_name
+
+
+async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
+    # Messaging produces no events yet: it consumes the others' streams.
+    async with service_runtime(
+        "messaging",
+        roles,
+        database_url=settings.database_url,
+        nats_url=settings.nats_url,
+        streams={},
+        log_level=settings.log_level,
+        log_json=settings.log_json,
+        metrics_port=settings.metrics_port,
+    ) as runtime:
+        sessions = runtime.sessions
+
+        def register(registry: Registry) -> None:
+            registry.add(
+                pb_grpc.add_MessagingServiceServicer_to_server,
+                MessagingServicer(sessions, runtime.events_written),
+                SERVICES["MessagingService"],
+            )
+
+        tasks: list[Awaitable[None]] = []
+        if "grpc" in roles:
+            verifier = TokenVerifier(
+                settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
+            )
+            tasks.append(follow_account_deletions(runtime.js, verifier.revoked, runtime.stop))
+            grpc_service = GrpcService(
+                name="messaging",
+                register=register,
+                endpoints=[
+                    Endpoint(settings.grpc_address),
+                    Endpoint(settings.admin_grpc_address, settings.administrations_tls()),
+                ],
+                readiness=runtime.ready,
+                token_verifier=verifier,
+            )
+            tasks.append(serve(grpc_service, runtime.stop))
+        if "worker" in roles:
+            tasks.append(runtime.relay.run(runtime.stop))
+            trackings = TrackingNotifications(
+                settings.public_base_url, prefix=settings.consumer_prefix
+            )
+            for subscription in trackings.subscriptions():
+                tasks.append(EventConsumer(runtime.js, sessions, subscription).run(runtime.stop))
+            worker = DeliveryWorker(
+                sessions,
+                {
+                    Channel.EMAIL: MailSender(
+                        settings.smtp_host,
+                        settings.smtp_port,
+                        settings.mail_from,
+                        settings.smtp_timeout_seconds,
+                    ),
+                    Channel.SMS: SmsSender(settings.sms_url, settings.sms_timeout_seconds),
+                },
+                Backoff(
+                    settings.delivery_base_delay_seconds,
+                    settings.delivery_max_delay_seconds,
+                    settings.delivery_max_attempts,
+                ),
+                poll_seconds=settings.delivery_poll_seconds,
+            )
+            tasks.append(worker.run(runtime.stop))
+        await asyncio.gather(*tasks)

@@ -1,0 +1,75 @@
+"""gRPC servicer of the notification centre: declared RPCs that validate, call the rules and
+build the reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from guichet.messaging.v1 import messaging_pb2 as pb
+from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
+from guichet_kit.domain import FieldError, InvalidInput
+from guichet_kit.i18n import Catalog
+from guichet_kit.servicers import Call, Db, DeclaredServicer, citizen, rpc
+from guichet_messaging.notifications import service
+from guichet_messaging.notifications.models import Channel, Notification, Status
+
+_ = Catalog("guichet_messaging")
+
+CHANNELS = {
+    Channel.EMAIL.value: pb.NOTIFICATION_CHANNEL_EMAIL,
+    Channel.SMS.value: pb.NOTIFICATION_CHANNEL_SMS,
+}
+STATUSES = {
+    Status.PENDING.value: pb.DELIVERY_STATUS_PENDING,
+    Status.DELIVERED.value: pb.DELIVERY_STATUS_DELIVERED,
+    Status.FAILED.value: pb.DELIVERY_STATUS_FAILED,
+}
+
+
+def notification_to_proto(notification: Notification) -> pb.Notification:
+    reply = pb.Notification(
+        id=str(notification.id),
+        kind=notification.kind,
+        channel=CHANNELS[notification.channel],
+        recipient=notification.recipient,
+        title=notification.title,
+        reference=notification.reference,
+        status=STATUSES[notification.status],
+        attempts=notification.attempts,
+    )
+    reply.created_at.FromDatetime(notification.created_at)
+    if notification.delivered_at is not None:
+        reply.delivered_at.FromDatetime(notification.delivered_at)
+    return reply
+
+
+def _limit(value: int) -> int:
+    if value == 0:
+        return service.DEFAULT_LIST
+    if not 1 <= value <= service.MAX_LIST:
+        message = _("Ask for 1 to {limit} notifications.", limit=service.MAX_LIST)
+        raise InvalidInput(
+            "VALIDATION_FAILED", message, [FieldError("limit", "out_of_range", message)]
+        )
+    return value
+
+
+class MessagingServicer(DeclaredServicer, pb_grpc.MessagingServiceServicer):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        events_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(sessions, events_written)
+
+    @rpc(citizen(), db=Db.READ)
+    async def ListMyNotifications(
+        self, request: pb.ListMyNotificationsRequest, call: Call
+    ) -> pb.ListMyNotificationsResponse:
+        limit = _limit(request.limit)
+        notifications = await service.notifications_of(call.session, call.person.person, limit)
+        return pb.ListMyNotificationsResponse(
+            notifications=[notification_to_proto(n) for n in notifications]
+        )

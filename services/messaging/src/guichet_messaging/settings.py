@@ -1,0 +1,63 @@
+"""Messaging settings, from MESSAGING_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from guichet_kit.settings import KitSettings, TlsFiles
+
+
+class MessagingSettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="MESSAGING_", extra="ignore", frozen=True)
+
+    database_url: str
+    nats_url: str
+    # Internal port: the gateway's calls (the caller's token in the metadata).
+    grpc_address: str = "127.0.0.1:50111"
+    # Administrations' port (exchanges, eDelivery): mutual TLS, the administrations' CA.
+    admin_grpc_address: str = "127.0.0.1:50112"
+    tls_certificate: Path
+    tls_private_key: Path
+    administrations_ca: Path
+    # Callers' tokens (a signed-in person reads their notifications).
+    keycloak_issuer: str
+    token_audience: str = "guichet-api"  # noqa: S105 (an audience name, not a secret)
+    ca_file: Path | None = None
+    # Links in notifications lead to the web client.
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # E-mail goes to an SMTP relay (TLS and onward delivery are the relay's business).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "OpenGuichet <noreply@openguichet.localhost>"
+    # The SMS provider's HTTP API: POST <sms_url>/messages {"to", "text"}.
+    sms_url: str = "http://127.0.0.1:51080"
+    sms_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # A notification not delivered is tried again after base * 2^(attempts-1) seconds (at most
+    # max), and given up (`failed`) after max_attempts.
+    delivery_base_delay_seconds: float = Field(default=5.0, gt=0)
+    delivery_max_delay_seconds: float = Field(default=3600.0, gt=0)
+    delivery_max_attempts: int = Field(default=10, gt=0)
+    # How often the delivery worker looks for notifications due.
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    # The durable consumers' names start with this (one set per deployment).
+    consumer_prefix: str = "messaging"
+    metrics_port: int = 0
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> MessagingSettings:
+        if self.delivery_max_delay_seconds < self.delivery_base_delay_seconds:
+            raise ValueError("MESSAGING_DELIVERY_MAX_DELAY_SECONDS is below the base delay")
+        return self
+
+    def administrations_tls(self) -> TlsFiles:
+        return TlsFiles(
+            certificate=self.tls_certificate,
+            private_key=self.tls_private_key,
+            client_ca=self.administrations_ca,
+        )
