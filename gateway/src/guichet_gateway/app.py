@@ -35,6 +35,7 @@ from guichet_gateway import (
     me,
     my_data,
     procedures,
+    procedures_anonymous,
     procedures_appointments,
     relations,
     spaces,
@@ -53,6 +54,7 @@ from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.web import (
     account_pages,
     account_space,
+    anonymous_pages,
     dashboard_page,
     etracking_pages,
     my_data_pages,
@@ -193,6 +195,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
+        procedures_uploads_channel = grpc.insecure_channel(settings.procedures_address)
         procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
         app.state.channels = {
             "etracking": etracking_channel,
@@ -209,8 +212,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             relations=identity_grpc.RelationServiceStub(identity_channel),
             spaces=identity_grpc.SpaceServiceStub(identity_channel),
             procedures=procedures_grpc.ProceduresServiceStub(procedures_channel),
+            procedures_anonymous=procedures_grpc.AnonymousProceduresServiceStub(procedures_channel),
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
+            procedures_uploads=procedures_grpc.ProceduresServiceStub(procedures_uploads_channel),
         )
         app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
@@ -282,6 +287,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         await identity_channel.close()
         await wallet_channel.close()
         wallet_uploads_channel.close()
+        procedures_uploads_channel.close()
         await procedures_channel.close()
         log.info("gateway.stopped")
 
@@ -304,6 +310,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(my_data.router)
     app.include_router(procedures.router)
     app.include_router(procedures_appointments.router)
+    app.include_router(procedures_anonymous.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)
@@ -317,6 +324,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(my_data_pages.router)
     app.include_router(dashboard_page.router)
     app.include_router(wallet_pages.router)
+    # Before the procedures' pages: /procedures/follow is not a procedure's code.
+    app.include_router(anonymous_pages.router)
     app.include_router(procedures_pages.router)
     app.include_router(procedure_extras_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
