@@ -10,6 +10,10 @@
    sealed proof against a service started with PROCEDURES_SEAL_PROOFS=false (the same work
    without the seal): the ratio is reported.
 
+5. Attachments (issue 11): a tenant's change of address submitted with two 5 MB files uploaded
+   through the gateway (streamed to procedures and the wallet's pipeline: MinIO, ClamAV) against
+   the same request without files, one request at a time; requests per second and the ratio.
+
 The 1,000 procedures are the catalogue's own files and copies of its online procedures under new
 codes and numbered titles. Identity, procedures and the gateways run on databases of the bench's
 own (identity_bench, procedures_bench_*).
@@ -23,6 +27,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +130,115 @@ def submissions(
     return figure
 
 
+# --- 5. submissions with attachments (issue 11, F25) -------------------------------------------
+
+ATTACHMENT_REQUESTS = int(os.environ.get("BENCH_ATTACHMENT_REQUESTS", "8"))
+ATTACHMENT_BYTES = 5 * 1024 * 1024
+MOVE = "change-of-address"  # a tenant's lease question takes up to 4 files
+MOVE_ANSWERS = {
+    "move": {
+        "move_kind": "within",
+        "moving_date": "2026-01-15",
+        "new_address": {"street": "Boulevard Royal", "house_number": "12", "postcode": "L-2449",
+                        "locality": "Luxembourg", "country": "LU"},
+        "previous_address": {"street": "Rue de Hollerich", "house_number": "3",
+                             "postcode": "L-1741", "locality": "Luxembourg", "country": "LU"},
+        "housing_status": "tenant",
+        "landlord_name": "Immo Sàrl",
+    },
+    "household": {"moving_alone": True},
+    "contact": {"email": "bench@example.lu", "phone": "+352 621 123 456"},
+}  # fmt: skip
+
+
+def five_megabytes_pdf(marker: str) -> bytes:
+    """A well-formed PDF of ATTACHMENT_BYTES (comment lines pad it)."""
+    head = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n% " + marker.encode() + b"\n"
+    tail = b"%%EOF\n"
+    line = b"%" + b"x" * 78 + b"\n"
+    padding = line * ((ATTACHMENT_BYTES - len(head) - len(tail)) // len(line))
+    return head + padding + tail
+
+
+async def tenant_drafts(api: httpx.AsyncClient, headers: dict[str, str], count: int) -> list[str]:
+    """`count` complete change-of-address drafts of a tenant (the lease question shown)."""
+    drafts = []
+    for _ in range(count):
+        created = await api.post(f"/api/v1/procedures/{MOVE}/drafts", headers=headers)
+        draft = created.raise_for_status().json()["id"]
+        for step, answers in MOVE_ANSWERS.items():
+            saved = await api.put(
+                f"/api/v1/me/requests/{draft}/steps/{step}", headers=headers, json=answers
+            )
+            saved.raise_for_status()
+        drafts.append(draft)
+    return drafts
+
+
+async def attachment_submissions(
+    gateway_url: str, headers: dict[str, str], servers: dict[str, int]
+) -> None:
+    """A tenant's request submitted with two 5 MB files uploaded through the gateway (each one
+    streamed to procedures, then the wallet's pipeline: MinIO and ClamAV), against the same
+    request submitted without files. One request at a time (httpx, one connection): what a
+    person waits for, end to end; the CPU of each server over the run."""
+    files = [five_megabytes_pdf("lease, page 1"), five_megabytes_pdf("lease, page 2")]
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=300) as api:
+        with_files = await tenant_drafts(api, headers, ATTACHMENT_REQUESTS)
+        without = await tenant_drafts(api, headers, ATTACHMENT_REQUESTS)
+
+        async def submit(draft: str, attach: bool) -> bool:
+            if attach:
+                for number, data in enumerate(files, start=1):
+                    added = await api.post(
+                        f"/api/v1/me/requests/{draft}/fields/lease/files",
+                        headers=headers,
+                        files={"file": (f"lease-{number}.pdf", data, "application/pdf")},
+                    )
+                    if added.status_code != 201:
+                        return False
+            sent = await api.post(
+                f"/api/v1/me/requests/{draft}/submission",
+                headers={**headers, "Idempotency-Key": f"bench-{draft}"},
+            )
+            return sent.status_code == 200
+
+        figures = []
+        for name, drafts, attach in (
+            ("upload 2 x 5 MB + SubmitRequest", with_files, True),
+            ("SubmitRequest, no attachment", without, False),
+        ):
+            figure = Figure(name, "httpx")
+            before = {server: _cpu(pid) for server, pid in servers.items()}
+            durations = []
+            started = time.perf_counter()
+            for draft in drafts:
+                one = time.perf_counter()
+                ok = await submit(draft, attach)
+                durations.append(time.perf_counter() - one)
+                figure.requests += 1
+                figure.errors += 0 if ok else 1
+            seconds = time.perf_counter() - started
+            durations.sort()
+            figure.rate = (figure.requests - figure.errors) / seconds
+            figure.p50_ms = durations[len(durations) // 2] * 1000
+            figure.p99_ms = durations[-1] * 1000
+            figure.server_cpu = {
+                server: (_cpu(pid) - before[server]) / seconds for server, pid in servers.items()
+            }
+            figures.append(figure)
+    print_figures(
+        f"Submission with attachments — {ATTACHMENT_REQUESTS} requests each, one at a time",
+        figures,
+    )
+    loaded, bare = figures
+    print(
+        f"    requests per second with two 5 MB files / without: {loaded.rate / bare.rate:5.2f}"
+        f" (a submission with its files takes {bare.rate / loaded.rate:4.1f} times as long;"
+        " reported, the issue sets no goal)"
+    )
+
+
 def _cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -144,6 +258,12 @@ async def main() -> None:
         )
         processes.append(identity.process)
         launcher.identity_address = identity.address
+        # F25: the wallet's file pipeline, which procedures calls (started first: procedures is
+        # given its address).
+        wallet = await launcher.wallet(
+            await bench_database(launcher, "wallet_bench"), "bench-wallet", name="bench-wallet"
+        )
+        processes.append(wallet.process)
         # One procedures service and gateway per catalogue size (the gateway calls the last one
         # started); the unsealed service shares the small one's database.
         started: dict[str, tuple[str, str, int, int]] = {}
@@ -265,6 +385,15 @@ async def main() -> None:
         print(
             f"    submissions per second sealed / not sealed: {sealed.rate / plain.rate:5.2f}"
             " (reported; the issue sets no goal)"
+        )
+        await attachment_submissions(
+            small_gateway,
+            headers,
+            {
+                "gateway": small_gateway_pid,
+                "procedures": small_pid,
+                "wallet": pid_of(wallet.process),
+            },
         )
     finally:
         if registry is not None:
