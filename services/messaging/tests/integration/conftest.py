@@ -140,9 +140,7 @@ def running(
         for subscription in subscriptions:
             consumer = EventConsumer(jetstream, sessions, subscription)
             tasks.append(asyncio.create_task(consumer.run(stop)))
-        worker = DeliveryWorker(
-            sessions, with_senders or senders(sinks), backoff, poll_seconds=0.1
-        )
+        worker = DeliveryWorker(sessions, with_senders or senders(sinks), backoff, poll_seconds=0.1)
         tasks.append(asyncio.create_task(worker.run(stop)))
         try:
             yield handlers

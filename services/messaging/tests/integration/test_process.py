@@ -17,9 +17,7 @@ from .conftest import SERVICE_DIR
 async def test_the_service_starts_and_answers_health(
     infra: dict[str, str], repo_root: Path
 ) -> None:
-    database_url = await migrated_database(
-        infra, SERVICE_DIR, f"messaging_process_{worker_name()}"
-    )
+    database_url = await migrated_database(infra, SERVICE_DIR, f"messaging_process_{worker_name()}")
     pki = Path(infra["GUICHET_PKI_DIR"])
     address, admin_address = (f"127.0.0.1:{free_port()}" for _ in range(2))
     env = {
