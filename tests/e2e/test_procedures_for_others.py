@@ -2,9 +2,9 @@
 identity at every call. A relation whose mandate carries `procedures:write` files the subject's
 change of address; the request is the subject's, shows who filed it, and the subject's audit of
 acts on their behalf lists each act. A mandate without the right, an expired and a revoked one
-are refused (MANDATE_REFUSED, naming the right) and change nothing. In a company space, a member
-and an administrator file the company's building works notice; a reader sees the requests but
-cannot start, change or submit one."""
+are refused (MANDATE_REFUSED, saying which right is missing or that the mandate ended) and
+change nothing. In a company space, a member and an administrator file the company's building
+works notice; a reader sees the requests but cannot start, change or submit one."""
 
 from __future__ import annotations
 
@@ -62,6 +62,8 @@ WORKS_STEPS = {
 }
 WRITE_REFUSED = "You hold no mandate with the right procedures:write in this context."
 READ_REFUSED = "You hold no mandate with the right procedures:read in this context."
+EXPIRED = "Your mandate in this context has expired: ask for a new one."
+REVOKED = "Your mandate in this context was revoked."
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ class Acting:
 
 
 def refused(response: httpx.Response, detail: str) -> None:
-    """A refusal of the mandate: 403 problem MANDATE_REFUSED naming the right missing."""
+    """A refusal of the mandate: 403 problem MANDATE_REFUSED telling the person why."""
     assert response.status_code == 403, response.text
     assert response.headers["content-type"] == PROBLEM
     body = response.json()
@@ -266,11 +268,12 @@ async def test_an_expired_and_a_revoked_mandate_are_refused_and_change_nothing(
     assert revoked.status_code == 204, revoked.text
     await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 1)
 
-    for acting, draft in ((by_bert, bert_draft), (by_carl, carl_draft)):
-        refused(await acting.submit(draft["id"]), WRITE_REFUSED)
-        refused(await acting.save(draft["id"], "household", {"moving_alone": False}), WRITE_REFUSED)
-        refused(await acting.start("change-of-address"), WRITE_REFUSED)
-        refused(await acting.get(draft["id"]), READ_REFUSED)
+    # Each told why: his mandate ended, and how.
+    for acting, draft, why in ((by_bert, bert_draft, EXPIRED), (by_carl, carl_draft, REVOKED)):
+        refused(await acting.submit(draft["id"]), why)
+        refused(await acting.save(draft["id"], "household", {"moving_alone": False}), why)
+        refused(await acting.start("change-of-address"), why)
+        refused(await acting.get(draft["id"]), why)
     hers = Acting(api, lea, None)
     for draft in (bert_draft, carl_draft):
         after = (await hers.get(draft["id"])).json()

@@ -16,7 +16,7 @@ from guichet.identity.v1 import identity_pb2 as identity
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
 from guichet_kit.auth import ActingContext, Principal
 from guichet_kit.domain import Forbidden
-from guichet_kit.i18n import Catalog
+from guichet_kit.i18n import Catalog, Text
 
 _ = Catalog("guichet_kit")
 
@@ -53,7 +53,7 @@ class MandateChecker:
         if decision.refusal:
             raise Forbidden(
                 "MANDATE_REFUSED",
-                _("You hold no mandate with the right {right} in this context.", right=right),
+                _refusal_text(decision.refusal, right),
                 metadata={"refusal": decision.refusal},
             )
         return decision.owner
@@ -73,3 +73,12 @@ class MandateChecker:
         if reply.allowed:
             return _Decision(reply.owner, "", valid_until)
         return _Decision("", reply.refusal or "NOT_ALLOWED", valid_until)
+
+
+def _refusal_text(refusal: str, right: str) -> Text:
+    """Why, for the person: a mandate that ended says so (identity tells only its own actor)."""
+    if refusal == "EXPIRED":
+        return _("Your mandate in this context has expired: ask for a new one.")
+    if refusal == "REVOKED":
+        return _("Your mandate in this context was revoked.")
+    return _("You hold no mandate with the right {right} in this context.", right=right)
