@@ -386,8 +386,9 @@ async def test_every_extras_page_is_accessible_and_reflows(
         "prefill": f"/my/requests/{offered.json()['id']}/prefill?lang={language}",
         "prefill-decided": f"/my/requests/{decided.json()['id']}/prefill?lang={language}",
         "sign": f"/my/requests/{held['id']}/sign?lang={language}",
-        "summary": f"/my/requests/{held['id']}/summary?lang={language}",
     }
+    # The summary with the links to these pages (its reflow is the procedures pages' test).
+    summary = f"/my/requests/{held['id']}/summary?lang={language}"
     axe = Axe()
     for width, height in ((1280, 900), (320, 640)):
         await page.set_viewport_size({"width": width, "height": height})
@@ -398,6 +399,12 @@ async def test_every_extras_page_is_accessible_and_reflows(
             assert await page.get_attribute("html", "lang") == language
             await check_shown_page(
                 page, axe, width, path, artifacts / f"extras-{name}-{language}-{width}.png"
+            )
+        if width == 1280:
+            await page.goto(summary)
+            assert await page.locator("#request-extras a").count() == 2
+            await check_shown_page(
+                page, axe, width, summary, artifacts / f"extras-summary-{language}-{width}.png"
             )
         # The signing form with its errors.
         await page.goto(pages["sign"])
