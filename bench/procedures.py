@@ -9,6 +9,12 @@
 3. Submission: `SubmitRequest` per second (ghz, every call a different complete draft), with the
    sealed proof against a service started with PROCEDURES_SEAL_PROOFS=false (the same work
    without the seal): the ratio is reported.
+4. Bookings (issue 11): 100 concurrent bookings of one slot (capacity 100) against a single
+   booking loop over another slot: a booking is the slot held (`HoldSlot`) then the request
+   submitted (`SubmitRequest` turns the hold into a booking), each phase driven by ghz with every
+   call on a different complete draft, 100 connections or 1, on the service that does not seal
+   proofs (the seal's cost is figure 3's); bookings per second and the ratio are reported, with a
+   check that exactly 100 were booked on each slot.
 
 5. Attachments (issue 11): a tenant's change of address submitted with two 5 MB files uploaded
    through the gateway (streamed to procedures and the wallet's pipeline: MinIO, ClamAV) against
@@ -128,6 +134,141 @@ def submissions(
     figure.p50_ms, figure.p99_ms = percentiles.get(50, 0) / 1e6, percentiles.get(99, 0) / 1e6
     figure.server_cpu = {"procedures": (_cpu(server) - before) / seconds}
     return figure
+
+
+BOOKINGS = 100
+ADMIN_SERVICE = "guichet.procedures.v1.AdministrationProceduresService"
+
+
+async def open_slot(admin_address: str, pki: Path, capacity: int, hours_ahead: int) -> str:
+    """A slot of the procedure at its first place, opened by its administration (mutual TLS)."""
+    from datetime import UTC, datetime, timedelta
+
+    from guichet.procedures.v1 import procedures_pb2 as pb
+    from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
+    from guichet_kit.grpc_client import mutual_tls_channel
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start += timedelta(days=2, hours=hours_ahead)
+    spec = pb.SlotSpec(capacity=capacity)
+    spec.starts_at.FromDatetime(start)
+    spec.ends_at.FromDatetime(start + timedelta(minutes=30))
+    async with mutual_tls_channel(
+        admin_address,
+        ca=(pki / "ca.crt").read_bytes(),
+        certificate=(pki / "administrations" / "commune.crt").read_bytes(),
+        private_key=(pki / "administrations" / "commune.key").read_bytes(),
+        timeout=30,
+    ) as channel:
+        reply = await pb_grpc.AdministrationProceduresServiceStub(channel).DefineSlots(
+            pb.DefineSlotsRequest(
+                procedure_code=PROCEDURE, place_code="hotel-de-ville", slots=[spec]
+            )
+        )
+    return str(reply.slots[0].id)
+
+
+def ghz_each(
+    name: str,
+    address: str,
+    method: str,
+    data: list[dict[str, Any]],
+    token: str,
+    connections: int,
+    server: int,
+) -> tuple[Figure, float]:
+    """Each message of `data` sent once (ghz, round robin) with `connections` concurrent calls:
+    the figure and the phase's wall time in seconds."""
+    figure = Figure(name, "ghz")
+    command = [os.environ.get("BENCH_GHZ", "ghz"), "--insecure", "--proto", str(PROTO)]
+    command += ["--import-paths", str(ROOT / "proto"), "--call", f"{SERVICE}.{method}"]
+    command += ["-d", json.dumps(data), "-m", json.dumps({"authorization": f"Bearer {token}"})]
+    command += ["-n", str(len(data)), "-c", str(connections), "--format", "json", address]
+    # A call queued behind 99 others waits long: no client deadline may cut it short.
+    command += ["--timeout", "600s"]
+    before = _cpu(server)
+    output = subprocess.run(command, capture_output=True, text=True, check=False).stdout
+    report = json.loads(output[output.index("{") :])
+    statuses: dict[str, int] = report.get("statusCodeDistribution") or {}
+    percentiles = {p["percentage"]: p["latency"] for p in report.get("latencyDistribution") or []}
+    seconds = report["total"] / 1e9
+    figure.requests = int(report["count"])
+    figure.errors = sum(count for status, count in statuses.items() if status != "OK")
+    figure.rate = statuses.get("OK", 0) / seconds
+    figure.p50_ms, figure.p99_ms = percentiles.get(50, 0) / 1e6, percentiles.get(99, 0) / 1e6
+    figure.server_cpu = {"procedures": (_cpu(server) - before) / seconds}
+    if figure.errors:
+        examples = list(report.get("errorDistribution") or {})[:2]
+        print(f"    {name}: statuses {statuses}, e.g. {examples}")
+    return figure, seconds
+
+
+def bookings(
+    label: str, address: str, slot: str, drafts: list[str], token: str, connections: int, pid: int
+) -> tuple[list[Figure], float]:
+    """Every draft holds `slot`, then every draft is submitted (the hold becomes a booking):
+    the two phases' figures and bookings per second over both."""
+    holds = [{"request_id": d, "slot_id": slot, "language": LANGUAGE} for d in drafts]
+    submits = [
+        {"request_id": d, "idempotency_key": f"bench-booking-{d}", "language": LANGUAGE}
+        for d in drafts
+    ]
+    held, hold_seconds = ghz_each(
+        f"{label}: HoldSlot", address, "HoldSlot", holds, token, connections, pid
+    )
+    booked, submit_seconds = ghz_each(
+        f"{label}: SubmitRequest", address, "SubmitRequest", submits, token, connections, pid
+    )
+    done = min(held.requests - held.errors, booked.requests - booked.errors)
+    return [held, booked], done / (hold_seconds + submit_seconds)
+
+
+async def booked_on(database_url: str, slot: str) -> dict[str, int]:
+    """What the slot holds after the run, by state (straight from the database)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT state, count(*) FROM appointments WHERE slot_id = :slot GROUP BY 1"),
+                {"slot": slot},
+            )
+            return {state: int(count) for state, count in rows}
+    finally:
+        await engine.dispose()
+
+
+async def concurrent_bookings(
+    gateway_url: str, headers: dict[str, str], procedures: Any, database_url: str, pki: Path
+) -> None:
+    """100 concurrent bookings of one slot against a single booking loop over another."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    address, pid = procedures.address, pid_of(procedures.process)
+    crowd_slot = await open_slot(procedures.admin_address, pki, BOOKINGS, hours_ahead=0)
+    loop_slot = await open_slot(procedures.admin_address, pki, BOOKINGS, hours_ahead=1)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60) as api:
+        crowd_drafts = await complete_drafts(api, headers, BOOKINGS)
+        loop_drafts = await complete_drafts(api, headers, BOOKINGS)
+    crowd, crowd_rate = bookings(
+        f"{BOOKINGS} at once", address, crowd_slot, crowd_drafts, token, BOOKINGS, pid
+    )
+    loop, loop_rate = bookings("one by one", address, loop_slot, loop_drafts, token, 1, pid)
+    print_figures(
+        f"Bookings — {BOOKINGS} drafts on one slot of capacity {BOOKINGS}: {BOOKINGS} "
+        "connections vs 1",
+        [*crowd, *loop],
+    )
+    for name, slot in (("concurrent", crowd_slot), ("loop", loop_slot)):
+        states = await booked_on(database_url, slot)
+        verdict = "exact" if states == {"booked": BOOKINGS} else "WRONG"
+        print(f"    {name} slot after the run: {states} ({verdict})")
+    print(
+        f"    bookings per second: {BOOKINGS} concurrent {crowd_rate:6.1f}, single loop"
+        f" {loop_rate:6.1f}; ratio concurrent / loop: {crowd_rate / loop_rate:5.2f}"
+        " (reported; the issue sets no goal)"
+    )
 
 
 # --- 5. submissions with attachments (issue 11, F25) -------------------------------------------
@@ -285,6 +426,7 @@ async def main() -> None:
                 pid_of(gateway.process),
             )
             if size == 10:
+                small_database = database
                 unsealed = await launcher.procedures(
                     database,
                     name="bench-procedures-unsealed",
@@ -385,6 +527,10 @@ async def main() -> None:
         print(
             f"    submissions per second sealed / not sealed: {sealed.rate / plain.rate:5.2f}"
             " (reported; the issue sets no goal)"
+        )
+        # On the service that does not seal (the seal's cost is the submission figure above).
+        await concurrent_bookings(
+            small_gateway, headers, unsealed, small_database, Path(infra["GUICHET_PKI_DIR"])
         )
         await attachment_submissions(
             small_gateway,
