@@ -24,7 +24,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import insert
@@ -126,6 +126,11 @@ class EventSubscription(Generic[E]):
     max_deliver: int = 5
     backoff: tuple[float, ...] = field(default=(1.0, 5.0, 30.0))
     ack_wait: float = 30.0
+    # Where a new durable starts: None, every event the stream holds (the server's default);
+    # NEW, only those published after it was created (e.g. notifications, which must not tell
+    # people about the past when the consumer first appears). JetStream refuses to change it on
+    # an existing durable, which keeps its position anyway.
+    deliver_policy: DeliverPolicy | None = None
 
     def delay_after(self, deliveries: int) -> float:
         return self.backoff[min(deliveries, len(self.backoff)) - 1]
@@ -164,6 +169,7 @@ class EventConsumer(Generic[E]):
                     max_deliver=-1,
                     ack_wait=sub.ack_wait,
                     filter_subject=sub.subject,
+                    deliver_policy=sub.deliver_policy,
                 )
                 # Create or update: a durable made by an older version takes the new settings.
                 await self._js.add_consumer(sub.stream, config)

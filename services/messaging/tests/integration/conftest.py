@@ -9,6 +9,7 @@ The consumers and the delivery worker run in-process as the worker role runs the
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -33,6 +34,7 @@ from guichet_messaging.notifications.models import Channel, Notification
 from guichet_messaging.notifications.service import Backoff
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_sessions, service_metadata, truncate_tables
+from guichet_testkit.eventually import wait_until
 from guichet_testkit.streams import purge_streams
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
@@ -142,6 +144,13 @@ def running(
             tasks.append(asyncio.create_task(consumer.run(stop)))
         worker = DeliveryWorker(sessions, with_senders or senders(sinks), backoff, poll_seconds=0.1)
         tasks.append(asyncio.create_task(worker.run(stop)))
+        # The durables take only what is published after they exist: wait for them.
+        for durable in (subscription.durable for subscription in subscriptions):
+            await wait_until(
+                functools.partial(_exists, jetstream, stream, durable),
+                seconds=15,
+                what=f"the consumer {durable}",
+            )
         try:
             yield handlers
         finally:
@@ -151,6 +160,11 @@ def running(
                 await jetstream.delete_consumer(stream, subscription.durable)
 
     return start
+
+
+async def _exists(jetstream: JetStreamContext, stream: str, durable: str) -> bool:
+    await jetstream.consumer_info(stream, durable)  # raises while it does not exist
+    return True
 
 
 async def notifications(sessions: async_sessionmaker[AsyncSession]) -> list[Notification]:

@@ -3,7 +3,9 @@ when opting in (also for anonymous trackings), in the language they chose.
 
 Consumed by durable consumers `<prefix>-etracking-created` and `<prefix>-etracking-status`: each
 event is recorded in the consumer's transaction with its `processed_events` row, so a
-redelivered event records nothing twice; the delivery worker sends what was recorded.
+redelivered event records nothing twice; the delivery worker sends what was recorded. A durable
+created for the first time starts with the events published after it (a new deployment does not
+tell people about last year's status changes); from then on it keeps its place.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from nats.js.api import DeliverPolicy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet.etracking.v1 import etracking_pb2 as etracking_pb
@@ -110,6 +113,7 @@ class TrackingNotifications:
                 event_type=events_pb2.TrackingCreated,
                 handler=self.on_created,
                 backoff=self.backoff,
+                deliver_policy=DeliverPolicy.NEW,
             ),
             EventSubscription(
                 stream=self.stream,
@@ -118,5 +122,6 @@ class TrackingNotifications:
                 event_type=events_pb2.TrackingStatusChanged,
                 handler=self.on_status_changed,
                 backoff=self.backoff,
+                deliver_policy=DeliverPolicy.NEW,
             ),
         ]
