@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.etracking.v1 import etracking_pb2 as etracking_pb
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_kit.events import DEAD_LETTER_STREAM, dead_letter_subject
+from guichet_messaging.notifications.compose import TrackingNumber
 from guichet_messaging.notifications.models import Notification
 from guichet_messaging.notifications.service import Backoff
 from guichet_testkit.eventually import wait_until
@@ -40,6 +41,8 @@ from .conftest import (
     senders,
 )
 
+NUMBER, OTHER = TrackingNumber.generate(), TrackingNumber.generate()
+
 
 def status_changed(
     email: str = "",
@@ -47,11 +50,11 @@ def status_changed(
     language: str = "fr",
     status: etracking_pb.TrackingStatus.ValueType = etracking_pb.TRACKING_STATUS_RECEIVED,
     comment: str = "",
-    number: str = "ET-7K3M-9QX2-P",
+    number: str = "",
 ) -> events_pb2.TrackingStatusChanged:
     event = events_pb2.TrackingStatusChanged(
         event_id=str(uuid.uuid4()),
-        number=number,
+        number=number or NUMBER.canonical,
         paper_form_code="ACD-IR-100",
         administration="ACD",
         previous_status=etracking_pb.TRACKING_STATUS_AWAITING_PAPER_FORM,
@@ -110,23 +113,23 @@ async def test_a_status_change_reaches_the_address_and_the_phone_in_their_langua
         await eventually(lambda: _all_delivered(sessions, 2), "the e-mail and the SMS delivered")
 
     mail = await newest_mail(mail_dir, address, since=since)
-    assert mail["Subject"] == "eTracking ET-7K3M-9QX2-P: Warten auf zusätzliche Unterlagen"
+    assert mail["Subject"] == f"eTracking {NUMBER.display}: Warten auf zusätzliche Unterlagen"
     text_part = mail.get_body(("plain",))
     html_part = mail.get_body(("html",))
     assert text_part is not None and html_part is not None
     text = str(text_part.get_content())
-    assert "Der Status Ihres eTrackings ET-7K3M-9QX2-P hat sich geändert" in text
+    assert f"Der Status Ihres eTrackings {NUMBER.display} hat sich geändert" in text
     assert "Die Verwaltung ergänzt: Bitte <Kopie>" in text
     page = str(html_part.get_content())
     assert '<html lang="de">' in page
     # The administration's words are escaped in the HTML part, never markup.
     assert "Bitte &lt;Kopie&gt;" in page and "<Kopie>" not in page
-    link = f"{BASE_URL}/etracking/lookup?number=ET-7K3M-9QX2-P&lang=de"
+    link = f"{BASE_URL}/etracking/lookup?number={NUMBER.canonical}&lang=de"
     assert mail_links(mail) == [link]
 
     [sms] = await sms_to(sinks, phone)
     assert sms["text"] == (
-        f"OpenGuichet: eTracking ET-7K3M-9QX2-P: Warten auf zusätzliche Unterlagen. {link}"
+        f"OpenGuichet: eTracking {NUMBER.display}: Warten auf zusätzliche Unterlagen. {link}"
     )
     rows = await notifications(sessions)
     assert [(r.channel, r.recipient, r.status, r.attempts) for r in rows] == [
@@ -151,7 +154,7 @@ async def test_a_tracking_created_in_french_and_by_email_only(
     since = time.time()
     event = events_pb2.TrackingCreated(
         event_id=str(uuid.uuid4()),
-        number="ET-1234-5678-X",
+        number=OTHER.canonical,
         paper_form_code="ACD-IR-100",
         administration="ACD",
         contact=events_pb2.TrackingContact(email=address, language="fr"),
@@ -161,7 +164,7 @@ async def test_a_tracking_created_in_french_and_by_email_only(
         await eventually(lambda: _all_delivered(sessions, 1), "the e-mail delivered")
 
     mail = await newest_mail(mail_dir, address, since=since)
-    assert mail["Subject"] == "Votre numéro eTracking ET-1234-5678-X"
+    assert mail["Subject"] == f"Votre numéro eTracking {OTHER.display}"
     [row] = await notifications(sessions)
     assert (row.kind, row.channel, row.language) == ("etracking.created", "email", "fr")
 
@@ -321,19 +324,22 @@ async def test_a_poison_event_is_dead_lettered_and_the_next_still_delivered(
         # Decodes, but its contact is no phone number: it can never be applied either.
         bad_contact = status_changed("", "not a number")
         await publish(jetstream, STATUS_CHANGED, bad_contact.SerializeToString())
+        bad_number = status_changed("", a_mobile(), number="ET-0000-0000-0")
+        await publish(jetstream, STATUS_CHANGED, bad_number.SerializeToString())
         await publish(jetstream, STATUS_CHANGED, status_changed("", phone).SerializeToString())
         await eventually(lambda: _all_delivered(sessions, 1), "the next event delivered")
         durable = handlers.subscriptions()[1].durable
 
     [sms] = await sms_to(sinks, phone)
-    assert "eTracking ET-7K3M-9QX2-P" in sms["text"]
+    assert f"eTracking {NUMBER.display}" in sms["text"]
     dead = dead_letter_subject(durable, STATUS_CHANGED)
     reasons = []
-    for _ in range(2):
+    for _ in range(3):
         message = await jetstream.get_last_msg(DEAD_LETTER_STREAM, dead)
         reasons.append((message.headers or {}).get("Dead-Letter-Reason", ""))
         assert message.seq is not None
         await jetstream.delete_msg(DEAD_LETTER_STREAM, message.seq)
     assert any(reason.startswith("poison: a contact") for reason in reasons)
     assert any(reason.startswith("undecodable") for reason in reasons)
+    assert any(reason.startswith("poison: no eTracking number") for reason in reasons)
     assert len(await notifications(sessions)) == 1

@@ -22,6 +22,7 @@ from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.models import Notification
 
 ANNE, BOB = "1980010112345", "1975060600123"
+ET_A, ET_B = compose.TrackingNumber.generate(), compose.TrackingNumber.generate()
 NO_CONTEXT: object = None
 
 
@@ -37,7 +38,10 @@ def person(national_id: str) -> Principal:
 
 
 async def _notify(
-    sessions: async_sessionmaker[AsyncSession], owner: str, number: str, phone: str | None
+    sessions: async_sessionmaker[AsyncSession],
+    owner: str,
+    number: compose.TrackingNumber,
+    phone: str | None,
 ) -> None:
     composed = compose.tracking_status_changed(number, "received", "", Language.EN, "https://x")
     recipient = service.Recipient(Language.EN, "anne@example.org", phone, owner=owner)
@@ -46,7 +50,7 @@ async def _notify(
             session,
             event_id=uuid.uuid4(),
             kind="etracking.status_changed",
-            reference=number,
+            reference=number.display,
             recipient=recipient,
             composed=composed,
         )
@@ -55,8 +59,8 @@ async def _notify(
 async def test_a_person_lists_their_notifications_with_their_status(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _notify(sessions, f"person:{ANNE}", "ET-A", "+352691000001")
-    await _notify(sessions, f"person:{BOB}", "ET-B", None)
+    await _notify(sessions, f"person:{ANNE}", ET_A, "+352691000001")
+    await _notify(sessions, f"person:{BOB}", ET_B, None)
     async with transaction(sessions) as session:
         anne_mail = await session.scalar(
             select(Notification).where(
@@ -70,7 +74,7 @@ async def test_a_person_lists_their_notifications_with_their_status(
     servicer = MessagingServicer(sessions)
     reply = await servicer.ListMyNotifications(pb.ListMyNotificationsRequest(), NO_CONTEXT)  # type: ignore[arg-type]
 
-    assert {n.reference for n in reply.notifications} == {"ET-A"}
+    assert {n.reference for n in reply.notifications} == {ET_A.display}
     assert sorted(n.channel for n in reply.notifications) == [
         pb.NOTIFICATION_CHANNEL_EMAIL,
         pb.NOTIFICATION_CHANNEL_SMS,
@@ -87,8 +91,10 @@ async def test_a_person_lists_their_notifications_with_their_status(
         0,
         False,
     )
-    assert mail.title == "eTracking ET-A: Received by the administration"
-    assert sms.title.startswith("OpenGuichet: eTracking ET-A: Received by the administration.")
+    assert mail.title == f"eTracking {ET_A.display}: Received by the administration"
+    assert sms.title.startswith(
+        f"OpenGuichet: eTracking {ET_A.display}: Received by the administration."
+    )
     assert (mail.recipient, sms.recipient) == ("anne@example.org", "+352691000001")
 
     limited = await servicer.ListMyNotifications(
@@ -117,7 +123,7 @@ async def test_a_limit_out_of_range_is_refused(
 async def test_without_signing_in_nothing_is_listed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    await _notify(sessions, f"person:{ANNE}", "ET-A", None)
+    await _notify(sessions, f"person:{ANNE}", ET_A, None)
     set_caller(None)
     with pytest.raises(ServiceError) as refused:
         await MessagingServicer(sessions).ListMyNotifications(

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from guichet_kit.i18n import N_, Catalog, Language, Text, parse_language
+from guichet_kit.references import Reference
 
 _ = Catalog("guichet_messaging")
 
@@ -56,8 +57,14 @@ def language_of(code: str) -> Language:
     return parse_language(code) or Language.FR
 
 
-def tracking_link(base_url: str, number: str, language: Language) -> str:
-    query = urlencode({"number": number, "lang": language.value})
+class TrackingNumber(Reference):
+    """eTracking's numbers (its events carry the canonical form; people read the display one)."""
+
+    PREFIX = "ET"
+
+
+def tracking_link(base_url: str, number: TrackingNumber, language: Language) -> str:
+    query = urlencode({"number": number.canonical, "lang": language.value})
     return f"{base_url.rstrip('/')}/etracking/lookup?{query}"
 
 
@@ -80,9 +87,10 @@ def _mail(subject: Text, paragraphs: Sequence[Text], link: str, language: Langua
 
 
 def tracking_created(
-    number: str, paper_form_code: str, language: Language, base_url: str
+    tracking: TrackingNumber, paper_form_code: str, language: Language, base_url: str
 ) -> Composed:
-    link = tracking_link(base_url, number, language)
+    link = tracking_link(base_url, tracking, language)
+    number = tracking.display
     mail = _mail(
         _("Your eTracking number {number}", number=number),
         [
@@ -109,13 +117,14 @@ def tracking_created(
 
 
 def tracking_status_changed(
-    number: str, status: str, comment: str, language: Language, base_url: str
+    tracking: TrackingNumber, status: str, comment: str, language: Language, base_url: str
 ) -> Composed:
     label_id = STATUS_LABELS.get(status)
     if label_id is None:
         raise UnknownStatus(status)
     label = _(label_id).render(language)
-    link = tracking_link(base_url, number, language)
+    link = tracking_link(base_url, tracking, language)
+    number = tracking.display
     paragraphs = [
         _(
             "The status of your eTracking {number} changed: {status}.",

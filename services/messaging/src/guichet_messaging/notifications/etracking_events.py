@@ -22,6 +22,7 @@ from guichet.etracking.v1 import etracking_pb2 as etracking_pb
 from guichet.events import subjects
 from guichet.events.v1 import etracking_pb2 as events_pb2
 from guichet_kit.events import EventSubscription, PoisonMessage
+from guichet_kit.references import InvalidReference
 from guichet_kit.values import InvalidValue, parse_email, parse_phone
 from guichet_messaging.notifications import compose, service
 
@@ -39,6 +40,13 @@ def _recipient(contact: events_pb2.TrackingContact) -> service.Recipient:
     except InvalidValue as error:
         raise PoisonMessage(f"a contact that is no address or number: {error.reason}") from error
     return service.Recipient(compose.language_of(contact.language), email, phone)
+
+
+def _number(text: str) -> compose.TrackingNumber:
+    try:
+        return compose.TrackingNumber.parse(text)
+    except InvalidReference as error:
+        raise PoisonMessage(f"no eTracking number: {error.problem}") from error
 
 
 def _status(value: int) -> str:
@@ -62,17 +70,16 @@ class TrackingNotifications:
     backoff: tuple[float, ...] = field(default=(1.0, 5.0, 30.0))
 
     async def on_created(self, session: AsyncSession, event: events_pb2.TrackingCreated) -> None:
-        if not event.number:
-            raise PoisonMessage("a tracking created without a number")
+        number = _number(event.number)
         recipient = _recipient(event.contact)
         composed = compose.tracking_created(
-            event.number, event.paper_form_code, recipient.language, self.base_url
+            number, event.paper_form_code, recipient.language, self.base_url
         )
         added = await service.record(
             session,
             event_id=uuid.UUID(event.event_id),
             kind=CREATED,
-            reference=event.number,
+            reference=number.display,
             recipient=recipient,
             composed=composed,
         )
@@ -81,12 +88,11 @@ class TrackingNotifications:
     async def on_status_changed(
         self, session: AsyncSession, event: events_pb2.TrackingStatusChanged
     ) -> None:
-        if not event.number:
-            raise PoisonMessage("a status change without a tracking number")
+        number = _number(event.number)
         recipient = _recipient(event.contact)
         try:
             composed = compose.tracking_status_changed(
-                event.number,
+                number,
                 _status(event.status),
                 event.comment,
                 recipient.language,
@@ -98,7 +104,7 @@ class TrackingNotifications:
             session,
             event_id=uuid.UUID(event.event_id),
             kind=STATUS_CHANGED,
-            reference=event.number,
+            reference=number.display,
             recipient=recipient,
             composed=composed,
         )
