@@ -610,6 +610,12 @@ ROUTES = {
     ("get", "/api/v1/me/requests/{request_id}/proof"),
     ("get", "/api/v1/me/requests/{request_id}/prefill"),
     ("post", "/api/v1/me/requests/{request_id}/prefill-consent"),
+    # F25: a request's files.
+    ("post", "/api/v1/me/requests/{request_id}/fields/{field_id}/files"),
+    ("post", "/api/v1/me/requests/{request_id}/fields/{field_id}/files/from-wallet"),
+    ("delete", "/api/v1/me/requests/{request_id}/files/{attachment_id}"),
+    ("get", "/api/v1/me/requests/{request_id}/files/{attachment_id}"),
+    ("post", "/api/v1/me/requests/{request_id}/files/{attachment_id}/wallet-copy"),
 }
 PUBLIC = {(m, p) for m, p in ROUTES if p.startswith("/api/v1/procedures") and m == "get"} | {
     ("post", "/api/v1/procedures/proofs/verification")
