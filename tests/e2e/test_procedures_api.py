@@ -606,6 +606,7 @@ ROUTES = {
     ("post", "/api/v1/me/requests/{request_id}/extension"),
     ("post", "/api/v1/me/requests/{request_id}/submission"),
     ("post", "/api/v1/me/requests/{request_id}/correction"),
+    ("post", "/api/v1/me/requests/{request_id}/signed-correction"),
     ("post", "/api/v1/me/requests/{request_id}/cancellation"),
     ("get", "/api/v1/me/requests/{request_id}/proof"),
     ("get", "/api/v1/me/requests/{request_id}/prefill"),

@@ -638,6 +638,16 @@ class SignatureIn(BaseModel):
     algorithm: Literal["rsa-pss-sha256", "rsa-pkcs1v15-sha256", "ecdsa-sha256"]
 
 
+class SignedCorrectionIn(BaseModel):
+    """F26: a correction of a procedure that must be signed: the new answers and the applicant's
+    signature of the corrected answers' digest (the digest `/correction` refuses with)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answers: dict[str, Any] = Field(description="The asked fields' new values, as for /correction")
+    signature: SignatureIn
+
+
 class SubmissionIn(BaseModel):
     signature: SignatureIn | None = Field(
         default=None, description="Required when the procedure asks for a signature, else absent"
@@ -1148,7 +1158,9 @@ async def submit_request(
         {
             403: _MANDATE,
             404: _UNKNOWN_REQUEST,
-            409: "The administration asks for no correction (NO_CORRECTION_ASKED).",
+            409: "The administration asks for no correction (NO_CORRECTION_ASKED), or the "
+            "procedure must be signed (SIGNATURE_REQUIRED: the detail gives the corrected "
+            "answers' digest to sign; send them to /signed-correction).",
             422: "A field that was not asked about (FIELD_NOT_ASKED) or wrong answers "
             "(INVALID_ANSWERS): `errors` names each; nothing changes.",
         }
@@ -1168,6 +1180,48 @@ async def answer_correction(
             request_id=request_id, answers_json=answers_json(answers), language=language
         )
     )
+    return request_out(reply.request)
+
+
+@router.post(
+    f"{MY_REQUESTS}/{{request_id}}/signed-correction",
+    response_model=RequestOut,
+    dependencies=_IN_CONTEXT,
+    responses=refusals(
+        {
+            403: _MANDATE + " Or the certificate is not the caller's (SIGNER_NOT_APPLICANT).",
+            404: _UNKNOWN_REQUEST,
+            409: "The administration asks for no correction (NO_CORRECTION_ASKED).",
+            422: "A field that was not asked about (FIELD_NOT_ASKED), wrong answers "
+            "(INVALID_ANSWERS), a signature that does not verify over the corrected answers "
+            "(SIGNATURE_INVALID) or whose certificate is refused, or a procedure that asks no "
+            "signature (SIGNATURE_NOT_EXPECTED); nothing changes.",
+        }
+    ),
+)
+async def answer_signed_correction(
+    request_id: RequestId,
+    correction: SignedCorrectionIn,
+    calls: Calls,
+    user: CurrentUser,
+    language: LanguageDep,
+) -> RequestOut:
+    """F26 with F30: answer a correction of a procedure that must be signed. `/correction`
+    refuses such an answer without a signature (409 SIGNATURE_REQUIRED) and its detail gives the
+    SHA-256 digest of the corrected answers; sign it as for the submission and send both here."""
+    given = correction.signature
+    message = pb.AnswerCorrectionRequest(
+        request_id=request_id, answers_json=answers_json(correction.answers), language=language
+    )
+    message.signature.CopyFrom(
+        pb.Signature(
+            certificate=given.certificate,
+            chain=given.chain,
+            value=given.value,
+            algorithm=given.algorithm,
+        )
+    )
+    reply = await calls.procedures.AnswerCorrection(message)
     return request_out(reply.request)
 
 

@@ -241,7 +241,13 @@ def test_the_acting_context_header_is_documented_where_it_is_honoured() -> None:
         ("put", "/api/v1/me/requests/{request_id}/steps/{step_id}"),
         *(
             ("post", f"/api/v1/me/requests/{{request_id}}/{action}")
-            for action in ("extension", "submission", "correction", "cancellation")
+            for action in (
+                "extension",
+                "submission",
+                "correction",
+                "signed-correction",
+                "cancellation",
+            )
         ),
         ("get", "/api/v1/me/requests/{request_id}/proof"),
         # F24: what would be prefilled, and the decision.
