@@ -205,6 +205,35 @@ class Launcher:
         self.procedures_address = address
         return Started(process, address, admin_address)
 
+    async def messaging(
+        self, database_url: str, role: str = "all", name: str = "messaging", **settings: str
+    ) -> Started:
+        """Messaging (notifications by e-mail and SMS through the development sinks): its
+        internal port, and the administrations' mutual TLS port (`admin_address`); `settings`
+        are more MESSAGING_* variables (lower case, no prefix)."""
+        address, admin_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        pki, infra = self.pki, self.infra
+        env = {
+            "MESSAGING_ENVIRONMENT": "test",
+            "MESSAGING_DATABASE_URL": database_url,
+            "MESSAGING_NATS_URL": infra["GUICHET_NATS_URL"],
+            "MESSAGING_GRPC_ADDRESS": address,
+            "MESSAGING_ADMIN_GRPC_ADDRESS": admin_address,
+            "MESSAGING_TLS_CERTIFICATE": str(pki / "services" / "messaging.crt"),
+            "MESSAGING_TLS_PRIVATE_KEY": str(pki / "services" / "messaging.key"),
+            "MESSAGING_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
+            "MESSAGING_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+            "MESSAGING_SMTP_HOST": infra["GUICHET_SMTP_HOST"],
+            "MESSAGING_SMTP_PORT": infra["GUICHET_SMTP_PORT"],
+            "MESSAGING_SMS_URL": infra["GUICHET_SMS_URL"],
+            # Durable consumers of this run's own: runs share the NATS server.
+            "MESSAGING_CONSUMER_PREFIX": f"messaging-{name}-{worker_name()}",
+            **self._keycloak("MESSAGING"),
+            **{f"MESSAGING_{key.upper()}": value for key, value in settings.items()},
+        }
+        process = await self._start(name, "guichet_messaging", role, env, address)
+        return Started(process, address, admin_address)
+
     async def authentic_data(
         self, database_url: str, role: str = "all", name: str = "authentic-data"
     ) -> Started:
