@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import pytest
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -54,7 +55,9 @@ def run_consumer(
     durable = f"kittest-{uuid.uuid4().hex[:8]}"
 
     @asynccontextmanager
-    async def start(handler: Handler, max_deliver: int = 3) -> AsyncIterator[None]:
+    async def start(
+        handler: Handler, max_deliver: int = 3, deliver_policy: DeliverPolicy | None = None
+    ) -> AsyncIterator[None]:
         subscription = EventSubscription(
             stream=stream,
             durable=durable,
@@ -63,9 +66,16 @@ def run_consumer(
             handler=handler,
             max_deliver=max_deliver,
             backoff=(0.2, 0.2),
+            deliver_policy=deliver_policy,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(EventConsumer(jetstream, sessions, subscription).run(stop))
+
+        async def exists() -> bool:
+            await jetstream.consumer_info(stream, durable)  # raises until it is created
+            return True
+
+        await eventually(exists)
         try:
             yield
         finally:
@@ -97,6 +107,21 @@ async def test_the_same_event_delivered_twice_is_applied_once(
         await eventually(both_handled)
         await asyncio.sleep(0.5)  # room for a wrongly applied second copy to land
     assert await applied(sessions) == ["ET-OTHER", "ET-TWICE"]
+
+
+async def test_a_new_only_durable_skips_what_was_published_before_it(
+    sessions: async_sessionmaker[AsyncSession], jetstream: JetStreamContext, run_consumer: Running
+) -> None:
+    await jetstream.publish(SUBJECT, created("ET-BEFORE").SerializeToString())
+    async with run_consumer(record, deliver_policy=DeliverPolicy.NEW):
+        await jetstream.publish(SUBJECT, created("ET-AFTER").SerializeToString())
+
+        async def after_applied() -> bool:
+            return await applied(sessions) == ["ET-AFTER"]
+
+        await eventually(after_applied)
+        await asyncio.sleep(0.5)  # room for the earlier event to land, wrongly
+    assert await applied(sessions) == ["ET-AFTER"]
 
 
 async def test_a_transient_failure_is_retried_and_then_applied(

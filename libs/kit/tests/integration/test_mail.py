@@ -56,3 +56,25 @@ async def test_a_mail_to_someone_else_is_not_taken_for_theirs(
     # Filtered by subject, and nothing found: a clear timeout, not another mail.
     with pytest.raises(TimeoutError, match=re.escape(ours)):
         await newest_mail(mail_dir, ours, since=since, subject_contains="Theirs", wait_seconds=1)
+
+
+async def test_a_mail_with_an_html_alternative_has_both_parts(
+    infra: dict[str, str], mail_dir: Path
+) -> None:
+    to = f"html.{uuid.uuid4().hex[:10]}@example.org"
+    since = time.time()
+    await send_mail(
+        infra["GUICHET_SMTP_HOST"],
+        int(infra["GUICHET_SMTP_PORT"]),
+        "OpenGuichet <noreply@openguichet.localhost>",
+        to,
+        "Statut modifié",
+        "Reçu par l'administration.\n",
+        html="<p>Reçu par l&#x27;administration.</p>",
+    )
+    message = await newest_mail(mail_dir, to, since=since)
+    assert message.get_content_type() == "multipart/alternative"
+    plain, rich = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert str(plain.get_content()).strip() == "Reçu par l'administration."
+    assert "<p>Reçu par l&#x27;administration.</p>" in str(rich.get_content())
