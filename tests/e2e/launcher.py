@@ -32,6 +32,8 @@ class Launcher:
     log_dir: Path
     # Set once identity runs: etracking and the gateway call it.
     identity_address: str = field(default="127.0.0.1:1")
+    # identity's services port (mutual TLS): messaging reads a person's contact there.
+    identity_services_address: str = field(default="127.0.0.1:1")
     # Set once authentic data runs: the gateway calls its internal port, identity its mutual TLS
     # port (the registers a declared child or a company's founder is checked against).
     authentic_data_address: str = field(default="127.0.0.1:1")
@@ -70,12 +72,14 @@ class Launcher:
         self, database_url: str, role: str = "all", name: str = "identity", address: str = ""
     ) -> Started:
         address = address or f"127.0.0.1:{free_port()}"
+        self.identity_services_address = f"127.0.0.1:{free_port()}"
         services = self.pki / "services"
         env = {
             "IDENTITY_ENVIRONMENT": "test",
             "IDENTITY_DATABASE_URL": database_url,
             "IDENTITY_NATS_URL": self.infra["GUICHET_NATS_URL"],
             "IDENTITY_GRPC_ADDRESS": address,
+            "IDENTITY_SERVICES_GRPC_ADDRESS": self.identity_services_address,
             "IDENTITY_KEYCLOAK_URL": self.infra["GUICHET_KEYCLOAK_HTTPS_URL"],
             "IDENTITY_KEYCLOAK_CLIENT_ID": self.infra["GUICHET_KEYCLOAK_IDENTITY_CLIENT_ID"],
             "IDENTITY_KEYCLOAK_CLIENT_SECRET": self.infra[
@@ -90,7 +94,7 @@ class Launcher:
             "IDENTITY_PLATFORM_CA": str(self.pki / "ca.crt"),
         }
         process = await self._start(name, "guichet_identity", role, env, address)
-        return Started(process, address)
+        return Started(process, address, self.identity_services_address)
 
     async def etracking(
         self, database_url: str, role: str = "all", name: str = "etracking"

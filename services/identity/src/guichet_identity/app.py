@@ -15,6 +15,7 @@ from guichet_identity.account.deletion import remove_pending_logins
 from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.account.keycloak_admin import KeycloakAccounts
 from guichet_identity.authentic_data import AuthenticDataRegisters, authentic_data_channel
+from guichet_identity.profile.contact import ContactServicer
 from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.settings import IdentitySettings
@@ -25,6 +26,7 @@ from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
+from guichet_kit.settings import TlsFiles
 
 SERVICES = pb.DESCRIPTOR.services_by_name
 
@@ -74,6 +76,11 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
                 SpaceServicer(sessions, woken, registers=registers),
                 SERVICES["SpaceService"],
             )
+            registry.add(
+                pb_grpc.add_ContactServiceServicer_to_server,
+                ContactServicer(sessions),
+                SERVICES["ContactService"],
+            )
 
         tasks: list[Awaitable[None]] = []
         if "grpc" in roles:
@@ -85,7 +92,18 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
             grpc_service = GrpcService(
                 name="identity",
                 register=register,
-                endpoints=[Endpoint(settings.grpc_address)],
+                endpoints=[
+                    Endpoint(settings.grpc_address),
+                    # Only platform services' certificates get through the handshake.
+                    Endpoint(
+                        settings.services_grpc_address,
+                        TlsFiles(
+                            certificate=settings.tls_certificate,
+                            private_key=settings.tls_private_key,
+                            client_ca=settings.platform_ca,
+                        ),
+                    ),
+                ],
                 readiness=runtime.ready,
                 on_shutdown=[accounts.aclose, registers_channel.close],
                 token_verifier=verifier,

@@ -16,6 +16,9 @@ class IdentitySettings(KitSettings):
     database_url: str
     nats_url: str
     grpc_address: str = "127.0.0.1:50071"
+    # Services port: mutual TLS with the platform CA; platform services (by their certificate's
+    # name) read a person's contact there (ContactService).
+    services_grpc_address: str = "127.0.0.1:50073"
     metrics_port: int = 0
 
     # Keycloak: the issuer of the tokens callers present, and the admin API identity drives.

@@ -17,6 +17,7 @@ from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
 from guichet_identity.account.grpc import AccountServicer
 from guichet_identity.authentic_data import AuthenticDataRegisters
+from guichet_identity.profile.contact import CONTACT_READERS, ContactServicer
 from guichet_identity.profile.grpc import ProfileServicer
 from guichet_identity.relations.grpc import RelationServicer
 from guichet_identity.settings import IdentitySettings
@@ -69,6 +70,10 @@ EXPECTED: dict[str, dict[str, tuple[str, LevelOfAssurance, set[str]]]] = {
         "ChangeCollaboratorRole": ("citizen", LOW, OWN_OR_COMPANY),
         "RemoveCollaborator": ("citizen", LOW, OWN_OR_COMPANY),
     },
+    # Platform services by their certificate (messaging only: see test_contact_callers).
+    "ContactService": {
+        "GetContact": ("platform", LOW, PRIVATE),
+    },
 }
 CITIZEN_RPCS = [
     (service, method)
@@ -98,6 +103,7 @@ async def servicers() -> AsyncIterator[dict[str, DeclaredServicer]]:
         "ProfileService": ProfileServicer(None),
         "RelationService": RelationServicer(None, registers=registers),  # type: ignore[arg-type]
         "SpaceService": SpaceServicer(None, registers=registers),  # type: ignore[arg-type]
+        "ContactService": ContactServicer(None),
     }
     await accounts.aclose()
     await nowhere.close()
@@ -140,6 +146,29 @@ async def test_the_registry_takes_every_servicer(servicers: dict[str, DeclaredSe
         add = getattr(pb_grpc, f"add_{name}Servicer_to_server")
         registry.add(add, servicer, pb.DESCRIPTOR.services_by_name[name])
     assert len(declared) == sum(len(methods) for methods in EXPECTED.values())
+
+
+def test_contact_callers(servicers: dict[str, DeclaredServicer]) -> None:
+    access = declared_access(servicers["ContactService"], "GetContact")
+    assert access is not None
+    assert set(access.services) == set(CONTACT_READERS) == {"messaging"}
+
+
+async def test_a_call_without_a_certificate_gets_no_contact(
+    servicers: dict[str, DeclaredServicer],
+) -> None:
+    # A signed-in person is no platform service.
+    set_caller(_person(HIGH))
+
+    with pytest.raises(ServiceError) as refused:
+        await servicers["ContactService"].GetContact(  # type: ignore[attr-defined]
+            pb.GetContactRequest(national_id="1980010100017"), NO_CONTEXT
+        )
+
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.UNAUTHENTICATED,
+        "SERVICE_CERTIFICATE_REQUIRED",
+    )
 
 
 @pytest.mark.parametrize(("service", "method"), CITIZEN_RPCS)

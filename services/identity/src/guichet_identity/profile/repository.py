@@ -21,10 +21,13 @@ async def find_by_subject(
     return profile
 
 
-async def find_by_national_id(session: AsyncSession, national_id: str) -> Profile | None:
-    profile: Profile | None = await session.scalar(
-        select(Profile).where(Profile.national_id == national_id)
-    )
+async def find_by_national_id(
+    session: AsyncSession, national_id: str, *, with_preferences: bool = False
+) -> Profile | None:
+    query = select(Profile).where(Profile.national_id == national_id)
+    if with_preferences:
+        query = query.options(selectinload(Profile.preferences))
+    profile: Profile | None = await session.scalar(query)
     return profile
 
 

@@ -91,6 +91,18 @@ async def own_profile(session: AsyncSession, subject: str) -> Profile:
     return profile
 
 
+async def contact_of(session: AsyncSession, national_id: str) -> Profile:
+    """A person's contact data and preferences, for a platform service that notifies them."""
+    errors = FieldErrors()
+    identifier = check(errors, "national_id", parse_national_id, national_id)
+    if errors or identifier is None:
+        raise InvalidInput("VALIDATION_FAILED", _("The national id is not valid."), errors.errors)
+    profile = await repository.find_by_national_id(session, identifier.value, with_preferences=True)
+    if profile is None:
+        raise NotFound("NO_SUCH_ACCOUNT", _("This person has no account on the platform."))
+    return profile
+
+
 async def create_profile(
     session: AsyncSession,
     *,

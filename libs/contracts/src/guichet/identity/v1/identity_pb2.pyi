@@ -1563,3 +1563,56 @@ class RemoveCollaboratorResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RemoveCollaboratorResponse: _TypeAlias = RemoveCollaboratorResponse  # noqa: Y015
+
+@_typing.final
+class GetContactRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NATIONAL_ID_FIELD_NUMBER: _builtins.int
+    national_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        national_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["national_id", b"national_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetContactRequest: _TypeAlias = GetContactRequest  # noqa: Y015
+
+@_typing.final
+class GetContactResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EMAIL_FIELD_NUMBER: _builtins.int
+    PHONE_FIELD_NUMBER: _builtins.int
+    PHONE_RECEIVES_SMS_FIELD_NUMBER: _builtins.int
+    PREFERENCES_FIELD_NUMBER: _builtins.int
+    email: _builtins.str
+    """The login e-mail (confirmed)."""
+    phone: _builtins.str
+    """E.164, empty when unknown."""
+    phone_receives_sms: _builtins.bool
+    """Whether `phone` can receive text messages (a mobile number)."""
+    @_builtins.property
+    def preferences(self) -> Global___Preferences:
+        """The person's language is `preferences.language` (fr, de or en)."""
+
+    def __init__(
+        self,
+        *,
+        email: _builtins.str = ...,
+        phone: _builtins.str = ...,
+        phone_receives_sms: _builtins.bool = ...,
+        preferences: Global___Preferences | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["preferences", b"preferences"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "phone", b"phone", "phone_receives_sms", b"phone_receives_sms", "preferences", b"preferences"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetContactResponse: _TypeAlias = GetContactResponse  # noqa: Y015

@@ -1354,3 +1354,93 @@ class SpaceService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ContactServiceStub:
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetContact = channel.unary_unary(
+                '/guichet.identity.v1.ContactService/GetContact',
+                request_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactRequest.SerializeToString,
+                response_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactResponse.FromString,
+                _registered_method=True)
+
+
+class ContactServiceServicer:
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    def GetContact(self, request, context):
+        """The e-mail, phone and preferences (language, notifications by e-mail / SMS, eDelivery) of
+        the person with this national id. Callers: messaging. A person without an account:
+        NOT_FOUND, reason NO_SUCH_ACCOUNT; a malformed national id: INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ContactServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContact,
+                    request_deserializer=guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactRequest.FromString,
+                    response_serializer=guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'guichet.identity.v1.ContactService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('guichet.identity.v1.ContactService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ContactService:
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    @staticmethod
+    def GetContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.identity.v1.ContactService/GetContact',
+            guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactRequest.SerializeToString,
+            guichet_dot_identity_dot_v1_dot_identity__pb2.GetContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -458,3 +458,58 @@ class SpaceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_identity_pb2.RemoveCollaboratorResponse, _abc.Awaitable[_identity_pb2.RemoveCollaboratorResponse]]: ...
 
 def add_SpaceServiceServicer_to_server(servicer: SpaceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ContactServiceStub:
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ContactServiceAsyncStub: ...
+    GetContact: _grpc.UnaryUnaryMultiCallable[_identity_pb2.GetContactRequest, _identity_pb2.GetContactResponse]
+    """The e-mail, phone and preferences (language, notifications by e-mail / SMS, eDelivery) of
+    the person with this national id. Callers: messaging. A person without an account:
+    NOT_FOUND, reason NO_SUCH_ACCOUNT; a malformed national id: INVALID_ARGUMENT.
+    """
+
+@_typing.type_check_only
+class ContactServiceAsyncStub(ContactServiceStub):
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetContact: _aio.UnaryUnaryMultiCallable[_identity_pb2.GetContactRequest, _identity_pb2.GetContactResponse]  # type: ignore[assignment]
+    """The e-mail, phone and preferences (language, notifications by e-mail / SMS, eDelivery) of
+    the person with this national id. Callers: messaging. A person without an account:
+    NOT_FOUND, reason NO_SUCH_ACCOUNT; a malformed national id: INVALID_ARGUMENT.
+    """
+
+class ContactServiceServicer(metaclass=_abc_1.ABCMeta):
+    """---- contact of a person, for platform services ----
+
+    ContactService: how a person is reached and what they chose to receive (F9, F65). Served only
+    on identity's services port (mutual TLS; clients are platform services, named by their
+    certificate of the platform CA). No end-user token: the calling service acts in its own name.
+    """
+
+    @_abc_1.abstractmethod
+    def GetContact(
+        self,
+        request: _identity_pb2.GetContactRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_identity_pb2.GetContactResponse, _abc.Awaitable[_identity_pb2.GetContactResponse]]:
+        """The e-mail, phone and preferences (language, notifications by e-mail / SMS, eDelivery) of
+        the person with this national id. Callers: messaging. A person without an account:
+        NOT_FOUND, reason NO_SUCH_ACCOUNT; a malformed national id: INVALID_ARGUMENT.
+        """
+
+def add_ContactServiceServicer_to_server(servicer: ContactServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
