@@ -131,6 +131,9 @@ class EventSubscription(Generic[E]):
     # people about the past when the consumer first appears). JetStream refuses to change it on
     # an existing durable, which keeps its position anyway.
     deliver_policy: DeliverPolicy | None = None
+    # Called after an event was applied and committed (not for a duplicate): e.g. to wake a
+    # worker in the same process that acts on what the handler wrote.
+    on_applied: Callable[[], None] | None = None
 
     def delay_after(self, deliveries: int) -> float:
         return self.backoff[min(deliveries, len(self.backoff)) - 1]
@@ -241,6 +244,8 @@ class EventConsumer(Generic[E]):
             EVENTS_CONSUMED.labels(sub.durable, "retried").inc()
             await message.nak(delay=delay)
             return
+        if first_time is not None and sub.on_applied is not None:
+            sub.on_applied()
         await message.ack()
         EVENTS_CONSUMED.labels(sub.durable, "applied" if first_time else "duplicate").inc()
 

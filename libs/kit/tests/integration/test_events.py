@@ -56,7 +56,10 @@ def run_consumer(
 
     @asynccontextmanager
     async def start(
-        handler: Handler, max_deliver: int = 3, deliver_policy: DeliverPolicy | None = None
+        handler: Handler,
+        max_deliver: int = 3,
+        deliver_policy: DeliverPolicy | None = None,
+        on_applied: Callable[[], None] | None = None,
     ) -> AsyncIterator[None]:
         subscription = EventSubscription(
             stream=stream,
@@ -67,6 +70,7 @@ def run_consumer(
             max_deliver=max_deliver,
             backoff=(0.2, 0.2),
             deliver_policy=deliver_policy,
+            on_applied=on_applied,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(EventConsumer(jetstream, sessions, subscription).run(stop))
@@ -107,6 +111,31 @@ async def test_the_same_event_delivered_twice_is_applied_once(
         await eventually(both_handled)
         await asyncio.sleep(0.5)  # room for a wrongly applied second copy to land
     assert await applied(sessions) == ["ET-OTHER", "ET-TWICE"]
+
+
+async def test_the_applied_hook_runs_once_per_event_not_for_a_copy(
+    sessions: async_sessionmaker[AsyncSession], jetstream: JetStreamContext, run_consumer: Running
+) -> None:
+    calls = 0
+
+    def hook() -> None:
+        nonlocal calls
+        calls += 1
+
+    event = created("ET-HOOK")
+    async with run_consumer(record, on_applied=hook):
+        await jetstream.publish(SUBJECT, event.SerializeToString())
+        await jetstream.publish(SUBJECT, event.SerializeToString())
+        await jetstream.publish(SUBJECT, created("ET-HOOK-2").SerializeToString())
+
+        async def both_applied() -> bool:
+            return await applied(sessions) == ["ET-HOOK", "ET-HOOK-2"]
+
+        await eventually(both_applied)
+        async with sessions() as session:
+            handled = await session.scalar(select(func.count()).select_from(ProcessedEvent))
+        assert handled == 2
+    assert calls == 2
 
 
 async def test_a_new_only_durable_skips_what_was_published_before_it(

@@ -64,11 +64,6 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:
             tasks.append(runtime.relay.run(runtime.stop))
-            trackings = TrackingNotifications(
-                settings.public_base_url, prefix=settings.consumer_prefix
-            )
-            for subscription in trackings.subscriptions():
-                tasks.append(EventConsumer(runtime.js, sessions, subscription).run(runtime.stop))
             worker = DeliveryWorker(
                 sessions,
                 {
@@ -86,6 +81,12 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                     settings.delivery_max_attempts,
                 ),
                 poll_seconds=settings.delivery_poll_seconds,
+                concurrency=settings.delivery_concurrency,
             )
+            trackings = TrackingNotifications(
+                settings.public_base_url, prefix=settings.consumer_prefix, recorded=worker.wake
+            )
+            for subscription in trackings.subscriptions():
+                tasks.append(EventConsumer(runtime.js, sessions, subscription).run(runtime.stop))
             tasks.append(worker.run(runtime.stop))
         await asyncio.gather(*tasks)

@@ -43,8 +43,10 @@ class MessagingSettings(KitSettings):
     delivery_base_delay_seconds: float = Field(default=5.0, gt=0)
     delivery_max_delay_seconds: float = Field(default=3600.0, gt=0)
     delivery_max_attempts: int = Field(default=10, gt=0)
-    # How often the delivery worker looks for notifications due.
+    # How often the delivery worker looks for retries due (new notifications wake it at once),
+    # and how many it hands over at the same time.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    delivery_concurrency: int = Field(default=4, gt=0, le=64)
     # The durable consumers' names start with this (one set per deployment).
     consumer_prefix: str = "messaging"
     metrics_port: int = 0

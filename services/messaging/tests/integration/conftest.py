@@ -135,15 +135,23 @@ def running(
         with_senders: dict[Channel, Sender] | None = None,
         backoff: Backoff = FAST,
         consumers: bool = True,
+        poll_seconds: float = 0.1,
     ) -> AsyncIterator[TrackingNotifications]:
         stop = asyncio.Event()
-        tasks = []
+        worker = DeliveryWorker(
+            sessions,
+            with_senders or senders(sinks),
+            backoff,
+            poll_seconds=poll_seconds,
+            concurrency=2,
+        )
+        # As the worker role wires them: a committed event wakes the delivery worker.
+        handlers.recorded = worker.wake
+        tasks = [asyncio.create_task(worker.run(stop))]
         subscriptions = handlers.subscriptions() if consumers else []
         for subscription in subscriptions:
             consumer = EventConsumer(jetstream, sessions, subscription)
             tasks.append(asyncio.create_task(consumer.run(stop)))
-        worker = DeliveryWorker(sessions, with_senders or senders(sinks), backoff, poll_seconds=0.1)
-        tasks.append(asyncio.create_task(worker.run(stop)))
         # The durables take only what is published after they exist: wait for them.
         for durable in (subscription.durable for subscription in subscriptions):
             await wait_until(

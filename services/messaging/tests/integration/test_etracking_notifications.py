@@ -169,6 +169,18 @@ async def test_a_tracking_created_in_french_and_by_email_only(
     assert (row.kind, row.channel, row.language) == ("etracking.created", "email", "fr")
 
 
+async def test_a_new_notification_goes_out_at_once_not_at_the_next_poll(
+    running: Running,
+    jetstream: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # The worker looks for due notifications once an hour: only the consumer's wake-up after
+    # its commit can make this one go out.
+    async with running(poll_seconds=3600):
+        await publish(jetstream, STATUS_CHANGED, status_changed(an_address()).SerializeToString())
+        await eventually(lambda: _all_delivered(sessions, 1), "the e-mail delivered")
+
+
 async def test_the_same_event_delivered_twice_sends_once(
     running: Running,
     jetstream: JetStreamContext,

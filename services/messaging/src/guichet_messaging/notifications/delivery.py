@@ -9,7 +9,6 @@ outcome is committed, so two workers never send the same one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
@@ -88,13 +87,20 @@ class DeliveryWorker:
         backoff: service.Backoff,
         *,
         poll_seconds: float = 1.0,
+        concurrency: int = 1,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._sessions = sessions
         self._senders = senders
         self._backoff = backoff
         self._poll_seconds = poll_seconds
+        self._concurrency = concurrency
         self._clock = clock
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """New notifications were committed: look now rather than at the next poll."""
+        self._woken.set()
 
     async def deliver_one(self) -> Notification | None:
         """Take the next due notification and try it once; None when nothing is due."""
@@ -133,13 +139,30 @@ class DeliveryWorker:
         return tried
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("messaging.delivery_started")
+        log.info("messaging.delivery_started", concurrency=self._concurrency)
+        # Each loop takes its own notification (SKIP LOCKED): a slow relay delays one of them.
+        await asyncio.gather(*(self._loop(stop) for _ in range(self._concurrency)))
+        log.info("messaging.delivery_stopped")
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Cleared before looking: a wake-up during this pass makes the next one start at once.
+            self._woken.clear()
             try:
                 await self.deliver_due()
             except Exception:
                 # The database gone: the loop waits and tries again.
                 log.exception("messaging.delivery_pass_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
-        log.info("messaging.delivery_stopped")
+            await self._wait(stop)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        """Until the next poll, a wake-up, or the stop."""
+        woken = asyncio.ensure_future(self._woken.wait())
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait(
+                {woken, stopped}, timeout=self._poll_seconds, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            woken.cancel()
+            stopped.cancel()

@@ -11,6 +11,7 @@ tell people about last year's status changes); from then on it keeps its place.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,8 @@ class TrackingNotifications:
     created_subject: str = subjects.TRACKING_CREATED
     status_changed_subject: str = subjects.TRACKING_STATUS_CHANGED
     backoff: tuple[float, ...] = field(default=(1.0, 5.0, 30.0))
+    # Called once an event's notifications are committed (the delivery worker's wake-up).
+    recorded: Callable[[], None] | None = None
 
     async def on_created(self, session: AsyncSession, event: events_pb2.TrackingCreated) -> None:
         number = _number(event.number)
@@ -120,6 +123,7 @@ class TrackingNotifications:
                 handler=self.on_created,
                 backoff=self.backoff,
                 deliver_policy=DeliverPolicy.NEW,
+                on_applied=self.recorded,
             ),
             EventSubscription(
                 stream=self.stream,
@@ -129,5 +133,6 @@ class TrackingNotifications:
                 handler=self.on_status_changed,
                 backoff=self.backoff,
                 deliver_policy=DeliverPolicy.NEW,
+                on_applied=self.recorded,
             ),
         ]
