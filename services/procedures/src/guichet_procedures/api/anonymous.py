@@ -187,10 +187,10 @@ class AnonymousProceduresServicer(DeclaredServicer, pb_grpc.AnonymousProceduresS
     @rpc(public(), db=Db.READ)
     async def GetAnonymousProof(
         self, request: pb.GetAnonymousProofRequest, call: Call
-    ) -> pb.GetProofResponse:
+    ) -> pb.GetAnonymousProofResponse:
         found, proof = await anonymous.proof_of(call.session, request.follow_up_token)
         reference = wire.display_reference(found.reference)
-        return pb.GetProofResponse(pdf=proof.pdf, filename=f"proof-{reference}.pdf")
+        return pb.GetAnonymousProofResponse(pdf=proof.pdf, filename=f"proof-{reference}.pdf")
 
     # ---- the claim, signed in ----
 

@@ -3240,6 +3240,28 @@ class GetAnonymousProofRequest(_message.Message):
 Global___GetAnonymousProofRequest: _TypeAlias = GetAnonymousProofRequest  # noqa: Y015
 
 @_typing.final
+class GetAnonymousProofResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PDF_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    pdf: _builtins.bytes
+    filename: _builtins.str
+    def __init__(
+        self,
+        *,
+        pdf: _builtins.bytes = ...,
+        filename: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["filename", b"filename", "pdf", b"pdf"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAnonymousProofResponse: _TypeAlias = GetAnonymousProofResponse  # noqa: Y015
+
+@_typing.final
 class SendClaimCodeRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -1791,7 +1791,7 @@ class AnonymousProceduresServiceStub:
         self.GetAnonymousProof = channel.unary_unary(
                 '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousProof',
                 request_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.SerializeToString,
-                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.FromString,
+                response_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofResponse.FromString,
                 _registered_method=True)
         self.SendClaimCode = channel.unary_unary(
                 '/guichet.procedures.v1.AnonymousProceduresService/SendClaimCode',
@@ -1920,7 +1920,7 @@ def add_AnonymousProceduresServiceServicer_to_server(servicer, server):
             'GetAnonymousProof': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAnonymousProof,
                     request_deserializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.FromString,
-                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.SerializeToString,
+                    response_serializer=guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofResponse.SerializeToString,
             ),
             'SendClaimCode': grpc.unary_unary_rpc_method_handler(
                     servicer.SendClaimCode,
@@ -2155,7 +2155,7 @@ class AnonymousProceduresService:
             target,
             '/guichet.procedures.v1.AnonymousProceduresService/GetAnonymousProof',
             guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofRequest.SerializeToString,
-            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetProofResponse.FromString,
+            guichet_dot_procedures_dot_v1_dot_procedures__pb2.GetAnonymousProofResponse.FromString,
             options,
             channel_credentials,
             insecure,

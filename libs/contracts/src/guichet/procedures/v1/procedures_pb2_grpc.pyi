@@ -592,7 +592,7 @@ class AnonymousProceduresServiceStub:
     ConfirmEmail: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ConfirmEmailRequest, _procedures_pb2.ConfirmEmailResponse]
     SubmitAnonymousRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SubmitAnonymousRequestRequest, _procedures_pb2.SubmitAnonymousRequestResponse]
     CancelAnonymousRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.CancelAnonymousRequestRequest, _procedures_pb2.CancelAnonymousRequestResponse]
-    GetAnonymousProof: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetProofResponse]
+    GetAnonymousProof: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetAnonymousProofResponse]
     SendClaimCode: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.SendClaimCodeRequest, _procedures_pb2.SendClaimCodeResponse]
     """Signed in: a code sent to the address the request was filed with, then the claim with it."""
     ClaimRequest: _grpc.UnaryUnaryMultiCallable[_procedures_pb2.ClaimRequestRequest, _procedures_pb2.ClaimRequestResponse]
@@ -619,7 +619,7 @@ class AnonymousProceduresServiceAsyncStub(AnonymousProceduresServiceStub):
     ConfirmEmail: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ConfirmEmailRequest, _procedures_pb2.ConfirmEmailResponse]  # type: ignore[assignment]
     SubmitAnonymousRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SubmitAnonymousRequestRequest, _procedures_pb2.SubmitAnonymousRequestResponse]  # type: ignore[assignment]
     CancelAnonymousRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.CancelAnonymousRequestRequest, _procedures_pb2.CancelAnonymousRequestResponse]  # type: ignore[assignment]
-    GetAnonymousProof: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetProofResponse]  # type: ignore[assignment]
+    GetAnonymousProof: _aio.UnaryUnaryMultiCallable[_procedures_pb2.GetAnonymousProofRequest, _procedures_pb2.GetAnonymousProofResponse]  # type: ignore[assignment]
     SendClaimCode: _aio.UnaryUnaryMultiCallable[_procedures_pb2.SendClaimCodeRequest, _procedures_pb2.SendClaimCodeResponse]  # type: ignore[assignment]
     """Signed in: a code sent to the address the request was filed with, then the claim with it."""
     ClaimRequest: _aio.UnaryUnaryMultiCallable[_procedures_pb2.ClaimRequestRequest, _procedures_pb2.ClaimRequestResponse]  # type: ignore[assignment]
@@ -691,7 +691,7 @@ class AnonymousProceduresServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _procedures_pb2.GetAnonymousProofRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_procedures_pb2.GetProofResponse, _abc.Awaitable[_procedures_pb2.GetProofResponse]]: ...
+    ) -> _typing.Union[_procedures_pb2.GetAnonymousProofResponse, _abc.Awaitable[_procedures_pb2.GetAnonymousProofResponse]]: ...
 
     @_abc_1.abstractmethod
     def SendClaimCode(
