@@ -226,6 +226,9 @@ class Launcher:
             "MESSAGING_TLS_CERTIFICATE": str(pki / "services" / "messaging.crt"),
             "MESSAGING_TLS_PRIVATE_KEY": str(pki / "services" / "messaging.key"),
             "MESSAGING_ADMINISTRATIONS_CA": str(pki / "administrations" / "ca.crt"),
+            # A person's contact and preferences: identity's services port (set once it runs).
+            "MESSAGING_IDENTITY_ADDRESS": self.identity_services_address,
+            "MESSAGING_PLATFORM_CA": str(pki / "ca.crt"),
             "MESSAGING_PUBLIC_BASE_URL": "http://127.0.0.1:8000",
             "MESSAGING_SMTP_HOST": infra["GUICHET_SMTP_HOST"],
             "MESSAGING_SMTP_PORT": infra["GUICHET_SMTP_PORT"],

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 
+import grpc
+
 from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
 from guichet_kit.auth import TokenVerifier
@@ -14,10 +16,12 @@ from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
+from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
 from guichet_messaging.notifications.delivery import DeliveryWorker, MailSender, SmsSender
 from guichet_messaging.notifications.etracking_events import TrackingNotifications
 from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.models import Channel
+from guichet_messaging.notifications.person_events import PersonNotifications
 from guichet_messaging.notifications.service import Backoff
 from guichet_messaging.settings import MessagingSettings
 
@@ -46,6 +50,7 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
             )
 
         tasks: list[Awaitable[None]] = []
+        channels: list[grpc.aio.Channel] = []
         if "grpc" in roles:
             verifier = TokenVerifier(
                 settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
@@ -88,5 +93,29 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
             )
             for subscription in trackings.subscriptions():
                 tasks.append(EventConsumer(runtime.js, sessions, subscription).run(runtime.stop))
+            if settings.platform_ca is not None:
+                # Persons' requests and pieces: whom to tell, and how, comes from identity.
+                identity = identity_channel(
+                    settings.identity_address,
+                    settings.tls_certificate,
+                    settings.tls_private_key,
+                    settings.platform_ca,
+                    timeout=settings.identity_timeout_seconds,
+                )
+                channels.append(identity)
+                people = PersonNotifications(
+                    settings.public_base_url,
+                    IdentityContacts(identity),
+                    prefix=settings.consumer_prefix,
+                    recorded=worker.wake,
+                )
+                for subscription in people.subscriptions():
+                    tasks.append(
+                        EventConsumer(runtime.js, sessions, subscription).run(runtime.stop)
+                    )
             tasks.append(worker.run(runtime.stop))
-        await asyncio.gather(*tasks)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for channel in channels:
+                await channel.close()

@@ -47,6 +47,12 @@ class MessagingSettings(KitSettings):
     # and how many it hands over at the same time.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
     delivery_concurrency: int = Field(default=4, gt=0, le=64)
+    # identity's services port (mutual TLS, messaging's certificate above, the platform CA): a
+    # person's contact and preferences for the notifications of their requests and pieces. Unset
+    # platform CA: those notifications are not consumed (eTracking's still are).
+    identity_address: str = "127.0.0.1:50073"
+    platform_ca: Path | None = None
+    identity_timeout_seconds: float = Field(default=5.0, gt=0)
     # The durable consumers' names start with this (one set per deployment).
     consumer_prefix: str = "messaging"
     metrics_port: int = 0

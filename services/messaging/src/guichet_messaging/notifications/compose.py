@@ -145,3 +145,7 @@ def tracking_status_changed(
         "OpenGuichet: eTracking {number}: {status}. {link}", number=number, status=label, link=link
     )
     return Composed(mail, Sms(sms.render(language)))
+
+
+# The one mail layout, for the texts of the other notifications (persons' requests and pieces).
+mail_of = _mail
