@@ -62,6 +62,13 @@ async def procedures_database(infra: dict[str, str], repo_root: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+async def messaging_database(infra: dict[str, str], repo_root: Path) -> str:
+    return await migrated_database(
+        infra, repo_root / "services" / "messaging", f"messaging_stack_e2e_{worker_name()}"
+    )
+
+
+@pytest.fixture(scope="session")
 def wallet_bucket_prefix() -> str:
     """The stack's wallet buckets, one set per worker (tests compare objects before and after)."""
     return f"we2e-{re.sub(r'[^a-z0-9]', '', worker_name().lower())[:12]}"
@@ -82,6 +89,7 @@ async def stack(
     wallet_database: str,
     wallet_bucket_prefix: str,
     procedures_database: str,
+    messaging_database: str,
 ) -> AsyncIterator[Stack]:
     # Authentic data and identity call each other: identity's address is chosen first.
     launcher.identity_address = f"127.0.0.1:{free_port()}"
@@ -93,6 +101,10 @@ async def stack(
     wallet = await launcher.wallet(wallet_database, wallet_bucket_prefix, name="wallet-e2e")
     etracking = await launcher.etracking(etracking_database, name="etracking-e2e")
     procedures = await launcher.procedures(procedures_database, name="procedures-e2e")
+    # The notification centre's reads only: no consumers of the shared streams here (the
+    # notifications' journeys start a whole messaging of their own).
+    messaging = await launcher.messaging(messaging_database, role="grpc", name="messaging-e2e")
+    launcher.messaging_address = messaging.address
     gateway = await launcher.gateway(etracking.address, burst=100_000, name="gateway-e2e")
     yield Stack(
         gateway.address,
@@ -109,7 +121,7 @@ async def stack(
         procedures.admin_address,
         procedures_database,
     )
-    for started in (gateway, procedures, etracking, wallet, identity, data):
+    for started in (gateway, messaging, procedures, etracking, wallet, identity, data):
         started.process.stop()
 
 

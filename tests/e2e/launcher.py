@@ -43,6 +43,8 @@ class Launcher:
     wallet_services_address: str = field(default="127.0.0.1:1")
     # Set once procedures runs: the gateway calls it.
     procedures_address: str = field(default="127.0.0.1:1")
+    # Set once messaging runs: the gateway calls it (the notification centre).
+    messaging_address: str = field(default="127.0.0.1:1")
     # Added to every process's environment (e.g. quieter logs for benchmarks).
     extra_env: dict[str, str] = field(default_factory=dict)
     # The gateways' database (web sessions), made on the first gateway's start.
@@ -297,6 +299,7 @@ class Launcher:
             "GATEWAY_IDENTITY_ADDRESS": self.identity_address,
             "GATEWAY_WALLET_ADDRESS": self.wallet_address,
             "GATEWAY_PROCEDURES_ADDRESS": self.procedures_address,
+            "GATEWAY_MESSAGING_ADDRESS": self.messaging_address,
             "GATEWAY_AUTHENTIC_DATA_ADDRESS": self.authentic_data_address,
             "GATEWAY_NATS_URL": infra["GUICHET_NATS_URL"],
             "GATEWAY_LOOKUP_BURST": str(burst),

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.messaging.v1 import messaging_pb2_grpc as messaging_grpc
 from guichet.procedures.v1 import procedures_pb2_grpc as procedures_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_gateway import (
@@ -34,6 +35,7 @@ from guichet_gateway import (
     live,
     me,
     my_data,
+    notifications,
     procedures,
     procedures_anonymous,
     procedures_appointments,
@@ -58,6 +60,7 @@ from guichet_gateway.web import (
     dashboard_page,
     etracking_pages,
     my_data_pages,
+    notifications_pages,
     pages,
     procedure_extras_pages,
     procedures_pages,
@@ -197,6 +200,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
         procedures_uploads_channel = grpc.insecure_channel(settings.procedures_address)
         procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
+        messaging_channel = insecure_channel(settings.messaging_address, timeout=timeout)
         app.state.channels = {
             "etracking": etracking_channel,
             "identity": identity_channel,
@@ -216,6 +220,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             wallet=wallet_grpc.WalletServiceStub(wallet_channel),
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
             procedures_uploads=procedures_grpc.ProceduresServiceStub(procedures_uploads_channel),
+            messaging=messaging_grpc.MessagingServiceStub(messaging_channel),
         )
         app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
@@ -289,6 +294,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         wallet_uploads_channel.close()
         procedures_uploads_channel.close()
         await procedures_channel.close()
+        await messaging_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(
@@ -311,6 +317,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(procedures.router)
     app.include_router(procedures_appointments.router)
     app.include_router(procedures_anonymous.router)
+    app.include_router(notifications.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)
@@ -328,6 +335,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(anonymous_pages.router)
     app.include_router(procedures_pages.router)
     app.include_router(procedure_extras_pages.router)
+    app.include_router(notifications_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -18,6 +18,7 @@ class GatewaySettings(KitSettings):
     identity_address: str = "127.0.0.1:50071"
     wallet_address: str = "127.0.0.1:50091"
     procedures_address: str = "127.0.0.1:50101"
+    messaging_address: str = "127.0.0.1:50111"
     # The wallet's limit per file (WALLET_MAX_FILE_BYTES): an upload announced far beyond it is
     # refused before its body is read; the wallet enforces the exact limit while it streams.
     wallet_max_file_bytes: int = Field(20_000_000, ge=1)
