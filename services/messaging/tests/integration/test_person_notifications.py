@@ -419,3 +419,37 @@ async def _redelivered(jetstream: JetStreamContext, stream: str) -> bool:
     """Whether one of this test's consumers already delivered an event again."""
     consumers = await jetstream.consumers_info(stream)
     return any((c.num_redelivered or 0) > 0 for c in consumers)
+
+
+async def test_an_anonymous_submission_is_told_to_its_address_and_a_company_request_to_its_filer(
+    running: Any,
+    identity: Identity,
+    jetstream: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+    mail_dir: Path,
+) -> None:
+    filer = await register(identity, language=Language.EN, email=True, sms=False)
+    address = an_address()
+    since = time.time()
+    anonymous = submitted("anonymous:3f1c0e7e-1111-4222-8333-944455556666", "PR-2026-0003")
+    anonymous.applicant.filed_by = ""
+    anonymous.applicant.language = "de"
+    anonymous.applicant.email = address
+    anonymous.applicant.follow_up_url = "https://guichet.example/procedures/follow#t=secret"
+    company = submitted("company:5b9d3c1a-2222-4333-8444-a55566667777", "PR-2026-0004")
+    company.applicant.filed_by = filer.owner
+    async with running(identity.services_address):
+        await jetstream.publish(SUBMITTED, anonymous.SerializeToString())
+        await jetstream.publish(SUBMITTED, company.SerializeToString())
+        await wait_until(lambda: delivered(sessions, 2), seconds=30, what="two e-mails")
+
+    rows = await notifications(sessions)
+    assert sorted((row.reference, row.recipient, row.owner, row.language) for row in rows) == [
+        ("PR-2026-0003", address, None, "de"),
+        ("PR-2026-0004", filer.email, filer.owner, "en"),
+    ]
+    mail = await newest_mail(mail_dir, address, since=since)
+    assert mail["Subject"] == "Ihr Antrag PR-2026-0003 wurde gesendet"
+    text = mail.get_body(("plain",))
+    assert text is not None
+    assert "https://guichet.example/procedures/follow#t=secret" in str(text.get_content())
