@@ -1,11 +1,11 @@
 """A request's appointment, the prefill of its form and its electronic signature, in a browser on
 the running stack: a slot chosen and held while the form is finished, booked by the submission,
-added to a calendar, changed, cancelled; a full slot said on the page; what the registers would
-fill in shown with its source and time, accepted with the keyboard only (or filled by hand); the
-criminal record extract signed with the citizen's certificate of the development national CA (the
-signature made outside the browser, as the card's software does, then sent as a file), someone
-else's signature refused and nothing sent. Every page accessible (axe, WCAG 2.1 AA) in fr, de and
-en and reflowing at 320 px."""
+added to a calendar, changed, cancelled; a full slot and a lapsed hold said on the page; what the
+registers would fill in shown with its source and time, accepted with the keyboard only (or filled
+by hand); the criminal record extract signed with the citizen's certificate of the development
+national CA (the signature made outside the browser, as the card's software does, then sent as a
+file), someone else's signature refused and nothing sent. Every page accessible (axe, WCAG 2.1 AA)
+in fr, de and en and reflowing at 320 px."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from citizens import Registry
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.async_api import Browser, Page
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 from stack import Stack
 from test_procedures_appointments import channel
 from web.browsing import SignedInBrowser, new_context, sign_in
@@ -160,6 +162,28 @@ async def test_a_slot_is_held_booked_added_to_a_calendar_changed_and_cancelled(
     assert await page.get_attribute("#current", "data-state") == "held"
     assert "Held until" in await page.inner_text("#held-until")
     assert luxembourg_time(start) in await page.inner_text("#current-time")
+
+    # The hold lapses (its minutes made past): said on the page; sending is refused, the
+    # request stays a draft until a slot is held again.
+    engine = create_async_engine(stack.procedures_database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE appointments SET held_until = now() - interval '1 minute' "
+                "WHERE request_id = :id"
+            ),
+            {"id": draft["id"]},
+        )
+    await engine.dispose()
+    await page.reload()
+    assert await page.locator("#hold-lapsed").count() == 1
+    await go(page, "#continue-form")
+    await go(page, "#submit-request")
+    assert "released" in await page.inner_text("#error-summary")
+    assert (await request_of(api, mine, draft["id"]))["state"] == "draft"
+    await page.goto(f"/my/requests/{draft['id']}/appointment?lang=en")
+    await pick(page, first)
+    assert await page.locator("#held-until").count() == 1
 
     # Sent from the summary: booked; the confirmation leads to it and its calendar file.
     await go(page, "#continue-form")
