@@ -240,6 +240,9 @@ TITLES: dict[str, str] = {
     "CODE_ATTEMPTS_EXHAUSTED": N_("Too many wrong codes: ask for a new one"),
     "EMAIL_NOT_CONFIRMED": N_("Confirm your e-mail address first"),
     "CLAIM_RATE_LIMITED": N_("Too many wrong codes for this request, try again later"),
+    # --- messaging: exchanges with administrations (F60 to F62, F66) ---
+    "NO_SUCH_THREAD": N_("There is no such conversation"),
+    "OUTSIDE_COMPETENCE": N_("This conversation is for another administration"),
 }
 
 

@@ -1,2 +1,2 @@
-"""Exchanges between persons and administrations (F60–F62, F66): threads of messages chosen from
+"""Exchanges between persons and administrations (F60 to F62, F66): threads of messages chosen from
 the taxonomy, read/unread marks, hide/show, documents sent to an administration."""

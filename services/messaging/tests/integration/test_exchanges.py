@@ -1,0 +1,199 @@
+"""Exchanges between persons and administrations on the real database: a message to the
+competent administration of a taxonomy reason, read and answered by it, the answer unread then
+read for the person; every bad input refused with nothing stored; another person's thread not
+found; another administration's thread refused."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from guichet_kit.db import transaction
+from guichet_kit.domain import Forbidden, InvalidInput, NotFound
+from guichet_messaging.exchanges import service
+from guichet_messaging.exchanges.models import Message, Thread
+from guichet_messaging.exchanges.taxonomy import Taxonomy
+
+ANNE, BOB = "1980010112345", "1975060600123"
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+TAXONOMY = Taxonomy.load()
+
+
+def draft(**changes: object) -> service.Draft:
+    fields: dict[str, object] = {
+        "theme": "taxes",
+        "subject": "income-tax",
+        "reason": "tax-assessment",
+        "title": "My 2025 assessment",
+        "body": "Could you tell me when my 2025 assessment will be sent?",
+    }
+    fields.update(changes)
+    return service.Draft(**fields)  # type: ignore[arg-type]
+
+
+async def _send(sessions: async_sessionmaker[AsyncSession], **changes: object) -> uuid.UUID:
+    async with transaction(sessions) as session:
+        thread = await service.send(session, TAXONOMY, owner=ANNE, draft=draft(**changes), now=NOW)
+        return thread.id
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    async with sessions() as session:
+        threads = await session.scalar(select(func.count()).select_from(Thread))
+        messages = await session.scalar(select(func.count()).select_from(Message))
+        return threads or 0, messages or 0
+
+
+async def test_the_competent_administration_reads_and_answers_and_the_person_sees_it_unread(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+
+    async with transaction(sessions) as session:
+        [view] = await service.threads_for(session, "acd")
+        assert view.thread.id == thread_id and view.unread == 1
+        assert await service.threads_for(session, "ccss") == []
+        conversation = await service.read_as_administration(session, "acd", thread_id, now=NOW)
+        assert [m.body for m, _ in conversation.messages] == [draft().body]
+        await service.answer(session, "acd", thread_id, "It was sent on 20 November.", now=NOW)
+
+    async with transaction(sessions) as session:
+        [view] = await service.threads_for(session, "acd")
+        assert view.unread == 0  # the administration read the person's message
+        [mine] = await service.threads_of(session, ANNE)
+        assert mine.unread == 1 and mine.thread.administration == "acd"
+        conversation = await service.read(session, ANNE, thread_id, now=NOW)
+        assert [m.side for m, _ in conversation.messages] == ["person", "administration"]
+    async with transaction(sessions) as session:
+        [mine] = await service.threads_of(session, ANNE)
+        assert mine.unread == 0
+        await service.mark_unread(session, ANNE, thread_id)
+    async with transaction(sessions) as session:
+        [mine] = await service.threads_of(session, ANNE)
+        assert mine.unread == 1
+        await service.mark_read(session, ANNE, thread_id, now=NOW)
+    async with transaction(sessions) as session:
+        [mine] = await service.threads_of(session, ANNE)
+        assert mine.unread == 0
+
+
+async def test_a_hidden_thread_is_listed_apart_until_shown_or_answered(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+    async with transaction(sessions) as session:
+        await service.set_hidden(session, ANNE, thread_id, hidden=True)
+    async with transaction(sessions) as session:
+        assert await service.threads_of(session, ANNE) == []
+        [hidden] = await service.threads_of(session, ANNE, hidden=True)
+        assert hidden.thread.id == thread_id
+        await service.answer(session, "acd", thread_id, "An answer shows it again.", now=NOW)
+    async with transaction(sessions) as session:
+        [shown] = await service.threads_of(session, ANNE)
+        assert shown.thread.id == thread_id
+
+
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"body": "x" * 9}, ["body"]),
+        ({"body": "x" * 751}, ["body"]),
+        ({"title": "  "}, ["title"]),
+        ({"reason": "no-such-reason"}, ["reason"]),
+        ({"theme": "housing"}, ["reason"]),
+        ({"title": "", "body": "short", "subject": "vat"}, ["reason", "title", "body"]),
+    ],
+)
+async def test_a_bad_message_is_refused_with_each_field_and_nothing_stored(
+    sessions: async_sessionmaker[AsyncSession], changes: dict[str, object], fields: list[str]
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await _send(sessions, **changes)
+    assert refused.value.reason == "VALIDATION_FAILED"
+    assert [error.field for error in refused.value.fields] == fields
+    assert await _count(sessions) == (0, 0)
+
+
+async def test_the_limits_themselves_are_accepted(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _send(sessions, body="x" * 10)
+    await _send(sessions, body="x" * 750)
+    assert await _count(sessions) == (2, 2)
+
+
+async def test_a_document_needs_its_file_and_goes_to_the_reasons_administration(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    document = draft(theme="social", subject="affiliation", reason="contributions", body="")
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput) as refused:
+            await service.send(
+                session, TAXONOMY, owner=ANNE, draft=document, now=NOW, document=True
+            )
+    assert [error.field for error in refused.value.fields] == ["file"]
+    assert await _count(sessions) == (0, 0)
+    payslip = service.FileRef("file-1", "payslip.pdf", "application/pdf", 1234)
+    with_file = draft(
+        theme="social",
+        subject="affiliation",
+        reason="contributions",
+        body="",
+        attachments=[payslip],
+    )
+    async with transaction(sessions) as session:
+        thread = await service.send(
+            session, TAXONOMY, owner=ANNE, draft=with_file, now=NOW, document=True
+        )
+        assert (thread.administration, thread.kind) == ("ccss", "document")
+    async with transaction(sessions) as session:
+        conversation = await service.read_as_administration(session, "ccss", thread.id, now=NOW)
+        [(_, [attachment])] = conversation.messages
+        assert (attachment.file_name, attachment.size) == ("payslip.pdf", 1234)
+
+
+async def test_another_persons_thread_is_not_found_and_unchanged(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(NotFound):
+            await service.read(session, BOB, thread_id, now=NOW)
+        with pytest.raises(NotFound):
+            await service.set_hidden(session, BOB, thread_id, hidden=True)
+        with pytest.raises(NotFound):
+            await service.read(session, ANNE, uuid.uuid4(), now=NOW)
+    async with transaction(sessions) as session:
+        assert await service.threads_of(session, BOB) == []
+        [mine] = await service.threads_of(session, ANNE)
+        assert not mine.thread.hidden
+
+
+async def test_an_administration_may_not_read_or_answer_outside_its_competence(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(Forbidden) as refused:
+            await service.answer(session, "ccss", thread_id, "Not ours to answer.", now=NOW)
+        assert refused.value.reason == "OUTSIDE_COMPETENCE"
+        with pytest.raises(Forbidden):
+            await service.read_as_administration(session, "ccss", thread_id, now=NOW)
+    assert await _count(sessions) == (1, 1)
+    async with sessions() as session:
+        [view] = await service.threads_for(session, "acd")
+        assert view.unread == 1  # still unread by the competent one
+
+
+async def test_an_answer_of_9_characters_is_refused(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.answer(session, "acd", thread_id, "x" * 9, now=NOW)
+    assert await _count(sessions) == (1, 1)
