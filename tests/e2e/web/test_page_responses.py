@@ -38,3 +38,11 @@ async def test_the_pages_stay_out_of_the_api_document(api: httpx.AsyncClient) ->
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert all(path.startswith("/api/") or path == "/healthz" for path in paths), list(paths)
     assert (await api.get("/static/vendor/uswds/css/uswds.min.css")).status_code == 200
+
+
+async def test_the_project_stylesheet_is_served_as_css(api: httpx.AsyncClient) -> None:
+    # base.html links it; a missing file would leave long German headings overflowing at 320 px.
+    response = await api.get("/static/css/guichet.css")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/css")
+    assert "overflow-wrap: anywhere" in response.text
