@@ -48,10 +48,33 @@ async def test_a_person_sees_their_own_notifications_and_nobody_elses(
     # Another person's token sees none of Lea's.
     theirs = await api.get("/api/v1/notifications", headers=paul.bearer())
     assert theirs.status_code == 200
-    assert theirs.json() == {"notifications": []}
+    assert theirs.json() == {"notifications": [], "next_page_token": ""}
 
-    one = await api.get("/api/v1/notifications", params={"limit": 1}, headers=lea.bearer())
-    assert [row["reference"] for row in one.json()["notifications"]] == ["PR-2"]
+    assert mine.json()["next_page_token"] == ""
+
+    # A page at a time: each notification once, the newest first, no token after the last.
+    first = (
+        await api.get("/api/v1/notifications", params={"limit": 2}, headers=lea.bearer())
+    ).json()
+    assert [row["reference"] for row in first["notifications"]] == ["PR-2", "PR-1"]
+    second = (
+        await api.get(
+            "/api/v1/notifications",
+            params={"limit": 2, "page_token": first["next_page_token"]},
+            headers=lea.bearer(),
+        )
+    ).json()
+    assert [row["reference"] for row in second["notifications"]] == ["PR-1"]
+    assert second["next_page_token"] == ""
+    ids = [row["id"] for row in first["notifications"] + second["notifications"]]
+    assert sorted(ids) == sorted(row["id"] for row in rows)
+    # Lea's page token gives Paul nothing of hers.
+    theirs_next = await api.get(
+        "/api/v1/notifications",
+        params={"page_token": first["next_page_token"]},
+        headers=paul.bearer(),
+    )
+    assert theirs_next.json()["notifications"] == []
 
 
 async def test_bad_limits_and_no_token_are_refused_as_problems(
@@ -66,6 +89,13 @@ async def test_bad_limits_and_no_token_are_refused_as_problems(
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["reason"] == "VALIDATION_FAILED"
         assert "limit" in refused.json()["errors"][0]["field"]
+
+    invented = await api.get(
+        "/api/v1/notifications", params={"page_token": "nonsense"}, headers=lea.bearer()
+    )
+    assert invented.status_code == 422
+    assert invented.headers["content-type"].startswith("application/problem+json")
+    assert invented.json()["errors"][0]["field"].endswith("page_token")
 
     anonymous = await api.get("/api/v1/notifications")
     assert anonymous.status_code == 401

@@ -19,6 +19,8 @@ router = APIRouter(prefix="/api/v1", tags=["notifications"])
 # The bounds the messaging service applies.
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
+# A page token is a time and an id, encoded: far shorter than this.
+MAX_PAGE_TOKEN = 200
 
 
 class NotificationOut(BaseModel):
@@ -39,6 +41,8 @@ class NotificationOut(BaseModel):
 
 class NotificationsOut(BaseModel):
     notifications: list[NotificationOut]
+    # Give it as `page_token` for the next (older) page; empty on the last page.
+    next_page_token: str
 
 
 def notification_out(notification: pb.Notification) -> NotificationOut:
@@ -58,19 +62,34 @@ def notification_out(notification: pb.Notification) -> NotificationOut:
     )
 
 
-async def list_notifications(calls: Calls, limit: int = DEFAULT_LIMIT) -> list[NotificationOut]:
-    reply = await calls.messaging.ListMyNotifications(pb.ListMyNotificationsRequest(limit=limit))
-    return [notification_out(n) for n in reply.notifications]
+async def list_notifications(
+    calls: Calls, limit: int = DEFAULT_LIMIT, page_token: str = ""
+) -> NotificationsOut:
+    reply = await calls.messaging.ListMyNotifications(
+        pb.ListMyNotificationsRequest(limit=limit, page_token=page_token)
+    )
+    return NotificationsOut(
+        notifications=[notification_out(n) for n in reply.notifications],
+        next_page_token=reply.next_page_token,
+    )
 
 
-@router.get("/notifications", response_model=NotificationsOut, responses=refusals({}))
+@router.get(
+    "/notifications",
+    response_model=NotificationsOut,
+    responses=refusals({422: "A limit out of 1 to 100, or a page token this list did not give."}),
+)
 async def get_notifications(
     calls: Calls,
     user: CurrentUser,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description="At most this many, the newest first")
     ] = DEFAULT_LIMIT,
+    page_token: Annotated[
+        str,
+        Query(max_length=MAX_PAGE_TOKEN, description="`next_page_token` of the previous page"),
+    ] = "",
 ) -> NotificationsOut:
     """The caller's own notifications (e-mails and SMS), newest first, with their delivery
-    status."""
-    return NotificationsOut(notifications=await list_notifications(calls, limit))
+    status; a page at a time."""
+    return await list_notifications(calls, limit, page_token)

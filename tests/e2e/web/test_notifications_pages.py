@@ -47,7 +47,7 @@ async def test_my_notifications_lists_mine_newest_first(
     assert set(statuses) == {"Being sent"}
     body = await page.text_content("#notifications") or ""
     assert "PR-9" not in body and paul.email not in body
-    assert await page.locator("#more").count() == 0
+    assert await page.locator("#older").count() == 0
 
 
 async def test_a_person_without_notifications_is_told_so(signed_in: SignedInBrowser) -> None:
@@ -90,3 +90,32 @@ async def test_the_notification_page_is_accessible_and_reflows(
         )
     assert watch.csp_errors == [] and watch.failed == []
     await context.close()
+
+
+async def test_older_notifications_come_a_page_at_a_time(
+    signed_in: SignedInBrowser, messaging_database: str
+) -> None:
+    page, lea = signed_in.page, signed_in.citizen
+    for number in range(11):  # an e-mail and an SMS each: 22, a page holds 20
+        await record_for(
+            messaging_database,
+            lea.national_id,
+            f"PR-{number}",
+            email=lea.email,
+            phone="+352691000444",
+        )
+
+    await page.goto("/my/notifications?lang=en")
+    assert await page.locator("#notifications tbody tr").count() == 20
+    assert await page.locator("#newest").count() == 0
+    await page.click("#older")
+    await page.wait_for_load_state()
+    rows = await page.locator("#notifications tbody th").all_text_contents()
+    assert sorted(rows) == [
+        "OpenGuichet: your request PR-0 was sent.",
+        "Your request PR-0 was sent",
+    ]
+    assert await page.locator("#older").count() == 0
+    await page.click("#newest")
+    await page.wait_for_url("**/my/notifications?lang=en")
+    assert await page.locator("#notifications tbody tr").count() == 20

@@ -1,6 +1,6 @@
 """The notification centre's page ("My notifications", F65): what the platform sent the signed-in
 person by e-mail and SMS, newest first, with where each delivery stands. The same messaging call
-as the API (notifications.py); "show more" asks for a longer list, up to the service's bound."""
+as the API (notifications.py), a page at a time: "older notifications" follows the page token."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from guichet_gateway.deps import Calls
-from guichet_gateway.notifications import MAX_LIMIT, NotificationOut, list_notifications
+from guichet_gateway.notifications import MAX_PAGE_TOKEN, NotificationOut, list_notifications
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.session import SignedIn
 from guichet_kit.i18n import LUXEMBOURG, N_, Catalog, Language
@@ -67,23 +67,17 @@ def _shown(notification: NotificationOut, language: Language) -> Shown:
     )
 
 
-def _limit(text: str | None) -> int:
-    """The length asked by "show more"; anything else gives the first page."""
-    if text and text.isdigit():
-        return min(max(int(text), STEP), MAX_LIMIT)
-    return STEP
-
-
 @router.get("/my/notifications", response_class=HTMLResponse)
 async def notifications_page(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     language = page_language(request)
-    limit = _limit(request.query_params.get("limit"))
-    notifications = await list_notifications(calls, limit)
-    more = len(notifications) == limit and limit < MAX_LIMIT
+    # A token too long is none this list gave: the first page instead of an error.
+    token = request.query_params.get("page", "")[: MAX_PAGE_TOKEN + 1]
+    listed = await list_notifications(calls, STEP, token if len(token) <= MAX_PAGE_TOKEN else "")
     return page(
         request,
         "notifications/list.html",
         section=SECTION,
-        notifications=[_shown(n, language) for n in notifications],
-        more_limit=min(limit + STEP, MAX_LIMIT) if more else 0,
+        notifications=[_shown(n, language) for n in listed.notifications],
+        next_page=listed.next_page_token,
+        later_page=bool(token),
     )

@@ -3,7 +3,11 @@ build the reply."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,6 +60,29 @@ def _limit(value: int) -> int:
     return value
 
 
+def _token(position: service.Position) -> str:
+    """Opaque to callers: the last notification's time and id."""
+    text = f"{position.created_at.isoformat()}|{position.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _position(token: str) -> service.Position | None:
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        moment, _sep, identifier = base64.urlsafe_b64decode(padded).decode().partition("|")
+        position = service.Position(datetime.fromisoformat(moment), uuid.UUID(identifier))
+        if position.created_at.tzinfo is None:
+            raise ValueError("no time zone")
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        message = _("This page token is not one this list gave.")
+        raise InvalidInput(
+            "VALIDATION_FAILED", message, [FieldError("page_token", "invalid", message)]
+        ) from None
+    return position
+
+
 class MessagingServicer(DeclaredServicer, pb_grpc.MessagingServiceServicer):
     def __init__(
         self,
@@ -69,7 +96,11 @@ class MessagingServicer(DeclaredServicer, pb_grpc.MessagingServiceServicer):
         self, request: pb.ListMyNotificationsRequest, call: Call
     ) -> pb.ListMyNotificationsResponse:
         limit = _limit(request.limit)
-        notifications = await service.notifications_of(call.session, call.person.person, limit)
+        after = _position(request.page_token)
+        notifications, following = await service.notifications_of(
+            call.session, call.person.person, limit, after
+        )
         return pb.ListMyNotificationsResponse(
-            notifications=[notification_to_proto(n) for n in notifications]
+            notifications=[notification_to_proto(n) for n in notifications],
+            next_page_token=_token(following) if following else "",
         )

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -87,16 +87,33 @@ async def record(
     return len(added.all())
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a page of a person's notifications ended: the last one's time and id (the list
+    is ordered by both, newest first, so a page never repeats or skips one)."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
 async def notifications_of(
-    session: AsyncSession, owner: str, limit: int = DEFAULT_LIST
-) -> list[Notification]:
-    rows = await session.scalars(
-        select(Notification)
-        .where(Notification.owner == owner)
-        .order_by(Notification.created_at.desc(), Notification.id)
-        .limit(min(max(limit, 1), MAX_LIST))
+    session: AsyncSession, owner: str, limit: int = DEFAULT_LIST, after: Position | None = None
+) -> tuple[list[Notification], Position | None]:
+    """A page of the person's notifications, and where the next starts (None: no more)."""
+    size = min(max(limit, 1), MAX_LIST)
+    query = select(Notification).where(Notification.owner == owner)
+    if after is not None:
+        query = query.where(
+            tuple_(Notification.created_at, Notification.id) < tuple_(after.created_at, after.id)
+        )
+    rows = list(
+        await session.scalars(
+            query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(size + 1)
+        )
     )
-    return list(rows)
+    page = rows[:size]
+    more = len(rows) > size
+    return page, Position(page[-1].created_at, page[-1].id) if more else None
 
 
 @dataclass(frozen=True)
