@@ -243,6 +243,12 @@ TITLES: dict[str, str] = {
     # --- messaging: exchanges with administrations (F60 to F62, F66) ---
     "NO_SUCH_THREAD": N_("There is no such conversation"),
     "OUTSIDE_COMPETENCE": N_("This conversation is for another administration"),
+    # --- messaging: eDelivery and receipts (F63, F64) ---
+    "EDELIVERY_NOT_SUBSCRIBED": N_("This person does not receive documents electronically"),
+    "INVALID_DELIVERY": N_("The eDocument's description has errors"),
+    "DELIVERY_HEADER_MISSING": N_("A delivery starts with its header"),
+    "DELIVERY_HEADER_REPEATED": N_("A delivery has one header"),
+    "EDOCUMENT_NOT_FOUND": N_("There is no such eDocument"),
 }
 
 

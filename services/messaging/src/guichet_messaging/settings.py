@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from guichet_kit.settings import KitSettings, TlsFiles
@@ -53,6 +53,17 @@ class MessagingSettings(KitSettings):
     identity_address: str = "127.0.0.1:50073"
     platform_ca: Path | None = None
     identity_timeout_seconds: float = Field(default=5.0, gt=0)
+    # eDelivery (F63) and its receipts (F64): the wallet's services port (messaging's certificate,
+    # the platform CA) takes the documents; receipts are JWS sealed with the platform's seal (its
+    # chain in x5c). Unset seal: eDelivery is not served.
+    wallet_address: str = "127.0.0.1:50092"
+    seal_certificate: Path | None = None
+    seal_private_key: Path | None = None
+    seal_key_passphrase: SecretStr | None = None
+    # A delivery not opened after this many days gives its sender an `unread` receipt (to send
+    # it on paper); the worker looks for them this often.
+    edelivery_unread_days: float = Field(default=14.0, gt=0)
+    edelivery_unread_check_seconds: float = Field(default=300.0, gt=0)
     # The durable consumers' names start with this (one set per deployment).
     consumer_prefix: str = "messaging"
     metrics_port: int = 0
@@ -61,6 +72,14 @@ class MessagingSettings(KitSettings):
     def _delays_in_order(self) -> MessagingSettings:
         if self.delivery_max_delay_seconds < self.delivery_base_delay_seconds:
             raise ValueError("MESSAGING_DELIVERY_MAX_DELAY_SECONDS is below the base delay")
+        return self
+
+    @model_validator(mode="after")
+    def _edelivery_complete(self) -> MessagingSettings:
+        if (self.seal_certificate is None) != (self.seal_private_key is None):
+            raise ValueError("MESSAGING_SEAL_CERTIFICATE and _PRIVATE_KEY go together")
+        if self.seal_certificate is not None and self.platform_ca is None:
+            raise ValueError("eDelivery (MESSAGING_SEAL_*) needs MESSAGING_PLATFORM_CA")
         return self
 
     def administrations_tls(self) -> TlsFiles:

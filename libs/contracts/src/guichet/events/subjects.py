@@ -22,6 +22,7 @@ ETRACKING = Stream("ETRACKING", ("etracking.>",))
 AUTHENTIC_DATA = Stream("AUTHENTIC-DATA", ("authentic-data.>",))
 WALLET = Stream("WALLET", ("wallet.>",))
 PROCEDURES = Stream("PROCEDURES", ("procedures.>",))
+MESSAGING = Stream("MESSAGING", ("messaging.>",))
 
 # identity
 ACCOUNT_DELETED = "identity.account.deleted.v1"  # payload identity_pb2.AccountDeleted
@@ -41,6 +42,9 @@ CORRECTION_ASKED = "procedures.request.correction_asked.v1"  # CorrectionAsked
 REQUEST_CANCELLED = "procedures.request.cancelled.v1"  # RequestCancelled
 DRAFT_EXPIRING = "procedures.draft.expiring.v1"  # DraftExpiring
 APPOINTMENT_CHANGED = "procedures.appointment.changed.v1"  # AppointmentChanged
+
+# messaging (payloads in messaging_pb2)
+EDOCUMENT_DELIVERED = "messaging.edocument.delivered.v1"  # EDocumentDelivered
 
 # authentic-data
 DATA_REPORT_FILED = "authentic-data.report.filed.v1"  # payload authentic_data_pb2.DataReportFiled
