@@ -126,6 +126,10 @@ export MESSAGING_CA_FILE=$GUICHET_CA_FILE
 # identity's services port: a person's contact and preferences (mutual TLS, the platform CA).
 export MESSAGING_IDENTITY_ADDRESS=$IDENTITY_SERVICES_GRPC_ADDRESS
 export MESSAGING_PLATFORM_CA=$GUICHET_CA_FILE
+# eDelivery (F63, F64): documents into the wallet's services port; receipts sealed by the platform.
+export MESSAGING_WALLET_ADDRESS=$WALLET_SERVICES_GRPC_ADDRESS
+export MESSAGING_SEAL_CERTIFICATE=$GUICHET_SEAL_CERTIFICATE
+export MESSAGING_SEAL_PRIVATE_KEY=$GUICHET_SEAL_PRIVATE_KEY
 
 export GATEWAY_ENVIRONMENT=development
 GATEWAY_DATABASE_URL=$(pg_url gateway); export GATEWAY_DATABASE_URL

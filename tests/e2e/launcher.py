@@ -235,6 +235,10 @@ class Launcher:
             "MESSAGING_SMTP_HOST": infra["GUICHET_SMTP_HOST"],
             "MESSAGING_SMTP_PORT": infra["GUICHET_SMTP_PORT"],
             "MESSAGING_SMS_URL": infra["GUICHET_SMS_URL"],
+            # eDelivery: the wallet's services port (set once it runs) and the platform's seal.
+            "MESSAGING_WALLET_ADDRESS": self.wallet_services_address,
+            "MESSAGING_SEAL_CERTIFICATE": infra["GUICHET_SEAL_CERTIFICATE"],
+            "MESSAGING_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
             # Durable consumers of this run's own: runs share the NATS server.
             "MESSAGING_CONSUMER_PREFIX": f"messaging-{name}-{worker_name()}",
             **self._keycloak("MESSAGING"),
