@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet_kit.db import transaction
 from guichet_kit.domain import Forbidden, InvalidInput, NotFound
 from guichet_messaging.exchanges import service
-from guichet_messaging.exchanges.models import Message, Thread
+from guichet_messaging.exchanges.models import ExchangeMessage, ExchangeThread
 from guichet_messaging.exchanges.taxonomy import Taxonomy
 
 ANNE, BOB = "1980010112345", "1975060600123"
@@ -43,8 +43,8 @@ async def _send(sessions: async_sessionmaker[AsyncSession], **changes: object) -
 
 async def _count(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
     async with sessions() as session:
-        threads = await session.scalar(select(func.count()).select_from(Thread))
-        messages = await session.scalar(select(func.count()).select_from(Message))
+        threads = await session.scalar(select(func.count()).select_from(ExchangeThread))
+        messages = await session.scalar(select(func.count()).select_from(ExchangeMessage))
         return threads or 0, messages or 0
 
 

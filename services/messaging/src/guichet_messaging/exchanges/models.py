@@ -7,7 +7,17 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Identity, Index, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from guichet_kit.db import Base
@@ -24,7 +34,7 @@ class Side(StrEnum):
     ADMINISTRATION = "administration"
 
 
-class Thread(Base):
+class ExchangeThread(Base):
     __tablename__ = "exchange_threads"
     __table_args__ = (
         Index("ix_exchange_threads_owner", "owner", "last_message_at"),
@@ -47,7 +57,7 @@ class Thread(Base):
     last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class Message(Base):
+class ExchangeMessage(Base):
     __tablename__ = "exchange_messages"
     __table_args__ = (Index("ix_exchange_messages_thread", "thread", "number"),)
 
@@ -62,7 +72,7 @@ class Message(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Attachment(Base):
+class ExchangeAttachment(Base):
     __tablename__ = "exchange_attachments"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -14,7 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet_kit.domain import FieldErrors, Forbidden, NotFound
 from guichet_kit.i18n import Catalog
-from guichet_messaging.exchanges.models import Attachment, Message, Side, Thread, ThreadKind
+from guichet_messaging.exchanges.models import (
+    ExchangeAttachment as Attachment,
+)
+from guichet_messaging.exchanges.models import (
+    ExchangeMessage as Message,
+)
+from guichet_messaging.exchanges.models import (
+    ExchangeThread as Thread,
+)
+from guichet_messaging.exchanges.models import (
+    Side,
+    ThreadKind,
+)
 from guichet_messaging.exchanges.taxonomy import Reason, Taxonomy
 
 _ = Catalog("guichet_messaging")
@@ -113,6 +125,7 @@ async def send(
         reason=draft.reason,
         title=draft.title.strip(),
         hidden=False,
+        created_at=now,
         last_message_at=now,
     )
     session.add(thread)
