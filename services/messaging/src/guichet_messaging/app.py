@@ -5,10 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
-from guichet.messaging.v1 import exchanges_pb2, exchanges_pb2_grpc
+from guichet.events import subjects
+from guichet.messaging.v1 import (
+    edelivery_pb2,
+    edelivery_pb2_grpc,
+    exchanges_pb2,
+    exchanges_pb2_grpc,
+)
 from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
 from guichet_kit.auth import TokenVerifier
@@ -17,6 +24,16 @@ from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
+from guichet_messaging.edelivery.grpc import (
+    AdministrationDeliveryServicer,
+    EDeliveryServicer,
+    IdentityAddressees,
+    WalletDocuments,
+    report_unread,
+    uploads_channel,
+)
+from guichet_messaging.edelivery.receipts import ReceiptSealer
+from guichet_messaging.edelivery.service import EDelivery
 from guichet_messaging.exchanges.grpc import AdministrationMessagingServicer, ExchangeServicer
 from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
 from guichet_messaging.notifications.delivery import DeliveryWorker, MailSender, SmsSender
@@ -28,21 +45,37 @@ from guichet_messaging.notifications.service import Backoff
 from guichet_messaging.settings import MessagingSettings
 
 SERVICES = pb.DESCRIPTOR.services_by_name
+EDELIVERY_SERVICES = edelivery_pb2.DESCRIPTOR.services_by_name
+
+
+def edelivery_of(settings: MessagingSettings) -> EDelivery | None:
+    if settings.seal_certificate is None or settings.seal_private_key is None:
+        return None
+    passphrase = settings.seal_key_passphrase
+    sealer = ReceiptSealer(
+        settings.seal_certificate,
+        settings.seal_private_key,
+        passphrase=None if passphrase is None else passphrase.get_secret_value().encode(),
+    )
+    return EDelivery(sealer, lambda: datetime.now(UTC))
 
 
 async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
-    # Messaging produces no events yet: it consumes the others' streams.
+    edelivery = edelivery_of(settings)
     async with service_runtime(
         "messaging",
         roles,
         database_url=settings.database_url,
         nats_url=settings.nats_url,
-        streams={},
+        streams={subjects.MESSAGING.name: subjects.MESSAGING.subjects},
         log_level=settings.log_level,
         log_json=settings.log_json,
         metrics_port=settings.metrics_port,
     ) as runtime:
         sessions = runtime.sessions
+        tasks: list[Awaitable[None]] = []
+        channels: list[grpc.aio.Channel] = []
+        threaded: list[grpc.Channel] = []
 
         def register(registry: Registry) -> None:
             registry.add(
@@ -62,9 +95,43 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                 AdministrationMessagingServicer(sessions, runtime.events_written),
                 exchanges["AdministrationMessagingService"],
             )
+            if edelivery is not None:
+                register_edelivery(registry, edelivery)
 
-        tasks: list[Awaitable[None]] = []
-        channels: list[grpc.aio.Channel] = []
+        def register_edelivery(registry: Registry, edelivery: EDelivery) -> None:
+            assert settings.platform_ca is not None  # the settings check it with the seal
+            identity = identity_channel(
+                settings.identity_address,
+                settings.tls_certificate,
+                settings.tls_private_key,
+                settings.platform_ca,
+                timeout=settings.identity_timeout_seconds,
+            )
+            channels.append(identity)
+            uploads = uploads_channel(
+                settings.wallet_address,
+                settings.tls_certificate,
+                settings.tls_private_key,
+                settings.platform_ca,
+            )
+            threaded.append(uploads)
+            registry.add(
+                edelivery_pb2_grpc.add_AdministrationDeliveryServiceServicer_to_server,
+                AdministrationDeliveryServicer(
+                    sessions,
+                    runtime.events_written,
+                    edelivery,
+                    IdentityAddressees(identity),
+                    WalletDocuments(uploads),
+                ),
+                EDELIVERY_SERVICES["AdministrationDeliveryService"],
+            )
+            registry.add(
+                edelivery_pb2_grpc.add_EDeliveryServiceServicer_to_server,
+                EDeliveryServicer(sessions, runtime.events_written, edelivery),
+                EDELIVERY_SERVICES["EDeliveryService"],
+            )
+
         if "grpc" in roles:
             verifier = TokenVerifier(
                 settings.keycloak_issuer, settings.token_audience, ca_file=settings.ca_file
@@ -128,8 +195,20 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                         EventConsumer(runtime.js, sessions, subscription).run(runtime.stop)
                     )
             tasks.append(worker.run(runtime.stop))
+            if edelivery is not None:
+                tasks.append(
+                    report_unread(
+                        sessions,
+                        edelivery,
+                        timedelta(days=settings.edelivery_unread_days),
+                        settings.edelivery_unread_check_seconds,
+                        runtime.stop,
+                    )
+                )
         try:
             await asyncio.gather(*tasks)
         finally:
             for channel in channels:
                 await channel.close()
+            for uploads in threaded:
+                uploads.close()
