@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.events.v1 import procedures_pb2 as events
+from guichet.events.v1 import wallet_pb2 as wallet_events
 from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet_identity.profile import service as profiles
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
@@ -453,3 +454,65 @@ async def test_an_anonymous_submission_is_told_to_its_address_and_a_company_requ
     text = mail.get_body(("plain",))
     assert text is not None
     assert "https://guichet.example/procedures/follow#t=secret" in str(text.get_content())
+
+
+async def test_a_correction_a_cancellation_an_expiring_draft_and_piece_are_told(
+    running: Any,
+    identity: Identity,
+    jetstream: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+    mail_dir: Path,
+) -> None:
+    anne = await register(identity, language=Language.FR, email=True, sms=False)
+    applicant = events.RequestApplicant(owner=anne.owner, filed_by=anne.owner, language="fr")
+    correction = events.CorrectionAsked(
+        event_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        reference="PR-2026-0005",
+        message="Joignez le <verso>.",
+        applicant=applicant,
+    )
+    cancelled = events.RequestCancelled(
+        event_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        reference="PR-2026-0006",
+        applicant=applicant,
+    )
+    draft = events.DraftExpiring(
+        event_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        title="Allocation",
+        applicant=applicant,
+    )
+    draft.expires_at.FromDatetime(datetime(2027, 3, 4, 12, tzinfo=UTC))
+    piece = wallet_events.PieceExpiring(
+        event_id=str(uuid.uuid4()),
+        piece_id=str(uuid.uuid4()),
+        owner=anne.owner,
+        type_code="passport",
+        title="Passeport",
+        expires_on="2027-03-04",
+    )
+    since = time.time()
+    async with running(identity.services_address):
+        await jetstream.publish(
+            f"{PREFIX}.request.correction_asked.v1", correction.SerializeToString()
+        )
+        await jetstream.publish(f"{PREFIX}.request.cancelled.v1", cancelled.SerializeToString())
+        await jetstream.publish(f"{PREFIX}.draft.expiring.v1", draft.SerializeToString())
+        await jetstream.publish(f"{PREFIX}.piece.expiring.v1", piece.SerializeToString())
+        await wait_until(lambda: delivered(sessions, 4), seconds=30, what="four e-mails")
+
+    subjects = set()
+    for part in ("correction", "annulée", "brouillon", "document"):
+        mail = await newest_mail(mail_dir, anne.email, since=since, subject_contains=part)
+        subjects.add(mail["Subject"])
+        if part == "correction":
+            html = mail.get_body(("html",))
+            assert html is not None and "Joignez le &lt;verso&gt;." in str(html.get_content())
+    assert subjects == {
+        "Demande PR-2026-0005 : une correction est demandée",
+        "Votre demande PR-2026-0006 a été annulée",
+        "Votre brouillon « Allocation » expire le 4 mars 2027",
+        "Votre document « Passeport » expire le 4 mars 2027",
+    }
