@@ -120,6 +120,7 @@ async def stack(
         procedures.address,
         procedures.admin_address,
         procedures_database,
+        messaging_admin_address=messaging.admin_address,
     )
     for started in (gateway, messaging, procedures, etracking, wallet, identity, data):
         started.process.stop()

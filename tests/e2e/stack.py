@@ -33,6 +33,8 @@ class Stack:
     procedures_address: str = ""
     procedures_admin_address: str = ""
     procedures_database_url: str = ""
+    # Messaging: the administrations' mutual TLS port (exchanges with persons).
+    messaging_admin_address: str = ""
 
 
 class Counts:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.messaging.v1 import exchanges_pb2_grpc as exchanges_grpc
 from guichet.messaging.v1 import messaging_pb2_grpc as messaging_grpc
 from guichet.procedures.v1 import procedures_pb2_grpc as procedures_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
@@ -34,6 +35,7 @@ from guichet_gateway import (
     health,
     live,
     me,
+    messages,
     my_data,
     notifications,
     procedures,
@@ -221,6 +223,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             wallet_uploads=wallet_grpc.WalletServiceStub(wallet_uploads_channel),
             procedures_uploads=procedures_grpc.ProceduresServiceStub(procedures_uploads_channel),
             messaging=messaging_grpc.MessagingServiceStub(messaging_channel),
+            exchanges=exchanges_grpc.ExchangeServiceStub(messaging_channel),
         )
         app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
@@ -318,6 +321,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(procedures_appointments.router)
     app.include_router(procedures_anonymous.router)
     app.include_router(notifications.router)
+    app.include_router(messages.router)
     app.include_router(health.router)
     # The web client: pages outside /api and the API document, their assets under /static.
     app.include_router(pages.router)

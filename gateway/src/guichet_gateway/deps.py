@@ -17,6 +17,7 @@ from fastapi import Depends, Query, Request
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as authentic_data_grpc
 from guichet.etracking.v1 import etracking_pb2_grpc as etracking_grpc
 from guichet.identity.v1 import identity_pb2_grpc as identity_grpc
+from guichet.messaging.v1 import exchanges_pb2_grpc as exchanges_grpc
 from guichet.messaging.v1 import messaging_pb2_grpc as messaging_grpc
 from guichet.procedures.v1 import procedures_pb2_grpc as procedures_grpc
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
@@ -85,6 +86,8 @@ class ServiceStubs:
     procedures_uploads: procedures_grpc.ProceduresServiceStub
     # F65: the person's notification centre.
     messaging: messaging_grpc.MessagingServiceAsyncStub
+    # F60 to F62, F66: the person's exchanges with administrations.
+    exchanges: exchanges_grpc.ExchangeServiceAsyncStub
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, which cost
