@@ -12,8 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from guichet.events import subjects
+from guichet.events.v1 import messaging_pb2 as events
 from guichet_kit.db import transaction
 from guichet_kit.domain import Forbidden, InvalidInput, NotFound
+from guichet_kit.outbox import OutboxMessage
 from guichet_messaging.exchanges import service
 from guichet_messaging.exchanges.models import ExchangeMessage, ExchangeThread
 from guichet_messaging.exchanges.taxonomy import Taxonomy
@@ -42,10 +45,18 @@ async def _send(sessions: async_sessionmaker[AsyncSession], **changes: object) -
 
 
 async def _count(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """Threads and messages; each refusal also leaves no event behind."""
     async with sessions() as session:
         threads = await session.scalar(select(func.count()).select_from(ExchangeThread))
         messages = await session.scalar(select(func.count()).select_from(ExchangeMessage))
+        outbox = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        assert outbox == messages, "one event per message"
         return threads or 0, messages or 0
+
+
+async def _events(sessions: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    async with sessions() as session:
+        return list((await session.scalars(select(OutboxMessage))).all())
 
 
 async def test_the_competent_administration_reads_and_answers_and_the_person_sees_it_unread(
@@ -79,6 +90,20 @@ async def test_the_competent_administration_reads_and_answers_and_the_person_see
     async with transaction(sessions) as session:
         [mine] = await service.threads_of(session, ANNE)
         assert mine.unread == 0
+
+    # One event per message, for notifications: the administration told, then the person.
+    sent, answered = sorted(
+        await _events(sessions), key=lambda row: row.subject != subjects.MESSAGE_SENT
+    )
+    assert (sent.subject, answered.subject) == (subjects.MESSAGE_SENT, subjects.MESSAGE_ANSWERED)
+    told = events.MessageSent.FromString(sent.payload)
+    assert (told.owner, told.administration, told.thread_id) == (
+        f"person:{ANNE}",
+        "acd",
+        str(thread_id),
+    )
+    answer = events.MessageAnswered.FromString(answered.payload)
+    assert (answer.owner, answer.thread_id) == (f"person:{ANNE}", str(thread_id))
 
 
 async def test_a_hidden_thread_is_listed_apart_until_shown_or_answered(

@@ -45,6 +45,8 @@ APPOINTMENT_CHANGED = "procedures.appointment.changed.v1"  # AppointmentChanged
 
 # messaging (payloads in messaging_pb2)
 EDOCUMENT_DELIVERED = "messaging.edocument.delivered.v1"  # EDocumentDelivered
+MESSAGE_SENT = "messaging.message.sent.v1"  # MessageSent
+MESSAGE_ANSWERED = "messaging.message.answered.v1"  # MessageAnswered
 
 # authentic-data
 DATA_REPORT_FILED = "authentic-data.report.filed.v1"  # payload authentic_data_pb2.DataReportFiled

@@ -12,8 +12,11 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from guichet.events import subjects
+from guichet.events.v1 import messaging_pb2 as events
 from guichet_kit.domain import FieldErrors, Forbidden, NotFound
 from guichet_kit.i18n import Catalog
+from guichet_kit.outbox import add_event
 from guichet_messaging.exchanges.models import (
     ExchangeAttachment as Attachment,
 )
@@ -131,6 +134,18 @@ async def send(
     session.add(thread)
     await session.flush()
     await _add_message(session, thread, Side.PERSON, draft.body.strip(), draft.attachments, now)
+    # For notifications: the administration is told of a new thread.
+    add_event(
+        session,
+        subjects.MESSAGE_SENT,
+        events.MessageSent(
+            owner=f"person:{owner}",
+            thread_id=str(thread.id),
+            administration=thread.administration,
+            kind=thread.kind,
+            title=thread.title,
+        ),
+    )
     return thread
 
 
@@ -306,4 +321,16 @@ async def answer(
         errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
     # An answer shows the thread again to a person who had hidden it.
     thread.hidden = False
-    return await _add_message(session, thread, Side.ADMINISTRATION, body.strip(), [], now)
+    message = await _add_message(session, thread, Side.ADMINISTRATION, body.strip(), [], now)
+    # For notifications: the person is told there is an answer.
+    add_event(
+        session,
+        subjects.MESSAGE_ANSWERED,
+        events.MessageAnswered(
+            owner=f"person:{thread.owner}",
+            thread_id=str(thread.id),
+            administration=thread.administration,
+            title=thread.title,
+        ),
+    )
+    return message

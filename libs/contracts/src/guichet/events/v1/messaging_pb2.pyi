@@ -58,3 +58,89 @@ class EDocumentDelivered(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EDocumentDelivered: _TypeAlias = EDocumentDelivered  # noqa: Y015
+
+@_typing.final
+class MessageSent(_message.Message):
+    """MessageSent is published on messaging.message.sent.v1 when a person wrote to an administration
+    (a new thread: a message or a document), so that the administration can be told (F60, F66).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    ADMINISTRATION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    owner: _builtins.str
+    """`person:<national id>`: who wrote."""
+    thread_id: _builtins.str
+    administration: _builtins.str
+    """The competent administration's code."""
+    kind: _builtins.str
+    """"message" or "document"."""
+    title: _builtins.str
+    """The subject line the person wrote."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        owner: _builtins.str = ...,
+        thread_id: _builtins.str = ...,
+        administration: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "event_id", b"event_id", "kind", b"kind", "occurred_at", b"occurred_at", "owner", b"owner", "thread_id", b"thread_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageSent: _TypeAlias = MessageSent  # noqa: Y015
+
+@_typing.final
+class MessageAnswered(_message.Message):
+    """MessageAnswered is published on messaging.message.answered.v1 when an administration answered
+    a person's thread, so that the person can be told (F65).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    THREAD_ID_FIELD_NUMBER: _builtins.int
+    ADMINISTRATION_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    owner: _builtins.str
+    """`person:<national id>`: whose thread it is."""
+    thread_id: _builtins.str
+    administration: _builtins.str
+    title: _builtins.str
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        owner: _builtins.str = ...,
+        thread_id: _builtins.str = ...,
+        administration: _builtins.str = ...,
+        title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "event_id", b"event_id", "occurred_at", b"occurred_at", "owner", b"owner", "thread_id", b"thread_id", "title", b"title"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MessageAnswered: _TypeAlias = MessageAnswered  # noqa: Y015
