@@ -155,6 +155,16 @@ class ProcedureSummaryOut(BaseModel):
     availability_message: str = Field(description="Why, in the caller's language; else empty")
     opens_at: datetime | None = Field(description="Requests are taken from then on, if set")
     closes_at: datetime | None = Field(description="Requests are taken until then, if set")
+    appointment: Literal["none", "optional", "required"] = Field(
+        default="none", description="F32: whether it offers appointments, or needs one to submit"
+    )
+    signature_required: bool = Field(
+        default=False, description="F26: the submission carries the applicant's signature"
+    )
+    prefill_offered: bool = Field(
+        default=False,
+        description="F24: some answers can be prefilled from the person's data, with consent",
+    )
 
 
 class CatalogueOut(BaseModel):
@@ -334,6 +344,9 @@ class RequestOut(RequestSummaryOut):
         default_factory=list,
         description="F25: its files; an attachment field's answer lists the ids of its files",
     )
+    has_appointment: bool = Field(
+        default=False, description="F32: a slot is held or booked for it (see /appointment)"
+    )
 
 
 class RequestsOut(BaseModel):
@@ -408,7 +421,16 @@ def summary_out(procedure: pb.ProcedureSummary) -> ProcedureSummaryOut:
         availability_message=procedure.availability_message,
         opens_at=timestamp(procedure.opens_at),
         closes_at=timestamp(procedure.closes_at),
+        appointment=_APPOINTMENTS.get(procedure.appointment, "none"),
+        signature_required=procedure.signature_required,
+        prefill_offered=procedure.prefill_offered,
     )
+
+
+_APPOINTMENTS: dict[str, Literal["none", "optional", "required"]] = {
+    "optional": "optional",
+    "required": "required",
+}
 
 
 def field_out(field: pb.Field) -> FormFieldOut:
@@ -537,7 +559,13 @@ def request_out(request: pb.Request) -> RequestOut:
         prefilled=[prefilled_out(f) for f in request.prefilled],
         prefill_decision=request.prefill_decision,
         attachments=[attachment_out(request.id, a) for a in request.attachments],
+        has_appointment=has_appointment(request),
     )
+
+
+def has_appointment(request: pb.Request) -> bool:
+    """F32: a slot held or booked for the request (a cancelled one is none)."""
+    return request.HasField("appointment") and request.appointment.state in ("held", "booked")
 
 
 def attachment_out(request_id: str, attachment: pb.Attachment) -> AttachmentOut:

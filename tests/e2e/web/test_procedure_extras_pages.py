@@ -45,6 +45,7 @@ RESIDENCE_ANSWERS = {
 }
 YOUR_APPOINTMENT = {"fr": "Votre rendez-vous", "de": "Ihr Termin", "en": "Your appointment"}
 EXTRACT = "criminal-record-extract"
+PREFILLED = "change-of-address"  # its addresses and e-mail are prefilled (F24)
 EXTRACT_ANSWERS = {
     "extract": {"bulletin": "b3", "purpose": "employment", "extract_language": "en"},
     "delivery": {"delivery_mode": "edocument"},
@@ -303,7 +304,12 @@ def signed_file(certificate: tuple[Path, Path], digest: str, folder: Path, name:
 
 
 async def test_a_request_is_signed_with_the_citizens_certificate_and_sent(
-    browser: Browser, stack: Stack, people: Registry, api: httpx.AsyncClient, tmp_path: Path
+    browser: Browser,
+    stack: Stack,
+    people: Registry,
+    api: httpx.AsyncClient,
+    tmp_path: Path,
+    artifacts: Path,
 ) -> None:
     anne, bob = await people.register("Anne"), await people.register("Bob")
     await people.step_up_to_high(bob)
@@ -315,9 +321,13 @@ async def test_a_request_is_signed_with_the_citizens_certificate_and_sent(
     page = await context.new_page()
     await sign_in_high(page, anne, f"/my/requests/{draft['id']}/summary?lang=en")
 
-    # Sent without a signature from the summary: refused, it says so.
-    await go(page, "#submit-request")
-    assert "must be signed" in await page.inner_text("#error-summary")
+    # The summary sends it only signed: no plain submission, no appointment to take.
+    assert await page.locator("#signature-needed").count() == 1
+    assert await page.locator("#submit-form").count() == 0
+    assert await page.locator("#appointment-link").count() == 0
+    await check_shown_page(
+        page, Axe(), 1280, "signed summary", artifacts / "extras-signed-summary.png"
+    )
     await go(page, "#sign-link")
     assert "".join((await page.inner_text("#digest")).split()) == digest
     assert await download(page, "#download-digest") == bytes.fromhex(digest)
@@ -357,7 +367,69 @@ async def test_a_request_is_signed_with_the_citizens_certificate_and_sent(
     sent = await request_of(api, headers, draft["id"])
     assert sent["state"] == "submitted" and sent["reference"]
     assert await page.inner_text("#reference") == sent["reference"]
+    assert await page.locator("#appointment-link").count() == 0
     await context.close()
+
+
+# --- links only to what applies -----------------------------------------------------------------
+
+
+async def test_each_page_links_only_to_what_its_procedure_offers(
+    signed_in: SignedInBrowser, api: httpx.AsyncClient, artifacts: Path
+) -> None:
+    page, lea = signed_in.page, signed_in.citizen
+    mine = lea.bearer()
+    # The API says it of each procedure, on its form and in the catalogue alike.
+    offers = {}
+    for code in (RESIDENCE, EXTRACT, PREFILLED):
+        got = await api.get(f"/api/v1/procedures/{code}")
+        assert got.status_code == 200, got.text
+        offer = got.json()["procedure"]
+        offers[code] = (offer["appointment"], offer["signature_required"], offer["prefill_offered"])
+    assert offers == {
+        RESIDENCE: ("optional", False, False),
+        EXTRACT: ("none", True, False),
+        PREFILLED: ("none", False, True),
+    }
+    found = await api.get("/api/v1/procedures", params={"page_size": 100})
+    listed = {item["code"]: item for item in found.json()["items"]}
+    assert listed[EXTRACT]["signature_required"] is True
+    assert listed[PREFILLED]["prefill_offered"] is True
+    assert listed[RESIDENCE]["appointment"] == "optional"
+
+    # Nothing to prefill: "Start" opens the first step; the draft offers an appointment only.
+    await page.goto(f"/procedures/{RESIDENCE}?lang=en")
+    await go(page, "#start")
+    assert "/steps/certificate?" in page.url
+    started = page.url.split("/my/requests/")[1].split("/")[0]
+    await page.goto(f"/my/requests/{started}?lang=en")
+    assert await page.locator("#appointment-link").count() == 1
+    assert await page.locator("#prefill-link").count() == 0
+
+    # Its summary: an appointment to take, sent without a signature.
+    draft = await complete_draft(api, mine, RESIDENCE, RESIDENCE_ANSWERS)
+    await page.goto(f"/my/requests/{draft['id']}/summary?lang=en")
+    assert await page.locator("#appointment-link").count() == 1
+    assert await page.locator("#sign-link").count() == 0
+    assert await page.locator("#signature-needed").count() == 0
+    await check_shown_page(
+        page, Axe(), 1280, "summary", artifacts / "extras-appointment-summary.png"
+    )
+    # Sent without one (it is optional): no appointment to show afterwards.
+    await go(page, "#submit-request")
+    assert "/submitted" in page.url
+    assert (await request_of(api, mine, draft["id"]))["has_appointment"] is False
+    assert await page.locator("#appointment-link").count() == 0
+    await page.goto(f"/my/requests/{draft['id']}?lang=en")
+    assert await page.locator("#appointment-link").count() == 0
+
+    # A form with sources: the prefill is linked from the draft; no appointment there.
+    prefilled = await api.post(f"/api/v1/procedures/{PREFILLED}/drafts", headers=mine)
+    assert prefilled.status_code == 201, prefilled.text
+    await page.goto(f"/my/requests/{prefilled.json()['id']}?lang=en")
+    assert await page.locator("#prefill-link").count() == 1
+    assert await page.locator("#appointment-link").count() == 0
+    await check_shown_page(page, Axe(), 1280, "draft", artifacts / "extras-prefill-draft.png")
 
 
 # --- accessibility and reflow ---------------------------------------------------------------
@@ -426,7 +498,8 @@ async def test_every_extras_page_is_accessible_and_reflows(
             )
         if width == 1280:
             await page.goto(summary)
-            assert await page.locator("#request-extras a").count() == 2
+            assert await page.locator("#request-extras a").count() == 1
+            assert await page.locator("#sign-link").count() == 0
             await check_shown_page(
                 page, axe, width, summary, artifacts / f"extras-summary-{language}-{width}.png"
             )

@@ -32,6 +32,7 @@ REFERENCE = re.compile(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
 # A word of the change of address's keywords in each language.
 KEYWORD = {"fr": "déménagement", "de": "Umzug", "en": "address"}
 STEP_URL = re.compile(r".*/my/requests/([0-9a-f-]{36})/steps/move\?.*")
+PREFILL_URL = re.compile(r".*/my/requests/[0-9a-f-]{36}/prefill\?.*")
 
 
 def summary_links(page: Page) -> Any:
@@ -101,7 +102,11 @@ async def test_a_request_is_found_filled_resumed_changed_submitted_and_followed(
     await card.locator("h3 a").click()
     await page.wait_for_url(f"**/procedures/{CODE}?**")
     assert await page.text_content("#procedure-title") == "Change of address"
+    # Its form prefills the addresses and e-mail (F24): the prefill page comes first; by hand.
     await page.click("#start")
+    await page.wait_for_url(PREFILL_URL)
+    assert await page.locator("#prefill-offers [data-field]").count() == 2
+    await page.click("#refuse-prefill")
     await page.wait_for_url(STEP_URL)
     match = STEP_URL.match(page.url)
     assert match is not None
@@ -234,6 +239,9 @@ async def test_a_draft_is_started_and_its_first_step_saved_with_the_keyboard_onl
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"**/procedures/{CODE}?**")
     await tab_to(page, "#start", limit=40)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(PREFILL_URL)
+    await tab_to(page, "#refuse-prefill", limit=40)
     await page.keyboard.press("Enter")
     await page.wait_for_url(STEP_URL)
 

@@ -36,6 +36,7 @@ from starlette.datastructures import FormData, UploadFile
 from guichet.procedures.v1 import procedures_pb2 as pb
 from guichet.wallet.v1 import wallet_pb2 as wallet_pb
 from guichet_gateway.deps import Calls, rate_limit
+from guichet_gateway.procedures import has_appointment
 from guichet_gateway.ratelimit import LOOKUPS
 from guichet_gateway.settings import GatewaySettings
 from guichet_gateway.uploads import (
@@ -632,6 +633,10 @@ def _summary(procedure: pb.ProcedureSummary, language: Language) -> dict[str, An
         # F33: the service says when no request is taken now (quota full, not open) and why.
         "closed": procedure.quota_reached,
         "availability": procedure.availability_message,
+        # What the request's pages offer: appointments (F32), a signature (F26), prefill (F24).
+        "appointment": procedure.appointment or "none",
+        "signature_required": procedure.signature_required,
+        "prefill_offered": procedure.prefill_offered,
     }
 
 
@@ -774,6 +779,9 @@ async def start(request: Request, calls: Calls, session: SignedIn, code: str) ->
         pb.StartDraftRequest(procedure_code=_code(code), language=language)
     )
     draft = reply.request
+    # F24: with fields to prefill, the person first sees their values and sources and decides.
+    if (await _form(calls, draft, language)).procedure.prefill_offered:
+        return _redirect(f"/my/requests/{draft.id}/prefill", language)
     first = draft.next_step or next((s.id for s in draft.steps if s.applicable), "")
     if not first:
         return _redirect(f"/my/requests/{draft.id}/summary", language)
@@ -915,6 +923,7 @@ def _draft(draft: pb.Request, language: Language) -> dict[str, Any]:
         "href": f"/my/requests/{draft.id}?lang={language.value}",
         # F34: shown when someone acting for the owner (mandate, company space) started it.
         "filed_by": draft.filed_by if draft.owner != f"person:{draft.filed_by}" else "",
+        "has_appointment": has_appointment(draft),
     }
 
 
@@ -1058,6 +1067,7 @@ async def _summary_page(
     status: int = 200,
 ) -> HTMLResponse:
     language = page_language(request)
+    form = await _form(calls, draft, language)
     return await _space_page(
         request,
         calls,
@@ -1065,6 +1075,7 @@ async def _summary_page(
         "procedures/summary.html",
         status,
         draft=_draft(draft, language),
+        procedure=_summary(form.procedure, language),
         steps=_answered_steps(draft, language, True),
         indicator=_indicator(draft, "summary"),
         # One key per showing of the summary: a double click or a retry submits once.
@@ -1264,6 +1275,7 @@ async def _detail_page(
         section=SECTION,
         acting_label=acting_label,
         draft=_draft(draft, language),
+        procedure=_summary(form.procedure, language),
         applicant=_applicant(session, draft, acting_label),
         steps=_answered_steps(draft, language, False),
         history=_history(draft, labels, language),

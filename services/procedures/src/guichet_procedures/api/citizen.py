@@ -333,13 +333,17 @@ class ProceduresServicer(DeclaredServicer, pb_grpc.ProceduresServiceServicer):
             limit=limit,
         )
         more = offset + len(found) < total and len(found) == limit
-        available = await self._availability(
-            call.session, [(procedure.code, procedure.current_version) for procedure in found]
-        )
+        current = [(procedure.code, procedure.current_version) for procedure in found]
+        available = await self._availability(call.session, current)
+        definitions = await self._store.definitions(call.session, current)
         return pb.SearchCatalogueResponse(
             procedures=[
                 wire.summary_to_proto(
-                    procedure, language, self._store.theme_label, available.get(procedure.code)
+                    procedure,
+                    language,
+                    self._store.theme_label,
+                    available.get(procedure.code),
+                    definitions.get((procedure.code, procedure.current_version)),
                 )
                 for procedure in found
             ],

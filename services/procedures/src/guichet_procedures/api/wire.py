@@ -112,7 +112,9 @@ def summary_to_proto(
     language: Language,
     theme_label: Callable[[str, str], str],
     availability: Availability | None = None,
+    definition: Definition | None = None,
 ) -> pb.ProcedureSummary:
+    """A catalogue entry; `definition` (its current version) tells the signature and prefill."""
     summary = pb.ProcedureSummary(
         code=procedure.code,
         version=procedure.current_version,
@@ -128,7 +130,15 @@ def summary_to_proto(
         administration=procedure.administration,
         appointment=procedure.appointment,
     )
+    if definition is not None:
+        summary.signature_required = definition.signature_required
+        summary.prefill_offered = prefill_offered(definition)
     return _with_availability(summary, availability, language)
+
+
+def prefill_offered(definition: Definition) -> bool:
+    """F24: whether a field of the version names a source to prefill it from."""
+    return any(field.source is not None for field in definition.fields.values())
 
 
 def definition_summary(
@@ -151,6 +161,8 @@ def definition_summary(
         paper_form_code=definition.paper_form or "",
         administration=definition.administration,
         appointment=definition.appointment.mode if definition.appointment else "none",
+        signature_required=definition.signature_required,
+        prefill_offered=prefill_offered(definition),
     )
     return _with_availability(summary, availability, language)
 

@@ -203,6 +203,8 @@ class ProcedureSummary(_message.Message):
     OPENS_AT_FIELD_NUMBER: _builtins.int
     CLOSES_AT_FIELD_NUMBER: _builtins.int
     APPOINTMENT_FIELD_NUMBER: _builtins.int
+    SIGNATURE_REQUIRED_FIELD_NUMBER: _builtins.int
+    PREFILL_OFFERED_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     version: _builtins.int
     title: _builtins.str
@@ -224,6 +226,12 @@ class ProcedureSummary(_message.Message):
     """Why, in the requested language; empty while requests are taken."""
     appointment: _builtins.str
     """F32: "none", "optional" or "required"."""
+    signature_required: _builtins.bool
+    """F26: the applicant signs the answers' digest to submit (SubmitRequest.signature)."""
+    prefill_offered: _builtins.bool
+    """F24: some field takes its value from a source (profile or register): the prefill is offered,
+    with consent, before the form is filled.
+    """
     @_builtins.property
     def audiences(self) -> _containers.RepeatedScalarFieldContainer[Global___Audience.ValueType]: ...
     @_builtins.property
@@ -254,10 +262,12 @@ class ProcedureSummary(_message.Message):
         opens_at: _timestamp_pb2.Timestamp | None = ...,
         closes_at: _timestamp_pb2.Timestamp | None = ...,
         appointment: _builtins.str = ...,
+        signature_required: _builtins.bool = ...,
+        prefill_offered: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["closes_at", b"closes_at", "opens_at", b"opens_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "appointment", b"appointment", "audiences", b"audiences", "availability_message", b"availability_message", "channel", b"channel", "closes_at", b"closes_at", "code", b"code", "level", b"level", "login_required", b"login_required", "opens_at", b"opens_at", "paper_form_code", b"paper_form_code", "quota_reached", b"quota_reached", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "appointment", b"appointment", "audiences", b"audiences", "availability_message", b"availability_message", "channel", b"channel", "closes_at", b"closes_at", "code", b"code", "level", b"level", "login_required", b"login_required", "opens_at", b"opens_at", "paper_form_code", b"paper_form_code", "prefill_offered", b"prefill_offered", "quota_reached", b"quota_reached", "signature_required", b"signature_required", "summary", b"summary", "theme", b"theme", "theme_label", b"theme_label", "title", b"title", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
