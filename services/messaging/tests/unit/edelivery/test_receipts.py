@@ -19,7 +19,9 @@ from guichet_messaging.edelivery.models import Delivery, ReceiptKind
 from guichet_messaging.edelivery.receipts import RECEIPT_TYPE, ReceiptClaims, ReceiptSealer
 from guichet_testkit.pki import development_pki
 
-WHEN = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+# Now, not a fixed day: the development PKI is made at `make infra` time, so its certificates
+# begin today and a fixed instant could fall before them on a fresh machine.
+WHEN = datetime.now(UTC).replace(microsecond=0)
 
 
 def _delivery() -> Delivery:
