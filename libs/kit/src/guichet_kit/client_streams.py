@@ -89,3 +89,14 @@ async def forward_stream(
             call.cancel()
         items.put(_ABORT)  # frees the sending thread if it waits for a chunk
         await asyncio.gather(feeding, return_exceptions=True)
+
+
+def threaded_mutual_tls_channel(
+    address: str, *, ca: bytes, certificate: bytes, private_key: bytes
+) -> grpc.Channel:
+    """The threaded channel `forward_stream` needs, with mutual TLS (a platform service's
+    certificate says who calls, `ca` says who answers)."""
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=ca, private_key=private_key, certificate_chain=certificate
+    )
+    return grpc.secure_channel(address, credentials)

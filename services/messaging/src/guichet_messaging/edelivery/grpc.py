@@ -23,7 +23,7 @@ from guichet.messaging.v1 import edelivery_pb2_grpc as pb_grpc
 from guichet.wallet.v1 import wallet_pb2 as wallet
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_kit.auth import in_own_name
-from guichet_kit.client_streams import forward_stream
+from guichet_kit.client_streams import forward_stream, threaded_mutual_tls_channel
 from guichet_kit.db import transaction
 from guichet_kit.domain import (
     Conflict,
@@ -321,9 +321,9 @@ async def report_unread(
 
 
 def uploads_channel(address: str, certificate: Path, private_key: Path, ca: Path) -> grpc.Channel:
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=ca.read_bytes(),
+    return threaded_mutual_tls_channel(
+        address,
+        ca=ca.read_bytes(),
+        certificate=certificate.read_bytes(),
         private_key=private_key.read_bytes(),
-        certificate_chain=certificate.read_bytes(),
     )
-    return grpc.secure_channel(address, credentials)

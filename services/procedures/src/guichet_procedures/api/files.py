@@ -19,7 +19,7 @@ import grpc
 from guichet.wallet.v1 import wallet_pb2 as wallet
 from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_kit.auth import in_own_name
-from guichet_kit.client_streams import forward_stream
+from guichet_kit.client_streams import forward_stream, threaded_mutual_tls_channel
 from guichet_kit.domain import (
     Aborted,
     AlreadyExists,
@@ -67,12 +67,12 @@ def wallet_uploads_channel(
     address: str, certificate: Path, private_key: Path, platform_ca: Path
 ) -> grpc.Channel:
     """The same, threaded: for files streamed in (`guichet_kit.client_streams` says why)."""
-    credentials = grpc.ssl_channel_credentials(
-        root_certificates=platform_ca.read_bytes(),
+    return threaded_mutual_tls_channel(
+        address,
+        ca=platform_ca.read_bytes(),
+        certificate=certificate.read_bytes(),
         private_key=private_key.read_bytes(),
-        certificate_chain=certificate.read_bytes(),
     )
-    return grpc.secure_channel(address, credentials)
 
 
 def files_unavailable() -> Unavailable:
