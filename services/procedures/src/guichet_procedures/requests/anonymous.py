@@ -30,7 +30,6 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, f
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from guichet.events.v1 import procedures_pb2 as events_pb2
 from guichet_kit.auth import LevelOfAssurance, Principal
 from guichet_kit.db import Base, transaction
 from guichet_kit.domain import (
@@ -44,7 +43,6 @@ from guichet_kit.domain import (
 )
 from guichet_kit.i18n import Catalog, Language
 from guichet_kit.mail import send_mail
-from guichet_kit.outbox import OutboxMessage
 from guichet_kit.values import InvalidValue, parse_email
 from guichet_procedures.definitions.model import Definition
 from guichet_procedures.requests import events, repository, service
@@ -467,20 +465,6 @@ async def confirm_email(
 # ---- submission, cancellation, proof ----
 
 
-def _add_contact(session: AsyncSession, request: Request, email: str, link: str) -> None:
-    """`service.submit` wrote the submitted event; a request without an account adds to it,
-    in the same transaction, what a notification needs to reach the applicant."""
-    for written in list(session.new) + list(session.identity_map.values()):
-        if not isinstance(written, OutboxMessage) or written.subject != events.REQUEST_SUBMITTED:
-            continue
-        event = events_pb2.RequestSubmitted.FromString(written.payload)
-        if event.request_id != str(request.id):
-            continue
-        event.applicant.email = email
-        event.applicant.follow_up_url = link
-        written.payload = event.SerializeToString()
-
-
 async def submit(
     session: AsyncSession,
     store: CatalogueStore,
@@ -501,6 +485,7 @@ async def submit(
             _("Confirm your e-mail address with the code sent to it before submitting."),
         )
     first_time = found.request.state == DRAFT
+    link = follow_url(postman.public_base_url, token)
     request, definition = await service.submit(
         session,
         store,
@@ -509,11 +494,11 @@ async def submit(
         idempotency_key,
         make_proof,
         now=now,
+        email=access.email or "",
+        follow_up_url=link,
     )
     if first_time and access.email is not None:
         request.applicant_name = access.email[:MAX_NAME]
-        link = follow_url(postman.public_base_url, token)
-        _add_contact(session, request, access.email, link)
         await session.flush()
         language = Language(request.language)
         subject, text = _acknowledgement(

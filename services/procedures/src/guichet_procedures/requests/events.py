@@ -37,7 +37,11 @@ def title_in(request: Request) -> str:
     return request.title.get(request.language) or request.title.get("en", "")
 
 
-def request_submitted(request: Request, *, resubmitted: bool) -> events_pb2.RequestSubmitted:
+def request_submitted(
+    request: Request, *, resubmitted: bool, email: str = "", follow_up_url: str = ""
+) -> events_pb2.RequestSubmitted:
+    """`email` and `follow_up_url`: for a request filed without an account, what a notification
+    needs to reach its applicant."""
     event = events_pb2.RequestSubmitted(
         request_id=str(request.id),
         reference=request.reference or "",
@@ -50,6 +54,8 @@ def request_submitted(request: Request, *, resubmitted: bool) -> events_pb2.Requ
         resubmitted=resubmitted,
         cursor=request.incoming_sequence or 0,
     )
+    event.applicant.email = email
+    event.applicant.follow_up_url = follow_up_url
     event.occurred_at.FromDatetime(request.updated_at)
     return event
 

@@ -415,7 +415,10 @@ async def submit(
     now: datetime,
     signature: signatures.SignatureInput | None = None,
     verifier: signatures.SignatureVerifier | None = None,
+    email: str = "",
+    follow_up_url: str = "",
 ) -> tuple[Request, Definition]:
+    """`email`, `follow_up_url`: a request filed without an account, told in its event."""
     # The row lock serialises a double click: the second sees the first's submission.
     request = await request_of(session, acting.owner, request_id, for_update=True)
     definition = await pinned(store, session, request)
@@ -457,7 +460,11 @@ async def submit(
     await attachments.at_submission(session, request, now)
     await session.flush()
     add_event(
-        session, events.REQUEST_SUBMITTED, events.request_submitted(request, resubmitted=False)
+        session,
+        events.REQUEST_SUBMITTED,
+        events.request_submitted(
+            request, resubmitted=False, email=email, follow_up_url=follow_up_url
+        ),
     )
     await _issue_proof(session, request, definition, acting.principal, make_proof)
     return request, definition
