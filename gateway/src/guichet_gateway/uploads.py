@@ -15,12 +15,9 @@ where it goes before its first byte (the header message of the stream).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import queue
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -28,6 +25,7 @@ import grpc
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from guichet_kit.client_streams import forward_stream
 from guichet_kit.errors import FieldError
 from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata
 from guichet_kit.i18n import Catalog, Text
@@ -37,8 +35,6 @@ _ = Catalog("guichet_gateway")
 
 # Forwarded gRPC messages carry at most this much of a file each (far below gRPC's 4 MB).
 CHUNK_BYTES = 256 * 1024
-# Chunks waiting for the gRPC stream: about 1 MB per upload in flight, whatever the file's size.
-QUEUE_CHUNKS = 4
 # A text field of an upload (type, title, dates, a file name) is short.
 MAX_TEXT_FIELD_BYTES = 4096
 MAX_TEXT_FIELDS = 16
@@ -317,7 +313,6 @@ def _text(raw: bytes) -> str:
 
 # A stream's deadline covers a whole transfer.
 UPLOAD_TIMEOUT_SECONDS = STREAM_TIMEOUT_SECONDS
-_ABORT = object()
 
 
 def _as_aio_error(error: grpc.RpcError) -> grpc.aio.AioRpcError:
@@ -337,75 +332,22 @@ async def stream_into(
     chunks: AsyncIterator[bytes],
     wrap: Callable[[bytes], Message],
 ) -> Any:
-    """Forward `header` then every chunk of `chunks` (as `wrap(chunk)` messages) into the client
-    stream that `start(messages, metadata=, timeout=)` opens (a threaded stub's `.future`), and
-    return its reply.
-
-    Threaded, not asyncio gRPC: grpc.aio loses the service's status when the service ends the
-    call while a message is being sent (its failed write overwrites the status with INTERNAL
-    "Internal error from Core"), which is exactly a refusal in the middle of a file. The
-    threaded client reports the service's own status. The chunks pass to its sending thread
-    through a queue of QUEUE_CHUNKS at most: memory stays flat.
-
-    The first of the two sides to finish decides: the service refusing (or failing) before the
-    file's end stops the reading and its error is raised (as `grpc.aio.AioRpcError`, for the
-    problem handlers); the body failing (unreadable, too large, client gone) cancels the call,
-    so the service keeps nothing, and its error is raised."""
-    loop = asyncio.get_running_loop()
-    items: queue.SimpleQueue[Any] = queue.SimpleQueue()
-    room = asyncio.Semaphore(QUEUE_CHUNKS)
-
-    def release() -> None:
-        # From the sending thread: the loop may be gone at shutdown.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(room.release)
-
-    def messages() -> Iterator[Message]:
-        # In the client's sending thread. Ends normally only after the last chunk: an
-        # aborted upload is cancelled first, so the service never sees a complete file.
-        yield header
-        while (item := items.get()) is not None and item is not _ABORT:
-            release()
-            yield wrap(item)
-
-    async def feed() -> None:
-        async for chunk in chunks:
-            await room.acquire()
-            items.put(chunk)
-        items.put(None)
-
-    answered: asyncio.Future[Any] = loop.create_future()
-
-    def settle(future: grpc.Future[Any]) -> None:
-        if not answered.done():
-            answered.set_result(future)
-
-    def done(future: grpc.Future[Any]) -> None:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, future)
-
-    call = start(messages(), metadata=call_metadata(), timeout=UPLOAD_TIMEOUT_SECONDS)
-    call.add_done_callback(done)
-    feeding = asyncio.create_task(feed())
+    """The kit's `forward_stream` with the caller's metadata and an upload's deadline (its
+    docstring says why threaded, and who decides the end); the service's refusal is raised as
+    `grpc.aio.AioRpcError`, as the problem handlers read a call's failure."""
     try:
-        await asyncio.wait({feeding, answered}, return_when=asyncio.FIRST_COMPLETED)
-        if not answered.done():
-            error = feeding.exception()
-            if error is not None:
-                raise error
-            await answered
-        # The service answered, at the end or before (a refusal, raised as such).
-        try:
-            return call.result()
-        except grpc.RpcError as failed:
-            raise _as_aio_error(failed) from None
-    finally:
-        if not feeding.done():
-            feeding.cancel()
-        if not call.done():
-            call.cancel()
-        items.put(_ABORT)  # frees the sending thread if it waits for a chunk
-        await asyncio.gather(feeding, return_exceptions=True)
+        return await forward_stream(
+            start,
+            header,
+            chunks,
+            wrap,
+            metadata=call_metadata(),
+            deadline_seconds=UPLOAD_TIMEOUT_SECONDS,
+        )
+    except grpc.RpcError as failed:
+        if isinstance(failed, grpc.aio.AioRpcError):
+            raise
+        raise _as_aio_error(failed) from None
 
 
 async def first_of_stream(call: Any) -> tuple[Any, AsyncIterator[Any]]:
