@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +40,14 @@ class ExchangeThread(Base):
     __table_args__ = (
         Index("ix_exchange_threads_owner", "owner", "last_message_at"),
         Index("ix_exchange_threads_administration", "administration", "last_message_at"),
+        # One thread per person and procedures request.
+        Index(
+            "ux_exchange_threads_request",
+            "owner",
+            "request_reference",
+            unique=True,
+            postgresql_where=text("request_reference IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -51,6 +60,8 @@ class ExchangeThread(Base):
     reason: Mapped[str] = mapped_column(String(80))
     # A procedures request's reference, for a thread per request.
     request_reference: Mapped[str | None] = mapped_column(String(40))
+    # A document sent to an administration (F66) is acknowledged with this reference.
+    reference: Mapped[str | None] = mapped_column(String(16), unique=True)
     title: Mapped[str] = mapped_column(Text)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -73,12 +84,25 @@ class ExchangeMessage(Base):
 
 
 class ExchangeAttachment(Base):
+    """A file the person uploaded: first on its own (no message), then sent with one message."""
+
     __tablename__ = "exchange_attachments"
+    __table_args__ = (
+        Index("ix_exchange_attachments_owner", "owner"),
+        Index("ix_exchange_attachments_message", "message"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    message: Mapped[uuid.UUID] = mapped_column(ForeignKey("exchange_messages.id"))
+    # The person's national id (who uploaded it).
+    owner: Mapped[str] = mapped_column(String(80))
+    # None until a message carries it.
+    message: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("exchange_messages.id"))
     # The wallet's file id (its FileService keeps the bytes, scanned and typed).
     file_id: Mapped[str] = mapped_column(String(80))
     file_name: Mapped[str] = mapped_column(Text)
     content_type: Mapped[str] = mapped_column(String(120))
     size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), server_default="")
+    uploaded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
