@@ -34,6 +34,7 @@ TRACKING_STATUS_CHANGED = "etracking.tracking.status_changed.v1"  # ...TrackingS
 
 # wallet
 PIECE_EXPIRING = "wallet.piece.expiring.v1"  # payload wallet_pb2.PieceExpiring
+EDOCUMENT_OPENED = "wallet.edocument.opened.v1"  # payload wallet_pb2.EDocumentOpened
 
 # procedures (payloads in procedures_pb2)
 REQUEST_SUBMITTED = "procedures.request.submitted.v1"  # RequestSubmitted

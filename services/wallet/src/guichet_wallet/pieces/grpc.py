@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet.wallet.v1 import wallet_pb2_grpc as pb_grpc
+from guichet_kit.db import transaction
 from guichet_kit.domain import FieldError, InvalidInput, NotFound
 from guichet_kit.i18n import Catalog, current_language
 from guichet_kit.mandates import MandateChecker
@@ -227,6 +228,14 @@ class WalletServicer(DeclaredServicer, pb_grpc.WalletServiceServicer):
         )
         async for chunk in self._filing.pipeline.read(version.bucket, version.object_key):
             yield pb.DownloadFileResponse(chunk=chunk)
+        # Served whole: an eDocument is now opened (a cut download is not). The mark and its
+        # event commit together, so the sender's read receipt cannot be lost.
+        async with transaction(self._filing.sessions) as session:
+            opened = await service.mark_opened(
+                session, owner, piece_id, opened_by=call.person.national_id
+            )
+        if opened:
+            self.events_written()
 
 
 __all__ = ["WalletServicer", "chunks_after_header", "file_to_proto", "header_missing"]

@@ -122,6 +122,8 @@ class ReceivedDocument(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # When its file was first served whole (the read receipt's source); None while unread.
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Copy(Base):

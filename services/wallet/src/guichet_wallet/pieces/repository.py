@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, text, union
+from sqlalchemy import delete, func, select, text, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -171,6 +171,24 @@ async def senders_of(
         select(ReceivedDocument).where(ReceivedDocument.piece_id.in_(piece_ids))
     )
     return {row.piece_id: row for row in rows}
+
+
+async def mark_opened(
+    session: AsyncSession, owner: str, piece_id: uuid.UUID, at: datetime
+) -> ReceivedDocument | None:
+    """Sets `opened_at` on the owner's unopened eDocument (one UPDATE: two downloads at once mark
+    it once); None when the piece is no eDocument of theirs or was opened before."""
+    opened: ReceivedDocument | None = await session.scalar(
+        update(ReceivedDocument)
+        .where(
+            ReceivedDocument.piece_id == piece_id,
+            ReceivedDocument.opened_at.is_(None),
+            ReceivedDocument.piece_id.in_(select(Piece.id).where(Piece.owner == owner)),
+        )
+        .values(opened_at=at)
+        .returning(ReceivedDocument)
+    )
+    return opened
 
 
 async def find_copy(session: AsyncSession, copy_id: uuid.UUID) -> Copy | None:

@@ -101,6 +101,9 @@ class Sender:
     signature_subject: str
     signed_at: datetime | None
     delivery_id: str
+    # Set from the stored row: when it arrived and when it was first opened (None: unread).
+    received_at: datetime | None = None
+    opened_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -354,9 +357,29 @@ async def senders_of(session: AsyncSession, pieces: list[Piece]) -> dict[uuid.UU
             row.signature_subject,
             row.signed_at,
             row.delivery_id,
+            row.received_at,
+            row.opened_at,
         )
         for piece_id, row in found.items()
     }
+
+
+async def mark_opened(
+    session: AsyncSession, owner: str, piece_id: uuid.UUID, opened_by: str
+) -> bool:
+    """The owner's eDocument was served whole: marked opened and EDocumentOpened written, in the
+    caller's transaction, the first time only (the sender's read receipt depends on that event, so
+    it goes through the outbox with the mark). Any other piece: nothing. Returns whether the event
+    was written."""
+    opened = await repository.mark_opened(session, owner, piece_id, datetime.now(UTC))
+    if opened is None:
+        return False
+    add_event(
+        session,
+        events.EDOCUMENT_OPENED,
+        events.edocument_opened(owner, opened, opened_by),
+    )
+    return True
 
 
 async def purge_account(

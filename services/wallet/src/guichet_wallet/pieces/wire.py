@@ -58,6 +58,10 @@ def sender_to_proto(sender: Sender) -> pb.DocumentSender:
     )
     if sender.signed_at is not None:
         message.signed_at.FromDatetime(sender.signed_at)
+    if sender.received_at is not None:
+        message.received_at.FromDatetime(sender.received_at)
+    if sender.opened_at is not None:
+        message.opened_at.FromDatetime(sender.opened_at)
     return message
 
 

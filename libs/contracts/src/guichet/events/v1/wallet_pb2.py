@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eguichet/events/v1/wallet.proto\x12\x11guichet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x01\n\rPieceExpiring\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08piece_id\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x11\n\ttype_code\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x12\n\nexpires_on\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eguichet/events/v1/wallet.proto\x12\x11guichet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x01\n\rPieceExpiring\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08piece_id\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x11\n\ttype_code\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x12\n\nexpires_on\x18\x07 \x01(\t\"\xcc\x01\n\x0f\x45\x44ocumentOpened\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08piece_id\x18\x03 \x01(\t\x12\r\n\x05owner\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65livery_id\x18\x05 \x01(\t\x12\x11\n\topened_by\x18\x06 \x01(\t\x12-\n\topened_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PIECEEXPIRING']._serialized_start=87
   _globals['_PIECEEXPIRING']._serialized_end=256
+  _globals['_EDOCUMENTOPENED']._serialized_start=259
+  _globals['_EDOCUMENTOPENED']._serialized_end=463
 # @@protoc_insertion_point(module_scope)

@@ -60,3 +60,52 @@ class PieceExpiring(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PieceExpiring: _TypeAlias = PieceExpiring  # noqa: Y015
+
+@_typing.final
+class EDocumentOpened(_message.Message):
+    """EDocumentOpened is published on wallet.edocument.opened.v1 when an eDocument's file (F44) was
+    first served whole from its addressee's wallet: messaging turns it into the sender's read
+    receipt (F64). Written through the outbox with the mark in the same transaction: once per
+    eDocument, never lost.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    PIECE_ID_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    OPENED_BY_FIELD_NUMBER: _builtins.int
+    OPENED_AT_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    piece_id: _builtins.str
+    """The wallet piece the eDocument became."""
+    owner: _builtins.str
+    """`person:<national id>`: the addressee."""
+    delivery_id: _builtins.str
+    """The eDelivery's platform id (DocumentSender.delivery_id)."""
+    opened_by: _builtins.str
+    """The national id of whoever downloaded it: the owner, or a relation reading their wallet."""
+    @_builtins.property
+    def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def opened_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        piece_id: _builtins.str = ...,
+        owner: _builtins.str = ...,
+        delivery_id: _builtins.str = ...,
+        opened_by: _builtins.str = ...,
+        opened_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at", "opened_at", b"opened_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivery_id", b"delivery_id", "event_id", b"event_id", "occurred_at", b"occurred_at", "opened_at", b"opened_at", "opened_by", b"opened_by", "owner", b"owner", "piece_id", b"piece_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EDocumentOpened: _TypeAlias = EDocumentOpened  # noqa: Y015

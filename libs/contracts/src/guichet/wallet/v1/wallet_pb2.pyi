@@ -882,6 +882,8 @@ class DocumentSender(_message.Message):
     SIGNATURE_SUBJECT_FIELD_NUMBER: _builtins.int
     SIGNED_AT_FIELD_NUMBER: _builtins.int
     DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    OPENED_AT_FIELD_NUMBER: _builtins.int
+    RECEIVED_AT_FIELD_NUMBER: _builtins.int
     administration: _builtins.str
     """The sending administration's code."""
     administration_name: _builtins.str
@@ -890,6 +892,17 @@ class DocumentSender(_message.Message):
     delivery_id: _builtins.str
     @_builtins.property
     def signed_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def opened_at(self) -> _timestamp_pb2.Timestamp:
+        """When the addressee's wallet first served the eDocument's file whole (a download, by the
+        person or someone reading their wallet for them); unset while it is unread. The sender's read
+        receipt follows from it (event wallet.edocument.opened.v1).
+        """
+
+    @_builtins.property
+    def received_at(self) -> _timestamp_pb2.Timestamp:
+        """When it arrived in the wallet."""
+
     def __init__(
         self,
         *,
@@ -898,10 +911,12 @@ class DocumentSender(_message.Message):
         signature_subject: _builtins.str = ...,
         signed_at: _timestamp_pb2.Timestamp | None = ...,
         delivery_id: _builtins.str = ...,
+        opened_at: _timestamp_pb2.Timestamp | None = ...,
+        received_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["signed_at", b"signed_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opened_at", b"opened_at", "received_at", b"received_at", "signed_at", b"signed_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "administration_name", b"administration_name", "delivery_id", b"delivery_id", "signature_subject", b"signature_subject", "signed_at", b"signed_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "administration_name", b"administration_name", "delivery_id", b"delivery_id", "opened_at", b"opened_at", "received_at", b"received_at", "signature_subject", b"signature_subject", "signed_at", b"signed_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
