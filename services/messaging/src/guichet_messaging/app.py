@@ -36,12 +36,19 @@ from guichet_messaging.edelivery.receipts import ReceiptSealer
 from guichet_messaging.edelivery.service import EDelivery
 from guichet_messaging.exchanges.grpc import AdministrationMessagingServicer, ExchangeServicer
 from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
-from guichet_messaging.notifications.delivery import DeliveryWorker, MailSender, SmsSender
+from guichet_messaging.notifications.delivery import (
+    DeliveryWorker,
+    MailSender,
+    NoopSender,
+    Sender,
+    SmsSender,
+)
 from guichet_messaging.notifications.etracking_events import TrackingNotifications
 from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.models import Channel
 from guichet_messaging.notifications.person_events import PersonNotifications
 from guichet_messaging.notifications.service import Backoff
+from guichet_messaging.purge import AccountPurge
 from guichet_messaging.settings import MessagingSettings
 
 SERVICES = pb.DESCRIPTOR.services_by_name
@@ -150,17 +157,20 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
             tasks.append(serve(grpc_service, runtime.stop))
         if "worker" in roles:
             tasks.append(runtime.relay.run(runtime.stop))
+            senders: dict[Channel, Sender] = {
+                Channel.EMAIL: MailSender(
+                    settings.smtp_host,
+                    settings.smtp_port,
+                    settings.mail_from,
+                    settings.smtp_timeout_seconds,
+                ),
+                Channel.SMS: SmsSender(settings.sms_url, settings.sms_timeout_seconds),
+            }
+            if settings.noop_senders:
+                senders = {channel: NoopSender() for channel in senders}
             worker = DeliveryWorker(
                 sessions,
-                {
-                    Channel.EMAIL: MailSender(
-                        settings.smtp_host,
-                        settings.smtp_port,
-                        settings.mail_from,
-                        settings.smtp_timeout_seconds,
-                    ),
-                    Channel.SMS: SmsSender(settings.sms_url, settings.sms_timeout_seconds),
-                },
+                senders,
                 Backoff(
                     settings.delivery_base_delay_seconds,
                     settings.delivery_max_delay_seconds,
@@ -195,6 +205,11 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                         EventConsumer(runtime.js, sessions, subscription).run(runtime.stop)
                     )
             tasks.append(worker.run(runtime.stop))
+            # F8: identity's account deletions, confirmed on messaging.account.purged.v1.
+            purge = AccountPurge(edelivery, f"{settings.consumer_prefix}-account-purge")
+            tasks.append(
+                EventConsumer(runtime.js, sessions, purge.subscription()).run(runtime.stop)
+            )
             if edelivery is not None:
                 tasks.append(
                     report_unread(

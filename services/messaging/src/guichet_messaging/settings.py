@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from guichet_kit.settings import KitSettings, TlsFiles
+from guichet_kit.settings import Environment, KitSettings, TlsFiles
 
 
 class MessagingSettings(KitSettings):
@@ -47,6 +47,10 @@ class MessagingSettings(KitSettings):
     # and how many it hands over at the same time.
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
     delivery_concurrency: int = Field(default=4, gt=0, le=64)
+    # Benchmarks only: notifications are marked delivered without being handed to the SMTP relay
+    # or the SMS provider (the path's own cost, against which the relay's is measured). Nobody
+    # would be told anything: refused in production.
+    noop_senders: bool = False
     # identity's services port (mutual TLS, messaging's certificate above, the platform CA): a
     # person's contact and preferences for the notifications of their requests and pieces. Unset
     # platform CA: those notifications are not consumed (eTracking's still are).
@@ -72,6 +76,12 @@ class MessagingSettings(KitSettings):
     def _delays_in_order(self) -> MessagingSettings:
         if self.delivery_max_delay_seconds < self.delivery_base_delay_seconds:
             raise ValueError("MESSAGING_DELIVERY_MAX_DELAY_SECONDS is below the base delay")
+        return self
+
+    @model_validator(mode="after")
+    def _senders_in_production(self) -> MessagingSettings:
+        if self.noop_senders and self.environment is Environment.production:
+            raise ValueError("MESSAGING_NOOP_SENDERS would tell nobody anything: not in production")
         return self
 
     @model_validator(mode="after")

@@ -47,3 +47,9 @@ def test_a_missing_address_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValidationError, match="database_url"):
         MessagingSettings(**{k: v for k, v in REQUIRED.items() if k != "database_url"})  # type: ignore[arg-type]
+
+
+def test_senders_that_send_nothing_are_refused_in_production() -> None:
+    with pytest.raises(ValidationError, match="MESSAGING_NOOP_SENDERS"):
+        MessagingSettings(**REQUIRED, environment="production", noop_senders=True)  # type: ignore[arg-type]
+    assert MessagingSettings(**REQUIRED, noop_senders=True).noop_senders  # type: ignore[arg-type]

@@ -75,6 +75,13 @@ class SmsSender:
             raise SmsRefused(f"the SMS provider answered {reply.status_code}")
 
 
+class NoopSender:
+    """Benchmarks only (MESSAGING_NOOP_SENDERS): takes every notification and sends nothing."""
+
+    async def send(self, notification: Notification) -> None:
+        return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
