@@ -10,7 +10,7 @@ failure between the two lands once in the wallet too.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -240,6 +240,23 @@ class EDelivery:
             .limit(batch)
             .with_for_update(skip_locked=True)
         )
+        return await self._report_unread(session, due)
+
+    async def report_unread_of(self, session: AsyncSession, national_id: str) -> int:
+        """F8: the deliveries a deleted person never opened can no longer be opened: their
+        `unread` receipt now, without waiting for the delay."""
+        due = await session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.addressee == national_id,
+                Delivery.read_at.is_(None),
+                Delivery.unread_reported_at.is_(None),
+            )
+            .with_for_update()
+        )
+        return await self._report_unread(session, due)
+
+    async def _report_unread(self, session: AsyncSession, due: Iterable[Delivery]) -> int:
         reported = 0
         for delivery in due:
             delivery.unread_reported_at = self._clock()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -13,9 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
+from guichet_kit.auth import LevelOfAssurance
 from guichet_kit.domain import FieldError, InvalidInput
 from guichet_kit.i18n import Catalog
 from guichet_kit.servicers import Call, Db, DeclaredServicer, citizen, rpc
+from guichet_messaging import export
 from guichet_messaging.notifications import service
 from guichet_messaging.notifications.models import Channel, Notification, Status
 
@@ -103,4 +106,14 @@ class MessagingServicer(DeclaredServicer, pb_grpc.MessagingServiceServicer):
         return pb.ListMyNotificationsResponse(
             notifications=[notification_to_proto(n) for n in notifications],
             next_page_token=_token(following) if following else "",
+        )
+
+    # F13: as identity's export, at a substantial sign-in (threads hold what the person wrote).
+    @rpc(citizen(LevelOfAssurance.SUBSTANTIAL), db=Db.READ)
+    async def ExportMessaging(
+        self, request: pb.ExportMessagingRequest, call: Call
+    ) -> pb.ExportMessagingResponse:
+        document = await export.document_of(call.session, call.person.national_id)
+        return pb.ExportMessagingResponse(
+            document=json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
         )

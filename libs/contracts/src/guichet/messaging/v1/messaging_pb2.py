@@ -25,23 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$guichet/messaging/v1/messaging.proto\x12\x14guichet.messaging.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12:\n\x07\x63hannel\x18\x03 \x01(\x0e\x32).guichet.messaging.v1.NotificationChannel\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x11\n\treference\x18\x06 \x01(\t\x12\x34\n\x06status\x18\x07 \x01(\x0e\x32$.guichet.messaging.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65livered_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x1aListMyNotificationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"q\n\x1bListMyNotificationsResponse\x12\x39\n\rnotifications\x18\x01 \x03(\x0b\x32\".guichet.messaging.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*y\n\x13NotificationChannel\x12$\n NOTIFICATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aNOTIFICATION_CHANNEL_EMAIL\x10\x01\x12\x1c\n\x18NOTIFICATION_CHANNEL_SMS\x10\x02*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\x8e\x01\n\x10MessagingService\x12z\n\x13ListMyNotifications\x12\x30.guichet.messaging.v1.ListMyNotificationsRequest\x1a\x31.guichet.messaging.v1.ListMyNotificationsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$guichet/messaging/v1/messaging.proto\x12\x14guichet.messaging.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\x0cNotification\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12:\n\x07\x63hannel\x18\x03 \x01(\x0e\x32).guichet.messaging.v1.NotificationChannel\x12\x11\n\trecipient\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x11\n\treference\x18\x06 \x01(\t\x12\x34\n\x06status\x18\x07 \x01(\x0e\x32$.guichet.messaging.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x08 \x01(\x05\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x64\x65livered_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x1aListMyNotificationsRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"q\n\x1bListMyNotificationsResponse\x12\x39\n\rnotifications\x18\x01 \x03(\x0b\x32\".guichet.messaging.v1.Notification\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x18\n\x16\x45xportMessagingRequest\"+\n\x17\x45xportMessagingResponse\x12\x10\n\x08\x64ocument\x18\x01 \x01(\x0c*y\n\x13NotificationChannel\x12$\n NOTIFICATION_CHANNEL_UNSPECIFIED\x10\x00\x12\x1e\n\x1aNOTIFICATION_CHANNEL_EMAIL\x10\x01\x12\x1c\n\x18NOTIFICATION_CHANNEL_SMS\x10\x02*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xfe\x01\n\x10MessagingService\x12z\n\x13ListMyNotifications\x12\x30.guichet.messaging.v1.ListMyNotificationsRequest\x1a\x31.guichet.messaging.v1.ListMyNotificationsResponse\x12n\n\x0f\x45xportMessaging\x12,.guichet.messaging.v1.ExportMessagingRequest\x1a-.guichet.messaging.v1.ExportMessagingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'guichet.messaging.v1.messaging_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTIFICATIONCHANNEL']._serialized_start=601
-  _globals['_NOTIFICATIONCHANNEL']._serialized_end=722
-  _globals['_DELIVERYSTATUS']._serialized_start=725
-  _globals['_DELIVERYSTATUS']._serialized_end=862
+  _globals['_NOTIFICATIONCHANNEL']._serialized_start=672
+  _globals['_NOTIFICATIONCHANNEL']._serialized_end=793
+  _globals['_DELIVERYSTATUS']._serialized_start=796
+  _globals['_DELIVERYSTATUS']._serialized_end=933
   _globals['_NOTIFICATION']._serialized_start=96
   _globals['_NOTIFICATION']._serialized_end=419
   _globals['_LISTMYNOTIFICATIONSREQUEST']._serialized_start=421
   _globals['_LISTMYNOTIFICATIONSREQUEST']._serialized_end=484
   _globals['_LISTMYNOTIFICATIONSRESPONSE']._serialized_start=486
   _globals['_LISTMYNOTIFICATIONSRESPONSE']._serialized_end=599
-  _globals['_MESSAGINGSERVICE']._serialized_start=865
-  _globals['_MESSAGINGSERVICE']._serialized_end=1007
+  _globals['_EXPORTMESSAGINGREQUEST']._serialized_start=601
+  _globals['_EXPORTMESSAGINGREQUEST']._serialized_end=625
+  _globals['_EXPORTMESSAGINGRESPONSE']._serialized_start=627
+  _globals['_EXPORTMESSAGINGRESPONSE']._serialized_end=670
+  _globals['_MESSAGINGSERVICE']._serialized_start=936
+  _globals['_MESSAGINGSERVICE']._serialized_end=1190
 # @@protoc_insertion_point(module_scope)

@@ -40,6 +40,11 @@ class MessagingServiceStub:
                 request_serializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsRequest.SerializeToString,
                 response_deserializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsResponse.FromString,
                 _registered_method=True)
+        self.ExportMessaging = channel.unary_unary(
+                '/guichet.messaging.v1.MessagingService/ExportMessaging',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingResponse.FromString,
+                _registered_method=True)
 
 
 class MessagingServiceServicer:
@@ -54,6 +59,15 @@ class MessagingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportMessaging(self, request, context):
+        """ExportMessaging returns everything messaging holds about the caller (themselves, whatever
+        the acting context), as JSON (F13): notifications, threads with their messages, eDocuments
+        delivered with their receipts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MessagingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +75,11 @@ def add_MessagingServiceServicer_to_server(servicer, server):
                     servicer.ListMyNotifications,
                     request_deserializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsRequest.FromString,
                     response_serializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsResponse.SerializeToString,
+            ),
+            'ExportMessaging': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportMessaging,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +110,33 @@ class MessagingService:
             '/guichet.messaging.v1.MessagingService/ListMyNotifications',
             guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsRequest.SerializeToString,
             guichet_dot_messaging_dot_v1_dot_messaging__pb2.ListMyNotificationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportMessaging(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.messaging.v1.MessagingService/ExportMessaging',
+            guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_messaging__pb2.ExportMessagingResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,11 @@ class MessagingServiceStub:
     """ListMyNotifications lists the notifications sent to the caller, newest first, each with
     its channel and delivery status (token needed; the caller's own, private context).
     """
+    ExportMessaging: _grpc.UnaryUnaryMultiCallable[_messaging_pb2.ExportMessagingRequest, _messaging_pb2.ExportMessagingResponse]
+    """ExportMessaging returns everything messaging holds about the caller (themselves, whatever
+    the acting context), as JSON (F13): notifications, threads with their messages, eDocuments
+    delivered with their receipts.
+    """
 
 @_typing.type_check_only
 class MessagingServiceAsyncStub(MessagingServiceStub):
@@ -46,6 +51,11 @@ class MessagingServiceAsyncStub(MessagingServiceStub):
     ListMyNotifications: _aio.UnaryUnaryMultiCallable[_messaging_pb2.ListMyNotificationsRequest, _messaging_pb2.ListMyNotificationsResponse]  # type: ignore[assignment]
     """ListMyNotifications lists the notifications sent to the caller, newest first, each with
     its channel and delivery status (token needed; the caller's own, private context).
+    """
+    ExportMessaging: _aio.UnaryUnaryMultiCallable[_messaging_pb2.ExportMessagingRequest, _messaging_pb2.ExportMessagingResponse]  # type: ignore[assignment]
+    """ExportMessaging returns everything messaging holds about the caller (themselves, whatever
+    the acting context), as JSON (F13): notifications, threads with their messages, eDocuments
+    delivered with their receipts.
     """
 
 class MessagingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -59,6 +69,17 @@ class MessagingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_messaging_pb2.ListMyNotificationsResponse, _abc.Awaitable[_messaging_pb2.ListMyNotificationsResponse]]:
         """ListMyNotifications lists the notifications sent to the caller, newest first, each with
         its channel and delivery status (token needed; the caller's own, private context).
+        """
+
+    @_abc_1.abstractmethod
+    def ExportMessaging(
+        self,
+        request: _messaging_pb2.ExportMessagingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_messaging_pb2.ExportMessagingResponse, _abc.Awaitable[_messaging_pb2.ExportMessagingResponse]]:
+        """ExportMessaging returns everything messaging holds about the caller (themselves, whatever
+        the acting context), as JSON (F13): notifications, threads with their messages, eDocuments
+        delivered with their receipts.
         """
 
 def add_MessagingServiceServicer_to_server(servicer: MessagingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
