@@ -32,6 +32,7 @@ from guichet_messaging.edelivery.grpc import (
     report_unread,
     uploads_channel,
 )
+from guichet_messaging.edelivery.opened import ReadReceipts
 from guichet_messaging.edelivery.receipts import ReceiptSealer
 from guichet_messaging.edelivery.service import EDelivery
 from guichet_messaging.exchanges.grpc import AdministrationMessagingServicer, ExchangeServicer
@@ -211,6 +212,13 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                 EventConsumer(runtime.js, sessions, purge.subscription()).run(runtime.stop)
             )
             if edelivery is not None:
+                # The wallet's word that an eDocument was opened: the sender's read receipt.
+                read_receipts = ReadReceipts(edelivery, prefix=settings.consumer_prefix)
+                tasks.append(
+                    EventConsumer(runtime.js, sessions, read_receipts.subscription()).run(
+                        runtime.stop
+                    )
+                )
                 tasks.append(
                     report_unread(
                         sessions,

@@ -95,6 +95,9 @@ class ReceiptSealer:
                 "delivered_at": delivery.delivered_at.isoformat(),
             },
         }
+        if claims.kind is ReceiptKind.READ and delivery.read_at is not None:
+            # When the person opened it, which the sealing may follow by a moment.
+            payload["read_at"] = delivery.read_at.isoformat()
         return jwt.encode(
             payload,
             self._key,

@@ -211,8 +211,15 @@ class EDelivery:
         await session.flush()
         return Delivered(receipt, already_delivered=False)
 
-    async def mark_read(self, session: AsyncSession, national_id: str, piece_id: uuid.UUID) -> None:
-        """The person opened the eDocument: a read receipt, the first time only."""
+    async def mark_read(
+        self,
+        session: AsyncSession,
+        national_id: str,
+        piece_id: uuid.UUID,
+        read_at: datetime | None = None,
+    ) -> None:
+        """The person opened the eDocument (at `read_at`, the wallet's time; now when not given):
+        a read receipt, the first time only."""
         delivery = await session.scalar(
             select(Delivery)
             .where(Delivery.piece_id == piece_id, Delivery.addressee == national_id)
@@ -222,7 +229,7 @@ class EDelivery:
             raise delivery_not_found()
         if delivery.read_at is not None:
             return
-        delivery.read_at = self._clock()
+        delivery.read_at = read_at or self._clock()
         session.add(self._receipt(delivery, ReceiptKind.READ))
         await session.flush()
 
