@@ -20,6 +20,7 @@ from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
 from guichet_kit.auth import TokenVerifier
 from guichet_kit.events import EventConsumer
+from guichet_kit.grpc_client import insecure_channel
 from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
@@ -35,7 +36,9 @@ from guichet_messaging.edelivery.grpc import (
 from guichet_messaging.edelivery.opened import ReadReceipts
 from guichet_messaging.edelivery.receipts import ReceiptSealer
 from guichet_messaging.edelivery.service import EDelivery
+from guichet_messaging.exchanges.files import MessageFiles
 from guichet_messaging.exchanges.grpc import AdministrationMessagingServicer, ExchangeServicer
+from guichet_messaging.exchanges.requests import ProcedureRequests
 from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
 from guichet_messaging.notifications.delivery import (
     DeliveryWorker,
@@ -93,14 +96,36 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
             )
             # Exchanges with administrations: the person's side and the administrations' (mTLS).
             exchanges = exchanges_pb2.DESCRIPTOR.services_by_name
+            # Their files go through the wallet (none without the platform CA); a thread per
+            # request asks procedures.
+            files = None
+            if settings.platform_ca is not None:
+                wallet, wallet_uploads = MessageFiles.channels(
+                    settings.wallet_address,
+                    settings.tls_certificate,
+                    settings.tls_private_key,
+                    settings.platform_ca,
+                )
+                channels.append(wallet)
+                threaded.append(wallet_uploads)
+                files = MessageFiles(wallet, wallet_uploads)
+            procedures = insecure_channel(
+                settings.procedures_address, timeout=settings.procedures_timeout_seconds
+            )
+            channels.append(procedures)
             registry.add(
                 exchanges_pb2_grpc.add_ExchangeServiceServicer_to_server,
-                ExchangeServicer(sessions, runtime.events_written),
+                ExchangeServicer(
+                    sessions,
+                    runtime.events_written,
+                    files=files,
+                    requests=ProcedureRequests(procedures),
+                ),
                 exchanges["ExchangeService"],
             )
             registry.add(
                 exchanges_pb2_grpc.add_AdministrationMessagingServiceServicer_to_server,
-                AdministrationMessagingServicer(sessions, runtime.events_written),
+                AdministrationMessagingServicer(sessions, runtime.events_written, files=files),
                 exchanges["AdministrationMessagingService"],
             )
             if edelivery is not None:

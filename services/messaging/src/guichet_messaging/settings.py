@@ -68,6 +68,10 @@ class MessagingSettings(KitSettings):
     # it on paper); the worker looks for them this often.
     edelivery_unread_days: float = Field(default=14.0, gt=0)
     edelivery_unread_check_seconds: float = Field(default=300.0, gt=0)
+    # procedures' internal port: a thread per request asks it (with the person's token) whether
+    # the request is theirs and which administration receives it.
+    procedures_address: str = "127.0.0.1:50101"
+    procedures_timeout_seconds: float = Field(default=5.0, gt=0)
     # The durable consumers' names start with this (one set per deployment).
     consumer_prefix: str = "messaging"
     metrics_port: int = 0

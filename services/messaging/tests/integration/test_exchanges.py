@@ -6,7 +6,7 @@ found; another administration's thread refused."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.events import subjects
 from guichet.events.v1 import messaging_pb2 as events
 from guichet_kit.db import transaction
-from guichet_kit.domain import Forbidden, InvalidInput, NotFound
+from guichet_kit.domain import Conflict, Forbidden, InvalidInput, NotFound
 from guichet_kit.outbox import OutboxMessage
 from guichet_messaging.exchanges import service
-from guichet_messaging.exchanges.models import ExchangeMessage, ExchangeThread
+from guichet_messaging.exchanges.models import (
+    ExchangeAttachment,
+    ExchangeMessage,
+    ExchangeThread,
+)
 from guichet_messaging.exchanges.taxonomy import Taxonomy
 
 ANNE, BOB = "1980010112345", "1975060600123"
@@ -40,8 +44,8 @@ def draft(**changes: object) -> service.Draft:
 
 async def _send(sessions: async_sessionmaker[AsyncSession], **changes: object) -> uuid.UUID:
     async with transaction(sessions) as session:
-        thread = await service.send(session, TAXONOMY, owner=ANNE, draft=draft(**changes), now=NOW)
-        return thread.id
+        sent = await service.send(session, TAXONOMY, owner=ANNE, draft=draft(**changes), now=NOW)
+        return sent.thread.id
 
 
 async def _count(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
@@ -151,6 +155,26 @@ async def test_the_limits_themselves_are_accepted(
     assert await _count(sessions) == (2, 2)
 
 
+async def _upload(
+    sessions: async_sessionmaker[AsyncSession], owner: str = ANNE, name: str = "payslip.pdf"
+) -> str:
+    """A file as the wallet's pipeline took it (its copy id is the wallet's business here)."""
+    file = service.FileRef(str(uuid.uuid4()), name, "application/pdf", 1234, "ab" * 32)
+    async with transaction(sessions) as session:
+        attachment = await service.record_upload(session, owner, file, now=NOW)
+        return str(attachment.id)
+
+
+async def _waiting(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(ExchangeAttachment)
+            .where(ExchangeAttachment.message.is_(None))
+        )
+        return count or 0
+
+
 async def test_a_document_needs_its_file_and_goes_to_the_reasons_administration(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -160,25 +184,162 @@ async def test_a_document_needs_its_file_and_goes_to_the_reasons_administration(
             await service.send(
                 session, TAXONOMY, owner=ANNE, draft=document, now=NOW, document=True
             )
-    assert [error.field for error in refused.value.fields] == ["file"]
+    assert [error.field for error in refused.value.fields] == ["attachment_ids"]
     assert await _count(sessions) == (0, 0)
-    payslip = service.FileRef("file-1", "payslip.pdf", "application/pdf", 1234)
+    payslip = await _upload(sessions)
     with_file = draft(
         theme="social",
         subject="affiliation",
         reason="contributions",
         body="",
-        attachments=[payslip],
+        attachment_ids=(payslip,),
     )
     async with transaction(sessions) as session:
-        thread = await service.send(
+        sent = await service.send(
             session, TAXONOMY, owner=ANNE, draft=with_file, now=NOW, document=True
         )
+        thread = sent.thread
         assert (thread.administration, thread.kind) == ("ccss", "document")
+        # Acknowledged with a reference of the kit's scheme.
+        assert service.DocumentReference.parse(thread.reference or "").display == thread.reference
     async with transaction(sessions) as session:
         conversation = await service.read_as_administration(session, "ccss", thread.id, now=NOW)
         [(_, [attachment])] = conversation.messages
         assert (attachment.file_name, attachment.size) == ("payslip.pdf", 1234)
+        [listed] = await service.threads_for(session, "ccss", kind="document")
+        assert listed.thread.id == thread.id
+        assert await service.threads_for(session, "ccss", kind="message") == []
+        found = await service.file_for_administration(
+            session, "ccss", thread.id, str(attachment.id)
+        )
+        assert found.id == attachment.id
+        with pytest.raises(Forbidden):
+            await service.file_for_administration(session, "acd", thread.id, str(attachment.id))
+    told = events.MessageSent.FromString((await _events(sessions))[0].payload)
+    assert (told.kind, told.reference, told.first) == ("document", thread.reference, True)
+
+
+async def test_a_message_takes_only_the_persons_own_files_not_sent_yet(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    bobs = await _upload(sessions, BOB)
+    mine = [await _upload(sessions, name=f"scan-{n}.pdf") for n in range(4)]
+    for ids, reason in (
+        ((bobs,), "UNKNOWN_FILE"),
+        ((mine[0], "not-an-id"), "UNKNOWN_FILE"),
+        ((str(uuid.uuid4()),), "UNKNOWN_FILE"),
+        ((mine[0], mine[0]), "UNKNOWN_FILE"),
+        (tuple(mine), "TOO_MANY"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            await _send(sessions, attachment_ids=ids)
+        [error] = refused.value.fields
+        assert (error.field, error.reason) == ("attachment_ids", reason), ids
+    assert await _count(sessions) == (0, 0)
+    assert await _waiting(sessions) == 5
+
+    thread_id = await _send(sessions, attachment_ids=(mine[0], mine[1]))
+    async with transaction(sessions) as session:
+        conversation = await service.read(session, ANNE, thread_id, now=NOW)
+        [(_, files)] = conversation.messages
+        assert sorted(f.file_name for f in files) == ["scan-0.pdf", "scan-1.pdf"]
+        # Sent once: neither another message nor a removal takes it.
+        with pytest.raises(InvalidInput):
+            await service.reply(
+                session, ANNE, thread_id, "Again the same file.", (mine[0],), now=NOW
+            )
+        with pytest.raises(Conflict):
+            await service.remove_upload(session, ANNE, mine[0])
+        # The person reads their file, another does not.
+        assert (await service.file_of_person(session, ANNE, mine[0])).file_name == "scan-0.pdf"
+        with pytest.raises(NotFound):
+            await service.file_of_person(session, BOB, mine[0])
+        with pytest.raises(NotFound):
+            await service.remove_upload(session, BOB, mine[2])
+        await service.remove_upload(session, ANNE, mine[2])
+    assert await _waiting(sessions) == 2  # Bob's and mine[3]
+
+
+async def test_a_file_waits_a_day_at_most_and_ten_at_most_wait(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    old = await _upload(sessions)
+    later = NOW + service.UPLOAD_KEPT_FOR + timedelta(seconds=1)
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.send(
+                session,
+                TAXONOMY,
+                owner=ANNE,
+                draft=draft(attachment_ids=(old,)),
+                now=later,
+            )
+    for _ in range(service.MAX_WAITING_UPLOADS - 1):
+        await _upload(sessions)
+    with pytest.raises(Conflict) as refused:
+        await _upload(sessions)
+    assert refused.value.reason == "TOO_MANY_UPLOADS"
+    assert await _waiting(sessions) == service.MAX_WAITING_UPLOADS
+
+
+async def test_the_person_replies_in_their_thread_and_it_shows_again(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    thread_id = await _send(sessions)
+    async with transaction(sessions) as session:
+        await service.set_hidden(session, ANNE, thread_id, hidden=True)
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.reply(session, ANNE, thread_id, "x" * 9, (), now=NOW)
+        with pytest.raises(NotFound):
+            await service.reply(session, BOB, thread_id, "Not my thread at all.", (), now=NOW)
+    assert await _count(sessions) == (1, 1)
+    file = await _upload(sessions)
+    async with transaction(sessions) as session:
+        await service.reply(session, ANNE, thread_id, "Here is my payslip.", (file,), now=NOW)
+    async with transaction(sessions) as session:
+        [shown] = await service.threads_of(session, ANNE)
+        conversation = await service.read_as_administration(session, "acd", thread_id, now=NOW)
+        assert [len(files) for _, files in conversation.messages] == [0, 1]
+    assert shown.thread.id == thread_id
+    reply = events.MessageSent.FromString(
+        sorted(await _events(sessions), key=lambda row: row.created_at)[-1].payload
+    )
+    assert (reply.thread_id, reply.first) == (str(thread_id), False)
+
+
+REQUEST = service.RequestFacts("PR-7K3M-9QX2-P", "Dog licence", "dog-licence", "commune")
+
+
+async def test_a_request_has_one_thread_per_person_to_its_administration(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with transaction(sessions) as session:
+        with pytest.raises(InvalidInput):
+            await service.write_about_request(session, ANNE, REQUEST, "short", (), now=NOW)
+    assert await _count(sessions) == (0, 0)
+    async with transaction(sessions) as session:
+        first, _, _ = await service.write_about_request(
+            session, ANNE, REQUEST, "When will my dog's tag arrive?", (), now=NOW
+        )
+    async with transaction(sessions) as session:
+        again, _, _ = await service.write_about_request(
+            session, ANNE, REQUEST, "Still waiting for the dog's tag.", (), now=NOW
+        )
+    assert again.id == first.id
+    assert (first.kind, first.administration, first.request_reference) == (
+        "request",
+        "commune",
+        "PR-7K3M-9QX2-P",
+    )
+    assert await _count(sessions) == (1, 2)
+    async with sessions() as session:
+        [view] = await service.threads_of(session, ANNE, request_reference="PR-7K3M-9QX2-P")
+        assert view.thread.id == first.id
+        assert await service.threads_of(session, BOB, request_reference="PR-7K3M-9QX2-P") == []
+    told = [events.MessageSent.FromString(row.payload) for row in await _events(sessions)]
+    assert sorted(t.first for t in told) == [False, True]
+    assert {t.request_reference for t in told} == {"PR-7K3M-9QX2-P"}
 
 
 async def test_another_persons_thread_is_not_found_and_unchanged(

@@ -6,17 +6,19 @@ and answers only the threads of its competence."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from guichet.events import subjects
 from guichet.events.v1 import messaging_pb2 as events
-from guichet_kit.domain import FieldErrors, Forbidden, NotFound
+from guichet_kit.domain import Conflict, FieldErrors, Forbidden, NotFound
 from guichet_kit.i18n import Catalog
 from guichet_kit.outbox import add_event
+from guichet_kit.references import Reference
 from guichet_messaging.exchanges.models import (
     ExchangeAttachment as Attachment,
 )
@@ -38,16 +40,22 @@ MIN_BODY = 10
 MAX_BODY = 750
 MAX_TITLE = 120
 MAX_ATTACHMENTS = 3
+MAX_REQUEST_TITLE = 200
+# An upload no message carried within a day is no longer offered (the wallet's copy ends with its
+# retention); a person has at most this many waiting.
+UPLOAD_KEPT_FOR = timedelta(days=1)
+MAX_WAITING_UPLOADS = 10
 
 
 @dataclass(frozen=True)
 class FileRef:
-    """A file the wallet's FileService has taken (scanned, typed) for this message."""
+    """A file the wallet's FileService has taken (scanned, typed) for a message of the person."""
 
     file_id: str
     file_name: str
     content_type: str
     size: int
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,25 @@ class Draft:
     reason: str
     title: str
     body: str
-    attachments: list[FileRef] = field(default_factory=list)
+    # Files uploaded before (their ids in exchanges).
+    attachment_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """A submitted procedures request of the person, as procedures confirmed it."""
+
+    reference: str
+    title: str
+    procedure_code: str
+    administration: str
+
+
+class DocumentReference(Reference):
+    """A deposited document's acknowledgement: DP-XXXX-XXXX-C (the kit's reference scheme)."""
+
+    __slots__ = ()
+    PREFIX = "DP"
 
 
 @dataclass(frozen=True)
@@ -72,7 +98,38 @@ class Conversation:
     messages: list[tuple[Message, list[Attachment]]]
 
 
-def check(taxonomy: Taxonomy, draft: Draft, *, document: bool = False) -> Reason:
+def _body_errors(errors: FieldErrors, body: str, *, optional: bool = False) -> None:
+    length = len(body.strip())
+    if optional and length > MAX_BODY:
+        errors.add("body", "LENGTH", _("Write at most {max} characters.", max=MAX_BODY))
+    elif not optional and not MIN_BODY <= length <= MAX_BODY:
+        errors.add(
+            "body",
+            "LENGTH",
+            _(
+                "Write {min} to {max} characters (you wrote {n}).",
+                min=MIN_BODY,
+                max=MAX_BODY,
+                n=length,
+            ),
+        )
+
+
+def _file_errors(errors: FieldErrors, ids: tuple[str, ...], found: int | None) -> None:
+    """`found`: how many of the ids are the person's files not sent yet (None: not looked up)."""
+    if len(ids) > MAX_ATTACHMENTS:
+        errors.add("attachment_ids", "TOO_MANY", _("Attach at most {n} files.", n=MAX_ATTACHMENTS))
+    elif found is not None and found != len(ids):
+        errors.add(
+            "attachment_ids",
+            "UNKNOWN_FILE",
+            _("A file is not one you uploaded, or was sent already: upload it again."),
+        )
+
+
+def check(
+    taxonomy: Taxonomy, draft: Draft, *, document: bool = False, files_found: int | None = None
+) -> Reason:
     """Every wrong field at once; the reason found when none is wrong."""
     errors = FieldErrors()
     reason = taxonomy.reason(draft.theme, draft.subject, draft.reason)
@@ -84,27 +141,162 @@ def check(taxonomy: Taxonomy, draft: Draft, *, document: bool = False) -> Reason
         errors.add(
             "title", "TOO_LONG", _("Write a subject of at most {n} characters.", n=MAX_TITLE)
         )
-    length = len(draft.body.strip())
-    if not document and not MIN_BODY <= length <= MAX_BODY:
-        errors.add(
-            "body",
-            "LENGTH",
-            _(
-                "Write {min} to {max} characters (you wrote {n}).",
-                min=MIN_BODY,
-                max=MAX_BODY,
-                n=length,
-            ),
-        )
-    if document and length > MAX_BODY:
-        errors.add("body", "LENGTH", _("Write at most {max} characters.", max=MAX_BODY))
-    if document and not draft.attachments:
-        errors.add("file", "REQUIRED", _("Choose the document to send."))
-    if len(draft.attachments) > MAX_ATTACHMENTS:
-        errors.add("file", "TOO_MANY", _("Attach at most {n} files.", n=MAX_ATTACHMENTS))
+    _body_errors(errors, draft.body, optional=document)
+    if document and not draft.attachment_ids:
+        errors.add("attachment_ids", "REQUIRED", _("Choose the document to send."))
+    _file_errors(errors, draft.attachment_ids, files_found)
     errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
     assert reason is not None
     return reason
+
+
+# --- files uploaded before their message ---
+
+
+async def check_upload_room(session: AsyncSession, owner: str, *, now: datetime) -> None:
+    """A person has at most MAX_WAITING_UPLOADS files waiting for a message."""
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Attachment)
+        .where(
+            Attachment.owner == owner,
+            Attachment.message.is_(None),
+            Attachment.uploaded_at > now - UPLOAD_KEPT_FOR,
+        )
+    )
+    if (waiting or 0) >= MAX_WAITING_UPLOADS:
+        raise Conflict(
+            "TOO_MANY_UPLOADS",
+            _(
+                "You have {n} files waiting for a message: send it, or remove some first.",
+                n=MAX_WAITING_UPLOADS,
+            ),
+        )
+
+
+async def record_upload(
+    session: AsyncSession, owner: str, file: FileRef, *, now: datetime
+) -> Attachment:
+    """A file the pipeline took for the person, waiting for the message that will carry it."""
+    await check_upload_room(session, owner, now=now)
+    attachment = Attachment(
+        id=uuid.uuid4(),
+        owner=owner,
+        message=None,
+        file_id=file.file_id,
+        file_name=file.file_name,
+        content_type=file.content_type,
+        size=file.size,
+        sha256=file.sha256,
+        uploaded_at=now,
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+def _file_id(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+async def _waiting_files(
+    session: AsyncSession, owner: str, ids: tuple[str, ...], now: datetime
+) -> list[Attachment]:
+    """The person's uploads among `ids` that no message carries yet (locked for this one)."""
+    wanted = {i for i in (_file_id(text) for text in ids) if i is not None}
+    if not wanted or len(wanted) != len(ids):
+        return []
+    return list(
+        (
+            await session.scalars(
+                select(Attachment)
+                .where(
+                    Attachment.id.in_(wanted),
+                    Attachment.owner == owner,
+                    Attachment.message.is_(None),
+                    Attachment.uploaded_at > now - UPLOAD_KEPT_FOR,
+                )
+                .with_for_update()
+            )
+        ).all()
+    )
+
+
+async def remove_upload(session: AsyncSession, owner: str, attachment_id: str) -> None:
+    """An upload no message carries goes (the wallet's copy ends with its retention)."""
+    found = _file_id(attachment_id)
+    attachment = await session.get(Attachment, found, with_for_update=True) if found else None
+    if attachment is None or attachment.owner != owner:
+        raise NotFound("NO_SUCH_FILE", _("There is no such file."))
+    if attachment.message is not None:
+        raise Conflict("FILE_SENT", _("This file was sent with a message: it stays with it."))
+    await session.delete(attachment)
+
+
+async def file_of_person(session: AsyncSession, owner: str, attachment_id: str) -> Attachment:
+    """One of the person's files: uploaded by them, or in one of their threads."""
+    found = _file_id(attachment_id)
+    attachment = await session.get(Attachment, found) if found else None
+    if attachment is not None and attachment.message is not None:
+        thread_owner = await session.scalar(
+            select(Thread.owner)
+            .join(Message, Message.thread == Thread.id)
+            .where(Message.id == attachment.message)
+        )
+        if thread_owner == owner:
+            return attachment
+    elif attachment is not None and attachment.owner == owner:
+        return attachment
+    raise NotFound("NO_SUCH_FILE", _("There is no such file."))
+
+
+async def file_for_administration(
+    session: AsyncSession, administration: str, thread_id: uuid.UUID, attachment_id: str
+) -> Attachment:
+    """A file sent in a thread of the administration's competence."""
+    thread = await _competent(session, administration, thread_id, lock=False)
+    found = _file_id(attachment_id)
+    attachment = (
+        await session.scalar(
+            select(Attachment)
+            .join(Message, Message.id == Attachment.message)
+            .where(Attachment.id == found, Message.thread == thread.id)
+        )
+        if found
+        else None
+    )
+    if attachment is None:
+        raise NotFound("NO_SUCH_FILE", _("There is no such file."))
+    return attachment
+
+
+async def _sent(session: AsyncSession, thread: Thread, *, first: bool) -> None:
+    # For notifications: the administration is told, the person acknowledged.
+    add_event(
+        session,
+        subjects.MESSAGE_SENT,
+        events.MessageSent(
+            owner=f"person:{thread.owner}",
+            thread_id=str(thread.id),
+            administration=thread.administration,
+            kind=thread.kind,
+            title=thread.title,
+            reference=thread.reference or "",
+            request_reference=thread.request_reference or "",
+            first=first,
+        ),
+    )
+
+
+async def _new_reference(session: AsyncSession) -> str:
+    # About 2^40 references: a collision is rare, and drawn again.
+    while True:
+        reference = DocumentReference.generate().display
+        if await session.scalar(select(Thread.id).where(Thread.reference == reference)) is None:
+            return reference
 
 
 async def send(
@@ -115,9 +307,10 @@ async def send(
     draft: Draft,
     now: datetime,
     document: bool = False,
-) -> Thread:
+) -> Conversation:
     """A new thread with the person's first message (or document) to the competent one."""
-    reason = check(taxonomy, draft, document=document)
+    files = await _waiting_files(session, owner, draft.attachment_ids, now)
+    reason = check(taxonomy, draft, document=document, files_found=len(files))
     thread = Thread(
         id=uuid.uuid4(),
         owner=owner,
@@ -127,26 +320,92 @@ async def send(
         subject=draft.subject,
         reason=draft.reason,
         title=draft.title.strip(),
+        reference=await _new_reference(session) if document else None,
         hidden=False,
         created_at=now,
         last_message_at=now,
     )
     session.add(thread)
     await session.flush()
-    await _add_message(session, thread, Side.PERSON, draft.body.strip(), draft.attachments, now)
-    # For notifications: the administration is told of a new thread.
-    add_event(
-        session,
-        subjects.MESSAGE_SENT,
-        events.MessageSent(
-            owner=f"person:{owner}",
-            thread_id=str(thread.id),
-            administration=thread.administration,
-            kind=thread.kind,
-            title=thread.title,
-        ),
+    message = await _add_message(session, thread, Side.PERSON, draft.body.strip(), files, now)
+    await _sent(session, thread, first=True)
+    return Conversation(thread, [(message, files)])
+
+
+async def reply(
+    session: AsyncSession,
+    owner: str,
+    thread_id: uuid.UUID,
+    body: str,
+    attachment_ids: tuple[str, ...],
+    *,
+    now: datetime,
+) -> tuple[Message, list[Attachment]]:
+    """The person writes again in one of their threads (shown again if hidden)."""
+    thread = await _own(session, owner, thread_id)
+    files = await _waiting_files(session, owner, attachment_ids, now)
+    errors = FieldErrors()
+    _body_errors(errors, body)
+    _file_errors(errors, attachment_ids, len(files))
+    errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
+    thread.hidden = False
+    message = await _add_message(session, thread, Side.PERSON, body.strip(), files, now)
+    await _sent(session, thread, first=False)
+    return message, files
+
+
+async def write_about_request(
+    session: AsyncSession,
+    owner: str,
+    request: RequestFacts,
+    body: str,
+    attachment_ids: tuple[str, ...],
+    *,
+    now: datetime,
+) -> tuple[Thread, Message, list[Attachment]]:
+    """The person's message in the one thread of their request (made by its first message), to
+    the administration of the request's procedure."""
+    files = await _waiting_files(session, owner, attachment_ids, now)
+    errors = FieldErrors()
+    _body_errors(errors, body)
+    _file_errors(errors, attachment_ids, len(files))
+    errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
+    # Two first messages at once make one thread: the unique index decides, both then lock it.
+    await session.execute(
+        pg_insert(Thread)
+        .values(
+            id=uuid.uuid4(),
+            owner=owner,
+            administration=request.administration,
+            kind=ThreadKind.REQUEST.value,
+            theme="",
+            subject=request.procedure_code,
+            reason="",
+            request_reference=request.reference,
+            title=request.title[:MAX_REQUEST_TITLE],
+            hidden=False,
+            created_at=now,
+            last_message_at=now,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["owner", "request_reference"],
+            index_where=Thread.request_reference.is_not(None),
+        )
     )
-    return thread
+    thread = (
+        await session.scalars(
+            select(Thread)
+            .where(Thread.owner == owner, Thread.request_reference == request.reference)
+            .with_for_update()
+        )
+    ).one()
+    first = (
+        await session.scalar(select(Message.id).where(Message.thread == thread.id).limit(1)) is None
+    )
+    thread.hidden = False
+    message = await _add_message(session, thread, Side.PERSON, body.strip(), files, now)
+    await _sent(session, thread, first=first)
+    return thread, message, files
 
 
 async def _add_message(
@@ -154,22 +413,14 @@ async def _add_message(
     thread: Thread,
     side: Side,
     body: str,
-    attachments: list[FileRef],
+    files: list[Attachment],
     now: datetime,
 ) -> Message:
     message = Message(id=uuid.uuid4(), thread=thread.id, side=side.value, body=body, sent_at=now)
     session.add(message)
     await session.flush()
-    for ref in attachments:
-        session.add(
-            Attachment(
-                message=message.id,
-                file_id=ref.file_id,
-                file_name=ref.file_name,
-                content_type=ref.content_type,
-                size=ref.size,
-            )
-        )
+    for attachment in files:
+        attachment.message = message.id
     thread.last_message_at = now
     await session.flush()
     return message
@@ -194,10 +445,15 @@ async def _views(session: AsyncSession, where: object, reader: Side) -> list[Thr
 
 
 async def threads_of(
-    session: AsyncSession, owner: str, *, hidden: bool = False
+    session: AsyncSession, owner: str, *, hidden: bool = False, request_reference: str = ""
 ) -> list[ThreadView]:
-    """The person's threads, newest first, with their unread answers; hidden ones apart."""
-    return await _views(session, (Thread.owner == owner) & (Thread.hidden == hidden), Side.PERSON)
+    """The person's threads, newest first, with their unread answers; hidden ones apart; or the
+    thread of one procedures request."""
+    if request_reference:
+        where = (Thread.owner == owner) & (Thread.request_reference == request_reference)
+    else:
+        where = (Thread.owner == owner) & (Thread.hidden == hidden)
+    return await _views(session, where, Side.PERSON)
 
 
 async def _own(session: AsyncSession, owner: str, thread_id: uuid.UUID) -> Thread:
@@ -270,13 +526,21 @@ async def set_hidden(
 # --- the administration's side ---
 
 
-async def threads_for(session: AsyncSession, administration: str) -> list[ThreadView]:
-    """The threads of the administration's competence, newest first, with unread messages."""
-    return await _views(session, Thread.administration == administration, Side.ADMINISTRATION)
+async def threads_for(
+    session: AsyncSession, administration: str, *, kind: str = ""
+) -> list[ThreadView]:
+    """The threads of the administration's competence (of one kind), newest first, with unread
+    messages."""
+    where = Thread.administration == administration
+    if kind:
+        where = where & (Thread.kind == kind)
+    return await _views(session, where, Side.ADMINISTRATION)
 
 
-async def _competent(session: AsyncSession, administration: str, thread_id: uuid.UUID) -> Thread:
-    thread = await session.get(Thread, thread_id, with_for_update=True)
+async def _competent(
+    session: AsyncSession, administration: str, thread_id: uuid.UUID, *, lock: bool = True
+) -> Thread:
+    thread = await session.get(Thread, thread_id, with_for_update=lock)
     if thread is None:
         raise NotFound("NO_SUCH_THREAD", _("There is no such conversation."))
     if thread.administration != administration:
@@ -305,20 +569,9 @@ async def answer(
 ) -> Message:
     """The administration's answer, unread for the person until they open the thread."""
     thread = await _competent(session, administration, thread_id)
-    length = len(body.strip())
-    if not MIN_BODY <= length <= MAX_BODY:
-        errors = FieldErrors()
-        errors.add(
-            "body",
-            "LENGTH",
-            _(
-                "Write {min} to {max} characters (you wrote {n}).",
-                min=MIN_BODY,
-                max=MAX_BODY,
-                n=length,
-            ),
-        )
-        errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
+    errors = FieldErrors()
+    _body_errors(errors, body)
+    errors.raise_if_any("VALIDATION_FAILED", _("The message cannot be sent as it is."))
     # An answer shows the thread again to a person who had hidden it.
     thread.hidden = False
     message = await _add_message(session, thread, Side.ADMINISTRATION, body.strip(), [], now)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!guichet/events/v1/messaging.proto\x12\x11guichet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x01\n\x12\x45\x44ocumentDelivered\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x10\n\x08piece_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\"\xa7\x01\n\x0bMessageSent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\r\n\x05title\x18\x07 \x01(\t\"\x9d\x01\n\x0fMessageAnswered\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!guichet/events/v1/messaging.proto\x12\x11guichet.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9f\x01\n\x12\x45\x44ocumentDelivered\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x10\n\x08piece_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\"\xe4\x01\n\x0bMessageSent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\x0c\n\x04kind\x18\x06 \x01(\t\x12\r\n\x05title\x18\x07 \x01(\t\x12\x11\n\treference\x18\x08 \x01(\t\x12\x19\n\x11request_reference\x18\t \x01(\t\x12\r\n\x05\x66irst\x18\n \x01(\x08\"\x9d\x01\n\x0fMessageAnswered\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\x0boccurred_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05owner\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12\x16\n\x0e\x61\x64ministration\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EDOCUMENTDELIVERED']._serialized_start=90
   _globals['_EDOCUMENTDELIVERED']._serialized_end=249
   _globals['_MESSAGESENT']._serialized_start=252
-  _globals['_MESSAGESENT']._serialized_end=419
-  _globals['_MESSAGEANSWERED']._serialized_start=422
-  _globals['_MESSAGEANSWERED']._serialized_end=579
+  _globals['_MESSAGESENT']._serialized_end=480
+  _globals['_MESSAGEANSWERED']._serialized_start=483
+  _globals['_MESSAGEANSWERED']._serialized_end=640
 # @@protoc_insertion_point(module_scope)

@@ -74,6 +74,9 @@ class MessageSent(_message.Message):
     ADMINISTRATION_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     TITLE_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_REFERENCE_FIELD_NUMBER: _builtins.int
+    FIRST_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     owner: _builtins.str
     """`person:<national id>`: who wrote."""
@@ -81,9 +84,15 @@ class MessageSent(_message.Message):
     administration: _builtins.str
     """The competent administration's code."""
     kind: _builtins.str
-    """"message" or "document"."""
+    """"message", "document" or "request"."""
     title: _builtins.str
     """The subject line the person wrote."""
+    reference: _builtins.str
+    """A document's acknowledgement reference (kind "document"); empty otherwise."""
+    request_reference: _builtins.str
+    """The procedures request written about (kind "request"); empty otherwise."""
+    first: _builtins.bool
+    """The thread's first message (false for a reply in it)."""
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -96,10 +105,13 @@ class MessageSent(_message.Message):
         administration: _builtins.str = ...,
         kind: _builtins.str = ...,
         title: _builtins.str = ...,
+        reference: _builtins.str = ...,
+        request_reference: _builtins.str = ...,
+        first: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "event_id", b"event_id", "kind", b"kind", "occurred_at", b"occurred_at", "owner", b"owner", "thread_id", b"thread_id", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["administration", b"administration", "event_id", b"event_id", "first", b"first", "kind", b"kind", "occurred_at", b"occurred_at", "owner", b"owner", "reference", b"reference", "request_reference", b"request_reference", "thread_id", b"thread_id", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

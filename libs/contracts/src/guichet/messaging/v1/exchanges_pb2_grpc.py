@@ -66,6 +66,36 @@ class ExchangeServiceStub:
                 request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.HideMyThreadRequest.SerializeToString,
                 response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.HideMyThreadResponse.FromString,
                 _registered_method=True)
+        self.ReplyToMyThread = channel.unary_unary(
+                '/guichet.messaging.v1.ExchangeService/ReplyToMyThread',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadResponse.FromString,
+                _registered_method=True)
+        self.UploadMessageFile = channel.stream_unary(
+                '/guichet.messaging.v1.ExchangeService/UploadMessageFile',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileResponse.FromString,
+                _registered_method=True)
+        self.RemoveMessageFile = channel.unary_unary(
+                '/guichet.messaging.v1.ExchangeService/RemoveMessageFile',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileResponse.FromString,
+                _registered_method=True)
+        self.DownloadMessageFile = channel.unary_stream(
+                '/guichet.messaging.v1.ExchangeService/DownloadMessageFile',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileResponse.FromString,
+                _registered_method=True)
+        self.SendDocument = channel.unary_unary(
+                '/guichet.messaging.v1.ExchangeService/SendDocument',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentResponse.FromString,
+                _registered_method=True)
+        self.WriteAboutRequest = channel.unary_unary(
+                '/guichet.messaging.v1.ExchangeService/WriteAboutRequest',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestResponse.FromString,
+                _registered_method=True)
 
 
 class ExchangeServiceServicer:
@@ -120,6 +150,56 @@ class ExchangeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReplyToMyThread(self, request, context):
+        """ReplyToMyThread adds the person's message (10 to 750 characters, files by their ids) to one
+        of their threads. Another person's thread: NOT_FOUND, NO_SUCH_THREAD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadMessageFile(self, request_iterator, context):
+        """UploadMessageFile streams a file (a header, then chunks) through the wallet's file pipeline
+        (scanned, typed from its bytes) for a message not sent yet; the message names it by its id.
+        A file the pipeline refuses keeps nothing: its reason (FILE_INFECTED, FILE_TYPE_NOT_ALLOWED,
+        FILE_TYPE_MISMATCH, FILE_TOO_LARGE...) as the wallet gave it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMessageFile(self, request, context):
+        """RemoveMessageFile drops an uploaded file no message carries yet.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DownloadMessageFile(self, request, context):
+        """DownloadMessageFile streams one of the person's files: its description, then chunks.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendDocument(self, request, context):
+        """SendDocument (F66) deposits files for the administration competent for a reason: a thread of
+        kind "document" acknowledged with a reference (DP-XXXX-XXXX-C). At least one file, at most
+        three; a note of at most 750 characters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteAboutRequest(self, request, context):
+        """WriteAboutRequest writes about one of the person's submitted procedures requests (F60): to
+        the administration of its procedure, in the one thread of that request (made at the first
+        message). A request not theirs, or not submitted: NOT_FOUND, NO_SUCH_REQUEST.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExchangeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +232,36 @@ def add_ExchangeServiceServicer_to_server(servicer, server):
                     servicer.HideMyThread,
                     request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.HideMyThreadRequest.FromString,
                     response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.HideMyThreadResponse.SerializeToString,
+            ),
+            'ReplyToMyThread': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplyToMyThread,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadResponse.SerializeToString,
+            ),
+            'UploadMessageFile': grpc.stream_unary_rpc_method_handler(
+                    servicer.UploadMessageFile,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileResponse.SerializeToString,
+            ),
+            'RemoveMessageFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMessageFile,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileResponse.SerializeToString,
+            ),
+            'DownloadMessageFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.DownloadMessageFile,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileResponse.SerializeToString,
+            ),
+            'SendDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendDocument,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentResponse.SerializeToString,
+            ),
+            'WriteAboutRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteAboutRequest,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -328,6 +438,168 @@ class ExchangeService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ReplyToMyThread(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.messaging.v1.ExchangeService/ReplyToMyThread',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReplyToMyThreadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadMessageFile(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/guichet.messaging.v1.ExchangeService/UploadMessageFile',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.UploadMessageFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMessageFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.messaging.v1.ExchangeService/RemoveMessageFile',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.RemoveMessageFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadMessageFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/guichet.messaging.v1.ExchangeService/DownloadMessageFile',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.DownloadMessageFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.messaging.v1.ExchangeService/SendDocument',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.SendDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteAboutRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/guichet.messaging.v1.ExchangeService/WriteAboutRequest',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.WriteAboutRequestResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class AdministrationMessagingServiceStub:
     """AdministrationMessagingService is served on messaging's administrations' port (mutual TLS; the
@@ -354,6 +626,11 @@ class AdministrationMessagingServiceStub:
                 '/guichet.messaging.v1.AdministrationMessagingService/AnswerThread',
                 request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadRequest.SerializeToString,
                 response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadResponse.FromString,
+                _registered_method=True)
+        self.ReadFile = channel.unary_stream(
+                '/guichet.messaging.v1.AdministrationMessagingService/ReadFile',
+                request_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileRequest.SerializeToString,
+                response_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileResponse.FromString,
                 _registered_method=True)
 
 
@@ -385,6 +662,14 @@ class AdministrationMessagingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadFile(self, request, context):
+        """ReadFile streams a file of a thread of its competence (a document deposited, a message's
+        attachment): its description, then chunks. Another administration's: OUTSIDE_COMPETENCE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdministrationMessagingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -402,6 +687,11 @@ def add_AdministrationMessagingServiceServicer_to_server(servicer, server):
                     servicer.AnswerThread,
                     request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadRequest.FromString,
                     response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadResponse.SerializeToString,
+            ),
+            'ReadFile': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadFile,
+                    request_deserializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileRequest.FromString,
+                    response_serializer=guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -487,6 +777,33 @@ class AdministrationMessagingService:
             '/guichet.messaging.v1.AdministrationMessagingService/AnswerThread',
             guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadRequest.SerializeToString,
             guichet_dot_messaging_dot_v1_dot_exchanges__pb2.AnswerThreadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/guichet.messaging.v1.AdministrationMessagingService/ReadFile',
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileRequest.SerializeToString,
+            guichet_dot_messaging_dot_v1_dot_exchanges__pb2.ReadFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

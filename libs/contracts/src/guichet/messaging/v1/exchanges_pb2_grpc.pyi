@@ -56,6 +56,30 @@ class ExchangeServiceStub:
     """MarkMyThread marks a thread's answers read, or its last answer unread."""
     HideMyThread: _grpc.UnaryUnaryMultiCallable[_exchanges_pb2.HideMyThreadRequest, _exchanges_pb2.HideMyThreadResponse]
     """HideMyThread hides a thread from the list, or shows it again (an answer shows it again)."""
+    ReplyToMyThread: _grpc.UnaryUnaryMultiCallable[_exchanges_pb2.ReplyToMyThreadRequest, _exchanges_pb2.ReplyToMyThreadResponse]
+    """ReplyToMyThread adds the person's message (10 to 750 characters, files by their ids) to one
+    of their threads. Another person's thread: NOT_FOUND, NO_SUCH_THREAD.
+    """
+    UploadMessageFile: _grpc.StreamUnaryMultiCallable[_exchanges_pb2.UploadMessageFileRequest, _exchanges_pb2.UploadMessageFileResponse]
+    """UploadMessageFile streams a file (a header, then chunks) through the wallet's file pipeline
+    (scanned, typed from its bytes) for a message not sent yet; the message names it by its id.
+    A file the pipeline refuses keeps nothing: its reason (FILE_INFECTED, FILE_TYPE_NOT_ALLOWED,
+    FILE_TYPE_MISMATCH, FILE_TOO_LARGE...) as the wallet gave it.
+    """
+    RemoveMessageFile: _grpc.UnaryUnaryMultiCallable[_exchanges_pb2.RemoveMessageFileRequest, _exchanges_pb2.RemoveMessageFileResponse]
+    """RemoveMessageFile drops an uploaded file no message carries yet."""
+    DownloadMessageFile: _grpc.UnaryStreamMultiCallable[_exchanges_pb2.DownloadMessageFileRequest, _exchanges_pb2.DownloadMessageFileResponse]
+    """DownloadMessageFile streams one of the person's files: its description, then chunks."""
+    SendDocument: _grpc.UnaryUnaryMultiCallable[_exchanges_pb2.SendDocumentRequest, _exchanges_pb2.SendDocumentResponse]
+    """SendDocument (F66) deposits files for the administration competent for a reason: a thread of
+    kind "document" acknowledged with a reference (DP-XXXX-XXXX-C). At least one file, at most
+    three; a note of at most 750 characters.
+    """
+    WriteAboutRequest: _grpc.UnaryUnaryMultiCallable[_exchanges_pb2.WriteAboutRequestRequest, _exchanges_pb2.WriteAboutRequestResponse]
+    """WriteAboutRequest writes about one of the person's submitted procedures requests (F60): to
+    the administration of its procedure, in the one thread of that request (made at the first
+    message). A request not theirs, or not submitted: NOT_FOUND, NO_SUCH_REQUEST.
+    """
 
 @_typing.type_check_only
 class ExchangeServiceAsyncStub(ExchangeServiceStub):
@@ -85,6 +109,30 @@ class ExchangeServiceAsyncStub(ExchangeServiceStub):
     """MarkMyThread marks a thread's answers read, or its last answer unread."""
     HideMyThread: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.HideMyThreadRequest, _exchanges_pb2.HideMyThreadResponse]  # type: ignore[assignment]
     """HideMyThread hides a thread from the list, or shows it again (an answer shows it again)."""
+    ReplyToMyThread: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.ReplyToMyThreadRequest, _exchanges_pb2.ReplyToMyThreadResponse]  # type: ignore[assignment]
+    """ReplyToMyThread adds the person's message (10 to 750 characters, files by their ids) to one
+    of their threads. Another person's thread: NOT_FOUND, NO_SUCH_THREAD.
+    """
+    UploadMessageFile: _aio.StreamUnaryMultiCallable[_exchanges_pb2.UploadMessageFileRequest, _exchanges_pb2.UploadMessageFileResponse]  # type: ignore[assignment]
+    """UploadMessageFile streams a file (a header, then chunks) through the wallet's file pipeline
+    (scanned, typed from its bytes) for a message not sent yet; the message names it by its id.
+    A file the pipeline refuses keeps nothing: its reason (FILE_INFECTED, FILE_TYPE_NOT_ALLOWED,
+    FILE_TYPE_MISMATCH, FILE_TOO_LARGE...) as the wallet gave it.
+    """
+    RemoveMessageFile: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.RemoveMessageFileRequest, _exchanges_pb2.RemoveMessageFileResponse]  # type: ignore[assignment]
+    """RemoveMessageFile drops an uploaded file no message carries yet."""
+    DownloadMessageFile: _aio.UnaryStreamMultiCallable[_exchanges_pb2.DownloadMessageFileRequest, _exchanges_pb2.DownloadMessageFileResponse]  # type: ignore[assignment]
+    """DownloadMessageFile streams one of the person's files: its description, then chunks."""
+    SendDocument: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.SendDocumentRequest, _exchanges_pb2.SendDocumentResponse]  # type: ignore[assignment]
+    """SendDocument (F66) deposits files for the administration competent for a reason: a thread of
+    kind "document" acknowledged with a reference (DP-XXXX-XXXX-C). At least one file, at most
+    three; a note of at most 750 characters.
+    """
+    WriteAboutRequest: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.WriteAboutRequestRequest, _exchanges_pb2.WriteAboutRequestResponse]  # type: ignore[assignment]
+    """WriteAboutRequest writes about one of the person's submitted procedures requests (F60): to
+    the administration of its procedure, in the one thread of that request (made at the first
+    message). A request not theirs, or not submitted: NOT_FOUND, NO_SUCH_REQUEST.
+    """
 
 class ExchangeServiceServicer(metaclass=_abc_1.ABCMeta):
     """ExchangeService is called by the gateway for a signed-in person (own, private context): their
@@ -148,6 +196,66 @@ class ExchangeServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_exchanges_pb2.HideMyThreadResponse, _abc.Awaitable[_exchanges_pb2.HideMyThreadResponse]]:
         """HideMyThread hides a thread from the list, or shows it again (an answer shows it again)."""
 
+    @_abc_1.abstractmethod
+    def ReplyToMyThread(
+        self,
+        request: _exchanges_pb2.ReplyToMyThreadRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchanges_pb2.ReplyToMyThreadResponse, _abc.Awaitable[_exchanges_pb2.ReplyToMyThreadResponse]]:
+        """ReplyToMyThread adds the person's message (10 to 750 characters, files by their ids) to one
+        of their threads. Another person's thread: NOT_FOUND, NO_SUCH_THREAD.
+        """
+
+    @_abc_1.abstractmethod
+    def UploadMessageFile(
+        self,
+        request_iterator: _MaybeAsyncIterator[_exchanges_pb2.UploadMessageFileRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchanges_pb2.UploadMessageFileResponse, _abc.Awaitable[_exchanges_pb2.UploadMessageFileResponse]]:
+        """UploadMessageFile streams a file (a header, then chunks) through the wallet's file pipeline
+        (scanned, typed from its bytes) for a message not sent yet; the message names it by its id.
+        A file the pipeline refuses keeps nothing: its reason (FILE_INFECTED, FILE_TYPE_NOT_ALLOWED,
+        FILE_TYPE_MISMATCH, FILE_TOO_LARGE...) as the wallet gave it.
+        """
+
+    @_abc_1.abstractmethod
+    def RemoveMessageFile(
+        self,
+        request: _exchanges_pb2.RemoveMessageFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchanges_pb2.RemoveMessageFileResponse, _abc.Awaitable[_exchanges_pb2.RemoveMessageFileResponse]]:
+        """RemoveMessageFile drops an uploaded file no message carries yet."""
+
+    @_abc_1.abstractmethod
+    def DownloadMessageFile(
+        self,
+        request: _exchanges_pb2.DownloadMessageFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_exchanges_pb2.DownloadMessageFileResponse], _abc.AsyncIterator[_exchanges_pb2.DownloadMessageFileResponse]]:
+        """DownloadMessageFile streams one of the person's files: its description, then chunks."""
+
+    @_abc_1.abstractmethod
+    def SendDocument(
+        self,
+        request: _exchanges_pb2.SendDocumentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchanges_pb2.SendDocumentResponse, _abc.Awaitable[_exchanges_pb2.SendDocumentResponse]]:
+        """SendDocument (F66) deposits files for the administration competent for a reason: a thread of
+        kind "document" acknowledged with a reference (DP-XXXX-XXXX-C). At least one file, at most
+        three; a note of at most 750 characters.
+        """
+
+    @_abc_1.abstractmethod
+    def WriteAboutRequest(
+        self,
+        request: _exchanges_pb2.WriteAboutRequestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_exchanges_pb2.WriteAboutRequestResponse, _abc.Awaitable[_exchanges_pb2.WriteAboutRequestResponse]]:
+        """WriteAboutRequest writes about one of the person's submitted procedures requests (F60): to
+        the administration of its procedure, in the one thread of that request (made at the first
+        message). A request not theirs, or not submitted: NOT_FOUND, NO_SUCH_REQUEST.
+        """
+
 def add_ExchangeServiceServicer_to_server(servicer: ExchangeServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class AdministrationMessagingServiceStub:
@@ -169,6 +277,10 @@ class AdministrationMessagingServiceStub:
     """AnswerThread answers a thread of its competence (10 to 750 characters); the answer is unread
     for the person until they open the thread. Another administration's: OUTSIDE_COMPETENCE.
     """
+    ReadFile: _grpc.UnaryStreamMultiCallable[_exchanges_pb2.ReadFileRequest, _exchanges_pb2.ReadFileResponse]
+    """ReadFile streams a file of a thread of its competence (a document deposited, a message's
+    attachment): its description, then chunks. Another administration's: OUTSIDE_COMPETENCE.
+    """
 
 @_typing.type_check_only
 class AdministrationMessagingServiceAsyncStub(AdministrationMessagingServiceStub):
@@ -186,6 +298,10 @@ class AdministrationMessagingServiceAsyncStub(AdministrationMessagingServiceStub
     AnswerThread: _aio.UnaryUnaryMultiCallable[_exchanges_pb2.AnswerThreadRequest, _exchanges_pb2.AnswerThreadResponse]  # type: ignore[assignment]
     """AnswerThread answers a thread of its competence (10 to 750 characters); the answer is unread
     for the person until they open the thread. Another administration's: OUTSIDE_COMPETENCE.
+    """
+    ReadFile: _aio.UnaryStreamMultiCallable[_exchanges_pb2.ReadFileRequest, _exchanges_pb2.ReadFileResponse]  # type: ignore[assignment]
+    """ReadFile streams a file of a thread of its competence (a document deposited, a message's
+    attachment): its description, then chunks. Another administration's: OUTSIDE_COMPETENCE.
     """
 
 class AdministrationMessagingServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -219,6 +335,16 @@ class AdministrationMessagingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_exchanges_pb2.AnswerThreadResponse, _abc.Awaitable[_exchanges_pb2.AnswerThreadResponse]]:
         """AnswerThread answers a thread of its competence (10 to 750 characters); the answer is unread
         for the person until they open the thread. Another administration's: OUTSIDE_COMPETENCE.
+        """
+
+    @_abc_1.abstractmethod
+    def ReadFile(
+        self,
+        request: _exchanges_pb2.ReadFileRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_exchanges_pb2.ReadFileResponse], _abc.AsyncIterator[_exchanges_pb2.ReadFileResponse]]:
+        """ReadFile streams a file of a thread of its competence (a document deposited, a message's
+        attachment): its description, then chunks. Another administration's: OUTSIDE_COMPETENCE.
         """
 
 def add_AdministrationMessagingServiceServicer_to_server(servicer: AdministrationMessagingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
