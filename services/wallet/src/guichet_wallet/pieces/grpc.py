@@ -226,16 +226,23 @@ class WalletServicer(DeclaredServicer, pb_grpc.WalletServiceServicer):
                 sha256=version.sha256,
             )
         )
+        # An eDocument is opened once its file was read whole: the mark and its event commit
+        # together (the read receipt cannot be lost) before the last chunk leaves, so a client
+        # that hangs up as soon as it has every byte cannot skip it; a download cut earlier
+        # leaves it unread.
+        last: bytes | None = None
         async for chunk in self._filing.pipeline.read(version.bucket, version.object_key):
-            yield pb.DownloadFileResponse(chunk=chunk)
-        # Served whole: an eDocument is now opened (a cut download is not). The mark and its
-        # event commit together, so the sender's read receipt cannot be lost.
+            if last is not None:
+                yield pb.DownloadFileResponse(chunk=last)
+            last = chunk
         async with transaction(self._filing.sessions) as session:
             opened = await service.mark_opened(
                 session, owner, piece_id, opened_by=call.person.national_id
             )
         if opened:
             self.events_written()
+        if last is not None:
+            yield pb.DownloadFileResponse(chunk=last)
 
 
 __all__ = ["WalletServicer", "chunks_after_header", "file_to_proto", "header_missing"]
