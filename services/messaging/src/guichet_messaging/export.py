@@ -1,6 +1,7 @@
 """F13: everything messaging keeps about a person, as one JSON-ready document — the notifications
-sent to them, their threads with every message (hidden ones too), and the eDocuments delivered to
-them with the receipts their senders got."""
+sent to them, their threads with every message (hidden ones too) and its files' descriptions, the
+files they uploaded but did not send, and the eDocuments delivered to them with the receipts
+their senders got."""
 
 from __future__ import annotations
 
@@ -45,6 +46,26 @@ async def _notifications(session: AsyncSession, national_id: str) -> list[dict[s
     ]
 
 
+def _file(attachment: ExchangeAttachment) -> dict[str, Any]:
+    return {
+        "file_id": attachment.file_id,
+        "file_name": attachment.file_name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "uploaded_at": _when(attachment.uploaded_at),
+    }
+
+
+async def _uploads_not_sent(session: AsyncSession, national_id: str) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(ExchangeAttachment)
+        .where(ExchangeAttachment.owner == national_id, ExchangeAttachment.message.is_(None))
+        .order_by(ExchangeAttachment.uploaded_at, ExchangeAttachment.id)
+    )
+    return [_file(attachment) for attachment in rows]
+
+
 async def _threads(session: AsyncSession, national_id: str) -> list[dict[str, Any]]:
     threads = list(
         await session.scalars(
@@ -67,14 +88,7 @@ async def _threads(session: AsyncSession, national_id: str) -> list[dict[str, An
         .where(ExchangeAttachment.message.in_([m.id for m in messages]))
         .order_by(ExchangeAttachment.file_name, ExchangeAttachment.id)
     ):
-        attachments[attachment.message].append(
-            {
-                "file_id": attachment.file_id,
-                "file_name": attachment.file_name,
-                "content_type": attachment.content_type,
-                "size": attachment.size,
-            }
-        )
+        attachments[attachment.message].append(_file(attachment))
     by_thread: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for message in messages:
         by_thread[message.thread].append(
@@ -96,6 +110,8 @@ async def _threads(session: AsyncSession, national_id: str) -> list[dict[str, An
             "subject": thread.subject,
             "reason": thread.reason,
             "request_reference": thread.request_reference,
+            # A deposited document's acknowledgement (F66).
+            "reference": thread.reference,
             "title": thread.title,
             "hidden": thread.hidden,
             "created_at": _when(thread.created_at),
@@ -151,5 +167,6 @@ async def document_of(session: AsyncSession, national_id: str) -> dict[str, Any]
     return {
         "notifications": await _notifications(session, national_id),
         "threads": await _threads(session, national_id),
+        "uploads_not_sent": await _uploads_not_sent(session, national_id),
         "edocuments": await _edocuments(session, national_id),
     }

@@ -3,8 +3,9 @@ exchanges, and confirms it on `messaging.account.purged.v1`, in the consumed eve
 transaction (identity learns of a purge that happened, never of one that did not).
 
 - notifications addressed to `person:<national id>` go, pending ones too (nothing more is sent);
-- the person's threads go with their messages and the attachments' records (the files are the
-  wallet's, purged there as the person's);
+- the person's threads go with their messages and the records of their files (those sent and
+  those uploaded but never sent); the files themselves are immutable copies the wallet keeps
+  under their retention, which nobody can reach once messaging forgot their ids;
 - eDocuments delivered to them: the receipts already given to the sending administration stay
   with it, unchanged (sealed, they name the addressee: they are the administration's proof).
   A delivery never opened gets its `unread` receipt now, since it can no longer be opened (the
@@ -56,8 +57,11 @@ async def purge_account(
     )
     threads = select(ExchangeThread.id).where(ExchangeThread.owner == national_id)
     messages = select(ExchangeMessage.id).where(ExchangeMessage.thread.in_(threads))
+    # Sent with a message of her threads, or uploaded and never sent.
     await session.execute(
-        delete(ExchangeAttachment).where(ExchangeAttachment.message.in_(messages))
+        delete(ExchangeAttachment).where(
+            ExchangeAttachment.message.in_(messages) | (ExchangeAttachment.owner == national_id)
+        )
     )
     removed_messages = await session.execute(
         delete(ExchangeMessage).where(ExchangeMessage.thread.in_(threads))

@@ -30,7 +30,11 @@ from guichet_messaging import export
 from guichet_messaging.edelivery.models import Delivery, Receipt
 from guichet_messaging.edelivery.receipts import ReceiptSealer
 from guichet_messaging.edelivery.service import DeliveryRequest, EDelivery, FiledDocument
-from guichet_messaging.exchanges.models import ExchangeMessage, ExchangeThread
+from guichet_messaging.exchanges.models import (
+    ExchangeAttachment,
+    ExchangeMessage,
+    ExchangeThread,
+)
 from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.models import Notification
 from guichet_messaging.purge import ACCOUNT_PURGED, AccountPurge, purge_account
@@ -76,10 +80,23 @@ async def _deliver(
     return filed.piece_id
 
 
+def _file(person: str, name: str, message: uuid.UUID | None) -> ExchangeAttachment:
+    return ExchangeAttachment(
+        owner=person,
+        message=message,
+        file_id=str(uuid.uuid4()),
+        file_name=name,
+        content_type="application/pdf",
+        size=4,
+        sha256="cd" * 32,
+    )
+
+
 async def _life_of(
     sessions: async_sessionmaker[AsyncSession], edelivery: EDelivery, person: str
 ) -> None:
-    """Two notifications, a thread answered and a hidden one, two eDocuments (one opened)."""
+    """Two notifications, a thread answered and a hidden one (each with a file sent), a file
+    uploaded and not sent, two eDocuments (one opened)."""
     async with transaction(sessions) as session:
         for channel, recipient in (("email", f"{person}@example.org"), ("sms", "+352691000111")):
             session.add(
@@ -109,14 +126,16 @@ async def _life_of(
             )
             session.add(thread)
             await session.flush()
-            session.add(
-                ExchangeMessage(
-                    thread=thread.id, side="person", body=f"Hello, {person}", sent_at=NOW
-                )
+            written = ExchangeMessage(
+                thread=thread.id, side="person", body=f"Hello, {person}", sent_at=NOW
             )
+            session.add(written)
             session.add(
                 ExchangeMessage(thread=thread.id, side="administration", body="Sent.", sent_at=NOW)
             )
+            await session.flush()
+            session.add(_file(person, f"sent-{person}.pdf", message=written.id))
+        session.add(_file(person, f"waiting-{person}.pdf", message=None))
     opened = await _deliver(sessions, edelivery, person, "opened")
     await _deliver(sessions, edelivery, person, "unopened")
     async with transaction(sessions) as session:
@@ -182,12 +201,18 @@ async def test_the_deleted_persons_messaging_goes_her_senders_keep_their_receipt
 
     assert (purged.notifications, purged.threads, purged.messages) == (2, 2, 4)
     assert (purged.deliveries, purged.unread_receipts) == (2, 1)
-    assert await _exported(sessions, ANNE) == {"notifications": [], "threads": [], "edocuments": []}
+    assert await _exported(sessions, ANNE) == {
+        "notifications": [],
+        "threads": [],
+        "uploads_not_sent": [],
+        "edocuments": [],
+    }
     assert await _exported(sessions, BOB) == bob_before
     async with sessions() as session:
         owners = set(await session.scalars(select(Notification.owner)))
         assert owners == {f"person:{BOB}"}
         assert set(await session.scalars(select(ExchangeThread.owner))) == {BOB}
+        assert set(await session.scalars(select(ExchangeAttachment.owner))) == {BOB}
         left = (await session.execute(select(Delivery.addressee, Delivery.title))).all()
         assert sorted(left) == [
             ("", ""),
@@ -324,6 +349,11 @@ async def test_the_export_holds_the_persons_own_messaging_and_nobody_elses(
             ("person", f"Hello, {ANNE}"),
             ("administration", "Sent."),
         ]
+        assert [f["file_name"] for f in thread["messages"][0]["attachments"]] == [
+            f"sent-{ANNE}.pdf"
+        ]
+        assert thread["messages"][1]["attachments"] == []
+    assert [f["file_name"] for f in document["uploads_not_sent"]] == [f"waiting-{ANNE}.pdf"]
     edocuments = {d["delivery_id"]: d for d in document["edocuments"]}
     assert set(edocuments) == {f"opened-{ANNE}", f"unopened-{ANNE}"}
     opened = edocuments[f"opened-{ANNE}"]

@@ -189,8 +189,9 @@ class ExportMessagingResponse(_message.Message):
 
     DOCUMENT_FIELD_NUMBER: _builtins.int
     document: _builtins.bytes
-    """JSON object: "notifications", "threads" (each with its "messages"), "edocuments" (each with
-    its "receipts").
+    """JSON object: "notifications", "threads" (each with its "messages" and their "attachments"),
+    "uploads_not_sent" (files uploaded for a message never sent), "edocuments" (each with its
+    "receipts").
     """
     def __init__(
         self,
