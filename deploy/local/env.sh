@@ -65,6 +65,8 @@ export IDENTITY_PLATFORM_CA=$GUICHET_CA_FILE
 export IDENTITY_SMTP_HOST=$GUICHET_SMTP_HOST
 export IDENTITY_SMTP_PORT=$GUICHET_SMTP_PORT
 export IDENTITY_PUBLIC_BASE_URL=$GATEWAY_URL
+# Each service's worker confirms an account purge on <service>.account.purged.v1 (F8).
+export IDENTITY_PURGE_SERVICES='["etracking","authentic-data","wallet","procedures","messaging"]'
 
 export WALLET_ENVIRONMENT=development
 WALLET_DATABASE_URL=$(pg_url wallet); export WALLET_DATABASE_URL

@@ -17,6 +17,9 @@ from guichet_testkit.eventually import wait_until
 from guichet_testkit.processes import ServiceProcess, free_port, grpc_serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Whose purge confirmations the stack's identity waits for: those whose worker the stack runs
+# (messaging's confirms from its worker role, which the stack does not run yet).
+STACK_PURGE_SERVICES = ("etracking", "authentic-data", "wallet", "procedures")
 
 
 @dataclass
@@ -71,8 +74,15 @@ class Launcher:
         return process
 
     async def identity(
-        self, database_url: str, role: str = "all", name: str = "identity", address: str = ""
+        self,
+        database_url: str,
+        role: str = "all",
+        name: str = "identity",
+        address: str = "",
+        purge_services: tuple[str, ...] = STACK_PURGE_SERVICES,
     ) -> Started:
+        """identity; `purge_services` are those whose confirmation completes a deletion (the
+        services the stack runs a consumer of deletions for)."""
         address = address or f"127.0.0.1:{free_port()}"
         self.identity_services_address = f"127.0.0.1:{free_port()}"
         services = self.pki / "services"
@@ -94,6 +104,7 @@ class Launcher:
             "IDENTITY_TLS_CERTIFICATE": str(services / "identity.crt"),
             "IDENTITY_TLS_PRIVATE_KEY": str(services / "identity.key"),
             "IDENTITY_PLATFORM_CA": str(self.pki / "ca.crt"),
+            "IDENTITY_PURGE_SERVICES": json.dumps(list(purge_services)),
         }
         process = await self._start(name, "guichet_identity", role, env, address)
         return Started(process, address, self.identity_services_address)

@@ -48,7 +48,7 @@ class IdentitySettings(KitSettings):
 
     # Services that hold personal data and must confirm each account purge (F8).
     purge_services: list[str] = Field(
-        default_factory=lambda: ["etracking", "authentic-data", "wallet", "procedures"]
+        default_factory=lambda: ["etracking", "authentic-data", "wallet", "procedures", "messaging"]
     )
     # How often the worker retries removing the logins of deleted accounts Keycloak has not yet
     # confirmed gone (it also tries at start).
