@@ -269,8 +269,6 @@ async def confirm_followed_email(
             "(REQUEST_INCOMPLETE), its answers end the procedure (NOT_ELIGIBLE), or it was "
             "submitted with another key (ALREADY_SUBMITTED).",
             422: f"A malformed Idempotency-Key, or answers no longer valid. {_BAD_HEADER}",
-            503: "The acknowledgement could not be mailed (MAIL_UNAVAILABLE): nothing was "
-            "submitted, try again with the same key.",
         }
     ),
 )
@@ -279,7 +277,7 @@ async def submit_followed_request(
 ) -> AnonymousRequestOut:
     """Submit the complete draft once its address is confirmed: as a signed-in submission (its
     reference, its sealed proof, the administration told). The acknowledgement with the
-    follow-up link is mailed to the address."""
+    follow-up link is mailed to the address by the notifications, just after."""
     reply = await calls.procedures_anonymous.SubmitAnonymousRequest(
         pb.SubmitAnonymousRequestRequest(
             follow_up_token=token, idempotency_key=key, language=language

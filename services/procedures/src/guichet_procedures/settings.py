@@ -59,9 +59,9 @@ class ProceduresSettings(PublishSettings):
     # Printed on each proof: where anyone checks it.
     public_base_url: str = "http://127.0.0.1:8000"
 
-    # F21: the mails procedures sends itself for requests filed without an account (codes
-    # checking the address, the acknowledgement with the follow-up link) until notifications
-    # exist; a code is valid this many minutes.
+    # F21: the mails procedures sends itself for requests filed without an account (the codes
+    # checking the address and the claim codes; the acknowledgement is messaging's notification
+    # of the submitted event); a code is valid this many minutes.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     mail_from: str = "OpenGuichet <noreply@openguichet.localhost>"

@@ -282,6 +282,7 @@ async def change_status(
             notify=bool(getattr(_status(incoming.definition, target), "notify", False)),
             status_text=status_text(incoming.definition, target, Language(request.language)),
             comment=comment,
+            email=await repository.anonymous_address(session, request),
         ),
     )
     return incoming
@@ -346,7 +347,14 @@ async def ask_correction(
     )
     await session.flush()
     add_event(
-        session, events.CORRECTION_ASKED, events.correction_asked(request, list(field_ids), message)
+        session,
+        events.CORRECTION_ASKED,
+        events.correction_asked(
+            request,
+            list(field_ids),
+            message,
+            email=await repository.anonymous_address(session, request),
+        ),
     )
     return incoming
 

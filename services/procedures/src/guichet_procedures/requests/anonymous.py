@@ -5,8 +5,10 @@ A draft started without login belongs to `anonymous:<request id>` and is reached
 follow-up token: 32 random bytes given once at the start, of which only the SHA-256 is kept.
 Before submission the applicant gives an address and confirms it with a short code mailed to it
 (hashed, expiring, a few attempts; a new address needs a new code). The submission is the
-signed-in one (`service.submit`: same checks, quota, proof, event) for that owner; the
-acknowledgement mail with the follow-up link is sent from here until notifications exist.
+signed-in one (`service.submit`: same checks, quota, proof, event) for that owner. Its submitted
+event carries the checked address and the follow-up link: messaging's notification of that event
+is the acknowledgement (sent once, after the commit); later events of the request carry the
+address too (`address_for_events`), so messaging can tell of a status change.
 
 Later a signed-in person claims the submitted request into their space with its reference and a
 code mailed to the address used: wrong codes are counted in the database and, past a few, the
@@ -26,12 +28,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
 from guichet_kit.auth import LevelOfAssurance, Principal
-from guichet_kit.db import Base, transaction
+from guichet_kit.db import transaction
 from guichet_kit.domain import (
     Conflict,
     Exhausted,
@@ -45,16 +46,24 @@ from guichet_kit.i18n import Catalog, Language
 from guichet_kit.mail import send_mail
 from guichet_kit.values import InvalidValue, parse_email
 from guichet_procedures.definitions.model import Definition
-from guichet_procedures.requests import events, repository, service
+from guichet_procedures.requests import repository, service
 from guichet_procedures.requests.catalogue_store import CatalogueStore
-from guichet_procedures.requests.models import DRAFT, OWNER_LENGTH, Proof, Request
+
+# The model lives with the others (administration's events read its address); named here too.
+from guichet_procedures.requests.models import (
+    ANONYMOUS_PREFIX,
+    DRAFT,
+    AnonymousAccess,
+    Proof,
+    Request,
+)
 from guichet_procedures.requests.references import InvalidRequestReference, parse_reference
 from guichet_procedures.requests.service import Acting, ProofMaker
 
 _ = Catalog("guichet_procedures")
 log = structlog.get_logger("procedures.anonymous")
 
-OWNER_PREFIX = "anonymous:"
+OWNER_PREFIX = ANONYMOUS_PREFIX
 TOKEN_BYTES = 32
 # token_urlsafe(32) is 43 characters: anything much longer is not a token.
 MAX_TOKEN_LENGTH = 64
@@ -71,43 +80,6 @@ MAX_CLAIM_CODES_SENT = 10
 FOLLOW_PATH = "/procedures/follow"
 # The address is the applicant's only name on a request filed without an account.
 MAX_NAME = 200
-
-
-class AnonymousAccess(Base):
-    """How a request filed without an account is reached: its token's hash (None once claimed),
-    its checked address, the pending codes (hashed) and their counters."""
-
-    __tablename__ = "anonymous_requests"
-
-    request_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
-    )
-    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
-    email: Mapped[str | None] = mapped_column(String(320))
-    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    code_sha256: Mapped[str | None] = mapped_column(String(64))
-    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    codes_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    claim_code_sha256: Mapped[str | None] = mapped_column(String(64))
-    claim_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claim_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    claim_locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claim_codes_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    claimed_by: Mapped[str | None] = mapped_column(String(OWNER_LENGTH))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-    __table_args__ = (
-        CheckConstraint("code_attempts >= 0", name="code_attempts"),
-        CheckConstraint("codes_sent >= 0", name="codes_sent"),
-        CheckConstraint("claim_failures >= 0", name="claim_failures"),
-        CheckConstraint("claim_codes_sent >= 0", name="claim_codes_sent"),
-    )
-
-    @property
-    def email_confirmed(self) -> bool:
-        return self.email is not None and self.email_confirmed_at is not None
 
 
 @dataclass(frozen=True)
@@ -268,21 +240,6 @@ def _claim_mail(language: Language, code: str, minutes: int, reference: str) -> 
         reference=reference,
         code=code,
         minutes=minutes,
-    ).render(language)
-    return subject, text
-
-
-def _acknowledgement(language: Language, title: str, reference: str, link: str) -> tuple[str, str]:
-    subject = _("Request received: {reference}", reference=reference).render(language)
-    text = _(
-        "Your request “{title}” was received with the reference {reference}.\n\n"
-        "Follow it, download its proof of deposit or cancel it with this personal link "
-        "(keep it, and do not share it):\n{link}\n\n"
-        "With an account, you can also add the request to your personal space with its "
-        "reference and a code sent to this address.",
-        title=title,
-        reference=reference,
-        link=link,
     ).render(language)
     return subject, text
 
@@ -475,8 +432,9 @@ async def submit(
     *,
     now: datetime,
 ) -> tuple[Found, Definition]:
-    """As a signed-in submission, once the address is confirmed; the acknowledgement mail with
-    the follow-up link leaves before the commit (no mail, no submission: try again)."""
+    """As a signed-in submission, once the address is confirmed. The submitted event carries the
+    address and the follow-up link: messaging mails the acknowledgement from it, after the
+    commit (nothing is mailed from here, so nothing is mailed twice)."""
     found = await reach(session, token, for_update=True)
     access = found.access
     if found.request.state == DRAFT and not access.email_confirmed:
@@ -500,11 +458,6 @@ async def submit(
     if first_time and access.email is not None:
         request.applicant_name = access.email[:MAX_NAME]
         await session.flush()
-        language = Language(request.language)
-        subject, text = _acknowledgement(
-            language, events.title_in(request), _display(request.reference), link
-        )
-        await postman.send(access.email, subject, text)
     return Found(request, access), definition
 
 

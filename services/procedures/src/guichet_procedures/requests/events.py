@@ -67,8 +67,10 @@ def request_status_changed(
     notify: bool,
     status_text: str,
     comment: str,
+    email: str = "",
 ) -> events_pb2.RequestStatusChanged:
-    """For the administration's side: a status moved (`status_text` in the request's language)."""
+    """For the administration's side: a status moved (`status_text` in the request's language);
+    `email`: a request filed without an account's checked address, to tell its applicant."""
     event = events_pb2.RequestStatusChanged(
         request_id=str(request.id),
         reference=request.reference or "",
@@ -81,13 +83,15 @@ def request_status_changed(
         comment=comment,
         applicant=applicant(request),
     )
+    event.applicant.email = email
     event.occurred_at.FromDatetime(request.updated_at)
     return event
 
 
 def correction_asked(
-    request: Request, field_ids: list[str], message: str
+    request: Request, field_ids: list[str], message: str, *, email: str = ""
 ) -> events_pb2.CorrectionAsked:
+    """`email` as for a status change."""
     event = events_pb2.CorrectionAsked(
         request_id=str(request.id),
         reference=request.reference or "",
@@ -97,6 +101,7 @@ def correction_asked(
         message=message,
         applicant=applicant(request),
     )
+    event.applicant.email = email
     event.occurred_at.FromDatetime(request.updated_at)
     return event
 

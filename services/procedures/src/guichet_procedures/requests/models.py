@@ -31,8 +31,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from guichet_kit.db import Base
 
-# Whose a request is: "person:<national id>" or "company:<space id>".
+# Whose a request is: "person:<national id>", "company:<space id>" or, filed without an
+# account, "anonymous:<request id>".
 OWNER_LENGTH = 80
+ANONYMOUS_PREFIX = "anonymous:"
 CODE_LENGTH = 60
 STATUS_LENGTH = 40
 
@@ -365,3 +367,40 @@ class Attachment(Base):
         CheckConstraint(f"source IN ('{UPLOADED}', '{FROM_WALLET}')", name="source"),
         CheckConstraint("size >= 0", name="size"),
     )
+
+
+class AnonymousAccess(Base):
+    """How a request filed without an account is reached: its token's hash (None once claimed),
+    its checked address, the pending codes (hashed) and their counters."""
+
+    __tablename__ = "anonymous_requests"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code_sha256: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claim_code_sha256: Mapped[str | None] = mapped_column(String(64))
+    claim_code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claim_locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_codes_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str | None] = mapped_column(String(OWNER_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        CheckConstraint("code_attempts >= 0", name="code_attempts"),
+        CheckConstraint("codes_sent >= 0", name="codes_sent"),
+        CheckConstraint("claim_failures >= 0", name="claim_failures"),
+        CheckConstraint("claim_codes_sent >= 0", name="claim_codes_sent"),
+    )
+
+    @property
+    def email_confirmed(self) -> bool:
+        return self.email is not None and self.email_confirmed_at is not None

@@ -14,12 +14,14 @@ from sqlalchemy.orm import selectinload
 
 from guichet_procedures.requests.models import (
     ACTION_NEEDED,
+    ANONYMOUS_PREFIX,
     CANCELLED,
     CLOSED,
     DRAFT,
     EXPIRED,
     INCOMING_SEQUENCE,
     SUBMITTED,
+    AnonymousAccess,
     Procedure,
     ProcedureVersion,
     Proof,
@@ -285,3 +287,14 @@ def add_history(
     )
     request.history.append(entry)
     return entry
+
+
+async def anonymous_address(session: AsyncSession, request: Request) -> str:
+    """The checked address of a request filed without an account, for its events (the only way
+    a notification reaches its applicant); empty for any other request."""
+    if not (request.owner or "").startswith(ANONYMOUS_PREFIX):
+        return ""
+    access = await session.get(AnonymousAccess, request.id)
+    if access is None or not access.email_confirmed:
+        return ""
+    return access.email or ""

@@ -38,9 +38,10 @@ class RequestApplicant(_message.Message):
     """"person:<national id>" of the signed-in person who filed it."""
     language: _builtins.str
     email: _builtins.str
-    """A request filed without an account (owner "anonymous:<request id>", F21), on its submitted
-    event only: the checked address to write to and its follow-up link (with the token, which
-    is not stored in clear); empty otherwise.
+    """A request filed without an account (owner "anonymous:<request id>", F21): the checked
+    address to write to, on its submitted, status changed and correction asked events; and, on
+    its submitted event only, its follow-up link (with the token, which is not stored in clear).
+    Empty otherwise.
     """
     follow_up_url: _builtins.str
     def __init__(
