@@ -48,6 +48,7 @@ from guichet_messaging.notifications.delivery import (
     SmsSender,
 )
 from guichet_messaging.notifications.etracking_events import TrackingNotifications
+from guichet_messaging.notifications.exchange_events import ExchangeNotifications
 from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.models import Channel
 from guichet_messaging.notifications.person_events import PersonNotifications
@@ -226,7 +227,14 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                     prefix=settings.consumer_prefix,
                     recorded=worker.wake,
                 )
-                for subscription in people.subscriptions():
+                # Messaging's own events: messages acknowledged and answered, eDocuments arrived.
+                exchanged = ExchangeNotifications(
+                    settings.public_base_url,
+                    IdentityContacts(identity),
+                    prefix=settings.consumer_prefix,
+                    recorded=worker.wake,
+                )
+                for subscription in [*people.subscriptions(), *exchanged.subscriptions()]:
                     tasks.append(
                         EventConsumer(runtime.js, sessions, subscription).run(runtime.stop)
                     )

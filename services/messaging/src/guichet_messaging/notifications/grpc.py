@@ -17,7 +17,7 @@ from guichet.messaging.v1 import messaging_pb2_grpc as pb_grpc
 from guichet_kit.auth import LevelOfAssurance
 from guichet_kit.domain import FieldError, InvalidInput
 from guichet_kit.i18n import Catalog
-from guichet_kit.servicers import Call, Db, DeclaredServicer, citizen, rpc
+from guichet_kit.servicers import ANY_CONTEXT, Call, Db, DeclaredServicer, citizen, rpc
 from guichet_messaging import export
 from guichet_messaging.notifications import service
 from guichet_messaging.notifications.models import Channel, Notification, Status
@@ -94,7 +94,10 @@ class MessagingServicer(DeclaredServicer, pb_grpc.MessagingServiceServicer):
     ) -> None:
         super().__init__(sessions, events_written)
 
-    @rpc(citizen(), db=Db.READ)
+    # Notifications go to a person (a company's request is told to whoever filed it), so the
+    # centre lists the signed-in person's own in any acting context; acting for a company or
+    # another person neither widens it to theirs nor hides the caller's.
+    @rpc(citizen(contexts=ANY_CONTEXT), db=Db.READ)
     async def ListMyNotifications(
         self, request: pb.ListMyNotificationsRequest, call: Call
     ) -> pb.ListMyNotificationsResponse:
