@@ -25,6 +25,7 @@ help:
 	@echo "make web-deps  Debian's chromium and the web client's pinned design-system assets"
 	@echo "make messages  extract translatable texts into each package's fr/de .po files"
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
+	@echo "make k8s-check  build deploy/k8s's overlays, validate them offline, run checkov"
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(UV_HOME)"
@@ -74,3 +75,8 @@ bench: infra
 .PHONY: seed-registers
 seed-registers: migrate
 	@scripts/seed_registers.sh "$(or $(SEED),1)" "$(or $(PERSONS),10000)"
+
+# deploy/k8s: every overlay built, validated against the Kubernetes schemas and checked by checkov.
+.PHONY: k8s-check
+k8s-check: $(UV)
+	@scripts/k8s-check.sh
