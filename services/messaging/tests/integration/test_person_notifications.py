@@ -31,6 +31,7 @@ from guichet_kit.db import create_engine, session_factory, transaction
 from guichet_kit.events import EventConsumer, ensure_stream
 from guichet_kit.i18n import Language
 from guichet_kit.national_id import make_national_id
+from guichet_messaging.notifications.compose import RequestReference
 from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
 from guichet_messaging.notifications.delivery import DeliveryWorker
 from guichet_messaging.notifications.grpc import MessagingServicer
@@ -38,7 +39,7 @@ from guichet_messaging.notifications.person_events import PersonNotifications
 from guichet_testkit import worker_name
 from guichet_testkit.db import migrated_database, service_metadata, truncate_tables
 from guichet_testkit.eventually import wait_until
-from guichet_testkit.mail import newest_mail
+from guichet_testkit.mail import mail_text, newest_mail
 from guichet_testkit.processes import ServiceProcess, free_port, grpc_serving
 from guichet_testkit.streams import purge_streams
 
@@ -50,6 +51,7 @@ STREAM = f"MSGPTEST_{worker_name()}".upper()
 PREFIX = f"msgptest{worker_name()}"
 SUBMITTED = f"{PREFIX}.request.submitted.v1"
 STATUS_CHANGED = f"{PREFIX}.request.status_changed.v1"
+CORRECTION_ASKED = f"{PREFIX}.request.correction_asked.v1"
 IDENTITY_TABLES = service_metadata("guichet_identity")
 
 
@@ -226,7 +228,7 @@ def running(
             wallet_stream=stream,
             submitted_subject=SUBMITTED,
             status_changed_subject=STATUS_CHANGED,
-            correction_asked_subject=f"{PREFIX}.request.correction_asked.v1",
+            correction_asked_subject=CORRECTION_ASKED,
             cancelled_subject=f"{PREFIX}.request.cancelled.v1",
             draft_expiring_subject=f"{PREFIX}.draft.expiring.v1",
             piece_expiring_subject=f"{PREFIX}.piece.expiring.v1",
@@ -453,7 +455,54 @@ async def test_an_anonymous_submission_is_told_to_its_address_and_a_company_requ
     assert mail["Subject"] == "Ihr Antrag PR-2026-0003 wurde gesendet"
     text = mail.get_body(("plain",))
     assert text is not None
-    assert "https://guichet.example/procedures/follow#t=secret" in str(text.get_content())
+    # The acknowledgement (procedures sends none): the personal link, to be kept to oneself.
+    body = str(text.get_content())
+    assert "https://guichet.example/procedures/follow#t=secret" in body
+    assert "geben Sie ihn nicht weiter" in body
+
+
+async def test_later_events_of_a_request_without_an_account_reach_its_address_without_a_link(
+    running: Any,
+    identity: Identity,
+    jetstream: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+    mail_dir: Path,
+) -> None:
+    address = an_address()
+    reference = RequestReference.generate()
+    owner = "anonymous:3f1c0e7e-1111-4222-8333-944455556666"
+    moved = status_changed(owner, text="Accepted")
+    moved.reference = reference.canonical
+    moved.applicant.email, moved.applicant.language = address, "en"
+    asked = events.CorrectionAsked(
+        event_id=str(uuid.uuid4()),
+        request_id=str(uuid.uuid4()),
+        reference=reference.canonical,
+        message="Attach the back side.",
+        applicant=events.RequestApplicant(owner=owner, language="en", email=address),
+    )
+    # An event of such a request without an address (as before procedures gave one): nobody.
+    silent = status_changed(owner)
+    since = time.time()
+    async with running(identity.services_address):
+        await jetstream.publish(STATUS_CHANGED, silent.SerializeToString())
+        await jetstream.publish(STATUS_CHANGED, moved.SerializeToString())
+        await jetstream.publish(CORRECTION_ASKED, asked.SerializeToString())
+        await wait_until(lambda: delivered(sessions, 2), seconds=30, what="two e-mails")
+
+    rows = await notifications(sessions)
+    assert sorted((row.kind, row.reference, row.recipient, row.channel) for row in rows) == [
+        ("procedures.correction_asked", reference.display, address, "email"),
+        ("procedures.request_status_changed", reference.display, address, "email"),
+    ]
+    status_mail = await newest_mail(mail_dir, address, since=since, subject_contains="Accepted")
+    assert status_mail["Subject"] == f"Request {reference.display}: Accepted"
+    correction = await newest_mail(mail_dir, address, since=since, subject_contains="correction")
+    for mail in (status_mail, correction):
+        text = mail_text(mail)
+        # Its only way back is the acknowledgement's personal link: named, not given.
+        assert "personal link of the e-mail that acknowledged" in text and "http" not in text
+    assert "Attach the back side." in mail_text(correction)
 
 
 async def test_a_correction_a_cancellation_an_expiring_draft_and_piece_are_told(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from guichet_kit.i18n import N_, Catalog, Language, Text, parse_language
-from guichet_kit.references import Reference
+from guichet_kit.references import InvalidReference, Reference
 
 _ = Catalog("guichet_messaging")
 
@@ -63,6 +63,21 @@ class TrackingNumber(Reference):
     PREFIX = "ET"
 
 
+class RequestReference(Reference):
+    """procedures' request references, PR-XXXX-XXXX-C as on the proof (events carry PRXXXXXXXXC)."""
+
+    PREFIX = "PR"
+
+
+def request_reference(text: str) -> str:
+    """The reference as the person reads it; a text that is no reference is told as it is
+    (an event of a newer procedures is still told)."""
+    try:
+        return RequestReference.parse(text).display
+    except InvalidReference:
+        return text
+
+
 def tracking_link(base_url: str, number: TrackingNumber, language: Language) -> str:
     query = urlencode({"number": number.canonical, "lang": language.value})
     return f"{base_url.rstrip('/')}/etracking/lookup?{query}"
@@ -73,14 +88,18 @@ def _mail(subject: Text, paragraphs: Sequence[Text], link: str, language: Langua
     greeting = _("Hello,").render(language)
     closing = _("This message was sent automatically; do not answer it.").render(language)
     signature = "OpenGuichet"
-    text = "\n\n".join([greeting, *rendered, link, closing, signature]) + "\n"
+    # No link: a request filed without an account is reached only by the personal link of its
+    # acknowledgement (its token is not stored in clear), so later mails point to that mail.
+    text = "\n\n".join([greeting, *rendered, *([link] if link else []), closing, signature])
+    text += "\n"
     body = "".join(f"<p>{html.escape(p)}</p>\n" for p in rendered)
     anchor = html.escape(link, quote=True)
+    link_html = f'<p><a href="{anchor}">{anchor}</a></p>\n' if link else ""
     document = (
         f'<!DOCTYPE html>\n<html lang="{language.value}">\n<head><meta charset="utf-8">'
         f"<title>{html.escape(subject.render(language))}</title></head>\n<body>\n"
         f"<p>{html.escape(greeting)}</p>\n{body}"
-        f'<p><a href="{anchor}">{anchor}</a></p>\n'
+        f"{link_html}"
         f"<p><small>{html.escape(closing)}</small></p>\n<p>{signature}</p>\n</body>\n</html>\n"
     )
     return Mail(subject.render(language), text, document)

@@ -9,8 +9,10 @@ so nothing is lost. A person without an account any more: nothing sent.
 
 A company's request (`company:<space id>`) is told to the person who filed it (`filed_by`), with
 their own preferences: the company has no contact of its own here. A request filed without an
-account (`anonymous:<request id>`) is told by e-mail to the checked address its submitted event
-carries, in the request's language; its later events carry no address, so nothing is sent then.
+account (`anonymous:<request id>`) is told by e-mail to the checked address its events carry, in
+the request's language: its submitted event is the acknowledgement (procedures mails none), with
+the personal follow-up link; a status change or a correction asked says to use that link (later
+events have no link: the token is not kept in clear). Once claimed, the request is the person's.
 
 Durable consumers `<prefix>-procedures-*` and `<prefix>-wallet-piece-expiring`, each event
 recorded with its `processed_events` row (idempotent), starting with the events published after
@@ -145,26 +147,30 @@ class PersonNotifications:
         self, session: AsyncSession, event: procedures_events.RequestSubmitted
     ) -> None:
         applicant = event.applicant
-        recipient: service.Recipient | None
-        if applicant.owner.startswith("anonymous:"):
-            recipient = _anonymous(applicant)
-
-            def link(language: Language) -> str:
-                return applicant.follow_up_url
-        else:
-            recipient = await self._recipient(applicant, applicant.owner)
-
-            def link(language: Language) -> str:
-                return self._request_link(event.request_id, language)
-
+        reference = compose.request_reference(event.reference)
+        if _is_anonymous(applicant):
+            await self._record(
+                session,
+                event.event_id,
+                SUBMITTED,
+                reference,
+                _anonymous(applicant),
+                lambda lang: person_texts.anonymous_request_submitted(
+                    reference, applicant.follow_up_url, lang
+                ),
+            )
+            return
         await self._record(
             session,
             event.event_id,
             SUBMITTED,
-            event.reference,
-            recipient,
+            reference,
+            await self._recipient(applicant, applicant.owner),
             lambda lang: person_texts.request_submitted(
-                event.reference, event.resubmitted, link(lang), lang
+                reference,
+                event.resubmitted,
+                self._request_link(event.request_id, lang),
+                lang,
             ),
         )
 
@@ -173,16 +179,28 @@ class PersonNotifications:
     ) -> None:
         if not event.notify:
             return  # the procedure does not tell people of this status
-        recipient = await self._recipient(event.applicant, event.applicant.owner)
+        reference = compose.request_reference(event.reference)
         status = event.status_text or event.status
+        if _is_anonymous(event.applicant):
+            await self._record(
+                session,
+                event.event_id,
+                STATUS_CHANGED,
+                reference,
+                _anonymous(event.applicant),
+                lambda lang: person_texts.anonymous_request_status_changed(
+                    reference, status, event.comment, lang
+                ),
+            )
+            return
         await self._record(
             session,
             event.event_id,
             STATUS_CHANGED,
-            event.reference,
-            recipient,
+            reference,
+            await self._recipient(event.applicant, event.applicant.owner),
             lambda lang: person_texts.request_status_changed(
-                event.reference,
+                reference,
                 status,
                 event.comment,
                 self._request_link(event.request_id, lang),
@@ -193,30 +211,43 @@ class PersonNotifications:
     async def on_correction_asked(
         self, session: AsyncSession, event: procedures_events.CorrectionAsked
     ) -> None:
-        recipient = await self._recipient(event.applicant, event.applicant.owner)
+        reference = compose.request_reference(event.reference)
+        if _is_anonymous(event.applicant):
+            await self._record(
+                session,
+                event.event_id,
+                CORRECTION_ASKED,
+                reference,
+                _anonymous(event.applicant),
+                lambda lang: person_texts.anonymous_correction_asked(
+                    reference, event.message, lang
+                ),
+            )
+            return
         await self._record(
             session,
             event.event_id,
             CORRECTION_ASKED,
-            event.reference,
-            recipient,
+            reference,
+            await self._recipient(event.applicant, event.applicant.owner),
             lambda lang: person_texts.correction_asked(
-                event.reference, event.message, self._request_link(event.request_id, lang), lang
+                reference, event.message, self._request_link(event.request_id, lang), lang
             ),
         )
 
     async def on_cancelled(
         self, session: AsyncSession, event: procedures_events.RequestCancelled
     ) -> None:
+        reference = compose.request_reference(event.reference)
         recipient = await self._recipient(event.applicant, event.applicant.owner)
         await self._record(
             session,
             event.event_id,
             CANCELLED,
-            event.reference,
+            reference,
             recipient,
             lambda lang: person_texts.request_cancelled(
-                event.reference, self._request_link(event.request_id, lang), lang
+                reference, self._request_link(event.request_id, lang), lang
             ),
         )
 
@@ -323,7 +354,13 @@ class PersonNotifications:
         ]
 
 
+def _is_anonymous(applicant: procedures_events.RequestApplicant) -> bool:
+    return applicant.owner.startswith("anonymous:")
+
+
 def _anonymous(applicant: procedures_events.RequestApplicant) -> service.Recipient | None:
+    """The checked address a request filed without an account's event carries; none (nothing
+    sent) when it carries none."""
     if not applicant.email:
         return None
     try:
