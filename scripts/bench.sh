@@ -4,7 +4,7 @@
 # against the baselines of the same run.
 #   BENCH_DURATION=10     seconds of load per target        BENCH_CONNECTIONS=16
 #   BENCH_PROFILE=1       also profile the services under the lookup load (py-spy, .data/bench/)
-#   BENCH_ONLY=lookup|auth|dashboard|data|wallet|procedures  run one benchmark
+#   BENCH_ONLY=lookup|auth|dashboard|data|wallet|procedures|messaging  run one benchmark
 #   BENCH_REGISTER_PERSONS=1000000  the large register of the authentic-data benchmark
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,9 +37,10 @@ case "${BENCH_ONLY:-all}" in
   dashboard) benches=(bench/dashboard.py) ;;
   wallet) benches=(bench/wallet.py) ;;
   procedures) benches=(bench/procedures.py) ;;
+  messaging) benches=(bench/messaging.py) ;;
   data) benches=(bench/authentic_data.py) ;;
-  all) benches=(bench/etracking_lookup.py bench/auth.py bench/dashboard.py bench/authentic_data.py bench/wallet.py bench/procedures.py) ;;
-  *) echo "bench: BENCH_ONLY is lookup, auth, dashboard, data, wallet, procedures or unset, not '$BENCH_ONLY'" >&2; exit 2 ;;
+  all) benches=(bench/etracking_lookup.py bench/auth.py bench/dashboard.py bench/authentic_data.py bench/wallet.py bench/procedures.py bench/messaging.py) ;;
+  *) echo "bench: BENCH_ONLY is lookup, auth, dashboard, data, wallet, procedures, messaging or unset, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 for bench in "${benches[@]}"; do
   echo "==> $bench"
