@@ -21,7 +21,7 @@ help:
 	@echo "make down    stop everything started by make infra / make up"
 	@echo "make migrate apply every service's Alembic migrations"
 	@echo "make proto   regenerate libs/contracts from proto/"
-	@echo "make lint    ruff, mypy strict, import-linter, buf lint, stale-stub check"
+	@echo "make lint    ruff, mypy strict, import-linter, buf lint, stale-stub check, k8s-check"
 	@echo "make web-deps  Debian's chromium and the web client's pinned design-system assets"
 	@echo "make messages  extract translatable texts into each package's fr/de .po files"
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
@@ -52,6 +52,7 @@ proto: venv
 
 lint: venv
 	@scripts/lint.sh
+	@scripts/k8s-check.sh
 
 messages: venv
 	@scripts/messages.sh
