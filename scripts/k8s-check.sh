@@ -66,14 +66,17 @@ for overlay in "$KUSTOMIZE_DIR"/overlays/*/; do
   mkdir -p "$OUT/$name"
   echo "==> k8s-check: kustomize build $overlay"
   "$KUSTOMIZE" build "$overlay" >"$OUT/$name/manifests.yaml"
-  echo "    $(grep -c '^kind:' "$OUT/$name/manifests.yaml") resources"
+  resources=$(grep -c '^kind:' "$OUT/$name/manifests.yaml")
   # Every resource is checked against the schema of its kind (strict: no unknown field); a kind
-  # without a schema (a custom resource) is refused too, so that nothing goes unchecked.
-  echo "==> k8s-check: kubernetes-validate (Kubernetes $K8S_VERSION, strict) $name"
-  if ! "$K8S_VENV/bin/kubernetes-validate" --strict --quiet -k "$K8S_VERSION" \
-      "$OUT/$name/manifests.yaml" >"$OUT/$name/validate.log" 2>&1 \
-      || grep -q -E '^(ERROR|WARN)' "$OUT/$name/validate.log"; then
-    cat "$OUT/$name/validate.log" >&2
+  # without a schema (a custom resource) is refused too, so that nothing goes unchecked: each
+  # resource must have its own "passed" line.
+  echo "==> k8s-check: kubernetes-validate (Kubernetes $K8S_VERSION, strict) $name: $resources resources"
+  "$K8S_VENV/bin/kubernetes-validate" --strict -k "$K8S_VERSION" "$OUT/$name/manifests.yaml" \
+    >"$OUT/$name/validate.log" 2>&1 || true
+  passed=$(grep -c '^INFO .* passed for resource' "$OUT/$name/validate.log" || true)
+  if [ "$passed" != "$resources" ]; then
+    grep -v '^INFO ' "$OUT/$name/validate.log" >&2 || true
+    echo "k8s-check: $name: $passed of $resources resources validated" >&2
     failed=1
   fi
 done
@@ -83,6 +86,11 @@ echo "==> k8s-check: checkov (Kubernetes checks)"
 if ! CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$K8S_VENV/bin/checkov" --config-file "$KUSTOMIZE_DIR/checkov.yaml" --directory "$OUT" \
     >"$OUT/checkov.log" 2>&1; then
   cat "$OUT/checkov.log" >&2
+  failed=1
+elif ! grep -q -E '^Passed checks: [1-9]' "$OUT/checkov.log"; then
+  # A run that checked nothing (no manifest found, a broken install) is no pass.
+  cat "$OUT/checkov.log" >&2
+  echo "k8s-check: checkov ran no check" >&2
   failed=1
 else
   grep -E '^(Passed|Failed) checks' "$OUT/checkov.log" | sed 's/^/    /'
