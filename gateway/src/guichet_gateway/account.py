@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from guichet.etracking.v1 import etracking_pb2 as etracking
 from guichet.identity.v1 import identity_pb2 as pb
+from guichet.messaging.v1 import messaging_pb2 as messaging
 from guichet.procedures.v1 import procedures_pb2 as procedures
 from guichet_gateway.altcha import ChallengesDep, PayloadField, require_solved
 from guichet_gateway.deps import Calls, CurrentUser, rate_limit
@@ -241,15 +242,18 @@ async def export_my_data(calls: Calls, user: CurrentUser) -> Response:
     """F13: everything the platform holds about the caller, as one JSON document."""
     # One's own data: whatever acting context the client sent, the export is the caller's.
     set_caller(user, PRIVATE)
-    identity, trackings, requests = await asyncio.gather(
+    identity, trackings, requests, exchanges = await asyncio.gather(
         calls.accounts.ExportIdentity(pb.ExportIdentityRequest()),
         calls.etracking.ListMyTrackings(etracking.ListMyTrackingsRequest()),
         calls.procedures.ExportRequests(procedures.ExportRequestsRequest()),
+        calls.messaging.ExportMessaging(messaging.ExportMessagingRequest()),
     )
     document: dict[str, Any] = {
         "identity": json.loads(identity.document.decode() or "{}"),
         "etracking": [as_dict(t) for t in trackings.trackings],
         "procedures": json.loads(requests.document.decode() or "{}"),
+        # Notifications, threads with administrations, eDocuments and their receipts.
+        "messaging": json.loads(exchanges.document.decode() or "{}"),
     }
     return Response(
         json.dumps(document, ensure_ascii=False, indent=2),

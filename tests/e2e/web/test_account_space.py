@@ -361,7 +361,7 @@ async def test_the_export_steps_up_to_substantial_and_downloads(
     await step_up_at_keycloak(page, citizen)
     await page.wait_for_url("**/my/account/export?lang=en")
     assert await page.text_content("h1") == "Download my account data"
-    assert await page.locator("#export-parts li").count() == 7
+    assert await page.locator("#export-parts li").count() == 10
 
     async with page.expect_download() as started:
         await page.click("#download-export")
@@ -372,6 +372,7 @@ async def test_the_export_steps_up_to_substantial_and_downloads(
     document = json.loads(saved.read_text(encoding="utf-8"))
     assert document["identity"]["account"]["email"] == citizen.email
     assert document["identity"]["person"]["profile"]["national_id"] == citizen.national_id
+    assert document["messaging"]["threads"] == []
     await context.close()
 
 

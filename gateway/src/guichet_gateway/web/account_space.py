@@ -440,6 +440,9 @@ def _parts(document: dict[str, Any], language: Language) -> list[ExportPart]:
         (N_("Acts done for others"), person.get("acts_for_others", [])),
         (N_("Sign-ins"), document["identity"].get("sign_ins", [])),
         (N_("eTrackings"), document["etracking"]),
+        (N_("Notifications sent to me"), document["messaging"].get("notifications", [])),
+        (N_("Conversations with administrations"), document["messaging"].get("threads", [])),
+        (N_("eDocuments received"), document["messaging"].get("edocuments", [])),
     )
     return [ExportPart(_.gettext(label, language), len(items)) for label, items in counted]
 
