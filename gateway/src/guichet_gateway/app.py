@@ -61,6 +61,7 @@ from guichet_gateway.web import (
     anonymous_pages,
     dashboard_page,
     etracking_pages,
+    messages_pages,
     my_data_pages,
     notifications_pages,
     pages,
@@ -340,6 +341,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(procedures_pages.router)
     app.include_router(procedure_extras_pages.router)
     app.include_router(notifications_pages.router)
+    app.include_router(messages_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -15,6 +15,12 @@ The status-changed event names the tracking, not its owner: a connection learns 
 tracking numbers when it opens (ListMyTrackings, as the person) and the hub indexes them, so a
 change reaches every connection of the owning person. A tracking created after the stream opened
 is counted from the person's next connection (a page load or the browser's reconnect).
+
+Messages (F60): the same stream carries how many administrations' answers the person has not
+read yet ("My messages"). The count is the messaging service's when the stream opens
+(ListMyThreads, as the person); each messaging.message.answered.v1 of the person (its owner,
+`person:<national id>`) adds one. Reading a conversation lowers it at the next page load, when
+the stream opens again. Only in the person's own space: exchanges are private.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
+import grpc
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,7 +43,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.events import subjects
 from guichet.events.v1 import etracking_pb2 as events_pb2
-from guichet_gateway.deps import Calls, verify_caller
+from guichet.events.v1 import messaging_pb2 as messaging_events_pb2
+from guichet.messaging.v1 import exchanges_pb2 as exchanges_pb
+from guichet_gateway.deps import Calls, ServiceStubs, verify_caller
 from guichet_kit.auth import Principal, bearer_token
 from guichet_kit.following import follow_events
 from guichet_kit.i18n import Catalog, Language, pick_language
@@ -82,12 +91,23 @@ class StatusChange:
     status: int
 
 
+@dataclass(frozen=True)
+class Answered:
+    """An administration answered one of the person's conversations."""
+
+    thread_id: str
+
+
 @dataclass(eq=False)
 class Listener:
     """One open stream: the changes waiting for it, and whether the hub let it go."""
 
     subject: str
-    changes: asyncio.Queue[StatusChange] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    changes: asyncio.Queue[StatusChange | Answered] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    # `person:<national id>`, the owner that messaging's events name; empty: not followed.
+    person: str = ""
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -99,9 +119,13 @@ class LiveHub:
         # number -> subject -> how many open streams of that subject listed it
         self._owners: dict[str, dict[str, int]] = {}
         self._numbers: dict[Listener, frozenset[str]] = {}
+        # person:<national id> -> their open streams that count unread answers
+        self._persons: dict[str, set[Listener]] = {}
 
-    def open(self, subject: str, numbers: set[str]) -> Listener:
-        listener = Listener(subject)
+    def open(self, subject: str, numbers: set[str], person: str = "") -> Listener:
+        listener = Listener(subject, person=person)
+        if person:
+            self._persons.setdefault(person, set()).add(listener)
         self._listeners.setdefault(subject, set()).add(listener)
         self._numbers[listener] = frozenset(numbers)
         for number in numbers:
@@ -116,6 +140,11 @@ class LiveHub:
             return
         listener.closed.set()
         LIVE_STREAMS.dec()
+        if listener.person:
+            persons = self._persons.get(listener.person, set())
+            persons.discard(listener)
+            if not persons:
+                self._persons.pop(listener.person, None)
         streams = self._listeners.get(listener.subject, set())
         streams.discard(listener)
         if not streams:
@@ -131,13 +160,20 @@ class LiveHub:
     def publish(self, change: StatusChange) -> None:
         for subject in list(self._owners.get(change.number, ())):
             for listener in list(self._listeners.get(subject, ())):
-                try:
-                    listener.changes.put_nowait(change)
-                except asyncio.QueueFull:
-                    # Never buffered without bound: the client reconnects to fresh counts.
-                    LIVE_DROPPED.inc()
-                    log.info("live.slow_client_dropped", subject=subject)
-                    self.close(listener)
+                self._hand(listener, change)
+
+    def publish_answer(self, person: str, answered: Answered) -> None:
+        for listener in list(self._persons.get(person, ())):
+            self._hand(listener, answered)
+
+    def _hand(self, listener: Listener, change: StatusChange | Answered) -> None:
+        try:
+            listener.changes.put_nowait(change)
+        except asyncio.QueueFull:
+            # Never buffered without bound: the client reconnects to fresh counts.
+            LIVE_DROPPED.inc()
+            log.info("live.slow_client_dropped", subject=listener.subject)
+            self.close(listener)
 
     def drop_subject(self, subject: str) -> None:
         """An account was deleted: its open streams end now, not at their next reconnect."""
@@ -165,15 +201,31 @@ async def follow_status_changes(
     def hand_over(event: events_pb2.TrackingStatusChanged) -> None:
         hub.publish(StatusChange(compact(event.number), event.previous_status, event.status))
 
-    await follow_events(
-        js,
-        stream=subjects.ETRACKING.name,
-        subject=subjects.TRACKING_STATUS_CHANGED,
-        event_type=events_pb2.TrackingStatusChanged,
-        handle=hand_over,
-        config=lambda: ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
-        stop=stop,
-        ready=ready,
+    def hand_answer(event: messaging_events_pb2.MessageAnswered) -> None:
+        hub.publish_answer(event.owner, Answered(event.thread_id))
+
+    # Messages' answers beside the status changes, on their own subscription: the messaging
+    # stream may appear later than etracking's (each follower waits for its stream).
+    await asyncio.gather(
+        follow_events(
+            js,
+            stream=subjects.ETRACKING.name,
+            subject=subjects.TRACKING_STATUS_CHANGED,
+            event_type=events_pb2.TrackingStatusChanged,
+            handle=hand_over,
+            config=lambda: ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+            stop=stop,
+            ready=ready,
+        ),
+        follow_events(
+            js,
+            stream=subjects.MESSAGING.name,
+            subject=subjects.MESSAGE_ANSWERED,
+            event_type=messaging_events_pb2.MessageAnswered,
+            handle=hand_answer,
+            config=lambda: ConsumerConfig(deliver_policy=DeliverPolicy.NEW),
+            stop=stop,
+        ),
     )
 
 
@@ -213,8 +265,19 @@ ListeningPerson = Annotated[Principal, Depends(_listening_person)]
 class Badges:
     open: int
     changed: set[str]
+    # Administrations' answers not read yet; None: not counted (acting for someone else).
+    unread_answers: int | None = None
+    # What the last changes were, for the announcement.
+    new_answers: int = 0
+    new_tracking_news: bool = False
 
-    def apply(self, change: StatusChange) -> None:
+    def apply(self, change: StatusChange | Answered) -> None:
+        if isinstance(change, Answered):
+            if self.unread_answers is not None:
+                self.unread_answers += 1
+                self.new_answers += 1
+            return
+        self.new_tracking_news = True
         self.changed.add(change.number)
         was_open = change.previous not in FINAL_STATUSES
         is_open = change.status not in FINAL_STATUSES
@@ -223,18 +286,50 @@ class Badges:
     def payload(self, language: Language, announce: bool) -> str:
         changed = len(self.changed)
         label = _("{count} with news", count=changed).render(language)
+        labels = {"etrackings": label}
         body: dict[str, object] = {
             "etrackings": {"open": self.open, "changed": changed},
-            "labels": {"etrackings": label},
+            "labels": labels,
         }
-        if announce:
+        if self.unread_answers is not None:
+            # `changed` is what the menu's badge shows (static/js/badges.js reads that name).
+            body["messages"] = {"unread": self.unread_answers, "changed": self.unread_answers}
+            unread = (
+                _("One unread answer")
+                if self.unread_answers == 1
+                else _("{count} unread answers", count=self.unread_answers)
+            )
+            labels["messages"] = unread.render(language)
+        said = []
+        if announce and self.new_tracking_news:
             text = (
                 _("One of your eTrackings has news.")
                 if changed == 1
                 else _("{count} of your eTrackings have news.", count=changed)
             )
-            body["announcement"] = text.render(language)
+            said.append(text.render(language))
+        if announce and self.new_answers:
+            text = (
+                _("An administration answered one of your messages.")
+                if self.new_answers == 1
+                else _("{count} new answers to your messages.", count=self.new_answers)
+            )
+            said.append(text.render(language))
+        if said:
+            body["announcement"] = " ".join(said)
+        self.new_answers, self.new_tracking_news = 0, False
         return orjson.dumps(body).decode()
+
+
+async def _unread_answers(calls: ServiceStubs) -> int | None:
+    """The person's unread answers, as messaging counts them; None outside their own space (the
+    service refuses it there) or while messaging does not answer: the badge is then left out."""
+    try:
+        reply = await calls.exchanges.ListMyThreads(exchanges_pb.ListMyThreadsRequest())
+    except grpc.aio.AioRpcError as failed:
+        log.info("live.messages_not_counted", code=failed.code().name)
+        return None
+    return sum(thread.unread for thread in reply.threads)
 
 
 def _seen_since(request: Request, seen_since: datetime | None) -> datetime:
@@ -290,7 +385,10 @@ async def live_badges(
     # As the person, in their private space: the numbers whose changes concern them.
     reply = await calls.etracking.ListMyTrackings(pb.ListMyTrackingsRequest(language=language))
     badges, numbers = _initial_badges(list(reply.trackings), _seen_since(request, seen_since))
-    listener = hub.open(person.subject, numbers)
+    badges.unread_answers = await _unread_answers(calls)
+    listener = hub.open(
+        person.subject, numbers, person.person if badges.unread_answers is not None else ""
+    )
     return EventSourceResponse(
         _stream(hub, listener, badges, language),
         ping=HEARTBEAT_SECONDS,
