@@ -17,7 +17,7 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
-__all__ = ["mail_links", "mail_text", "newest_mail", "read_mail"]
+__all__ = ["mail_links", "mail_text", "mails_to", "newest_mail", "read_mail"]
 
 _LINK = re.compile(r"https?://[^\s\"'<>]+")
 # The sink names its envelope after the headers a mail may lack (Bcc has no To).
@@ -34,9 +34,9 @@ def _recipients(message: EmailMessage) -> str:
     return " ".join(str(message.get_all(name, [])) for name in _RECIPIENT_HEADERS).lower()
 
 
-def _newest_path(
+def _paths(
     mail_dir: Path, to: str, subject_contains: str | None, since: float
-) -> Path | None:
+) -> list[tuple[float, Path]]:
     found: list[tuple[float, Path]] = []
     wanted = to.lower()
     for path in mail_dir.glob("*.eml"):
@@ -54,7 +54,24 @@ def _newest_path(
         if subject_contains and subject_contains.lower() not in subject:
             continue
         found.append((mtime, path))
+    return found
+
+
+def _newest_path(
+    mail_dir: Path, to: str, subject_contains: str | None, since: float
+) -> Path | None:
+    found = _paths(mail_dir, to, subject_contains, since)
     return max(found)[1] if found else None
+
+
+def mails_to(
+    mail_dir: Path, to: str, *, since: float = 0.0, subject_contains: str | None = None
+) -> list[EmailMessage]:
+    """Every mail to `to` stored after `since` (with `subject_contains`, only those), oldest
+    first, without waiting: to check that a mail came once, or not at all."""
+    return [
+        read_mail(path) for _mtime, path in sorted(_paths(mail_dir, to, subject_contains, since))
+    ]
 
 
 async def newest_mail(
