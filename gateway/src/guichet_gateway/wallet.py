@@ -108,6 +108,12 @@ class SenderOut(BaseModel):
     signature_subject: str = Field(description="The signature or seal found on the document")
     signed_at: datetime | None
     delivery_id: str
+    received_at: datetime | None = Field(None, description="When it arrived in the wallet")
+    opened_at: datetime | None = Field(
+        None,
+        description="When its file was first downloaded whole (the sender then gets its read "
+        "receipt); null while it is unread",
+    )
 
 
 class PieceOut(BaseModel):
@@ -196,6 +202,8 @@ def piece_out(piece: pb.Piece) -> PieceOut:
             signature_subject=piece.sender.signature_subject,
             signed_at=timestamp(piece.sender.signed_at),
             delivery_id=piece.sender.delivery_id,
+            received_at=timestamp(piece.sender.received_at),
+            opened_at=timestamp(piece.sender.opened_at),
         )
         if piece.HasField("sender")
         else None,

@@ -27,6 +27,7 @@ from babel.dates import format_date
 from babel.units import format_unit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from guichet.wallet.v1 import wallet_pb2 as pb
 from guichet_gateway.deps import Calls, ServiceStubs
@@ -50,8 +51,9 @@ from guichet_gateway.web.forms import ABOUT_THE_INPUT, FormErrors
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.relations_space import _acting_label
 from guichet_gateway.web.session import CSRF_FIELD, SignedIn, WebSession, csrf_protected
+from guichet_gateway.wire import timestamp
 from guichet_kit.errors import read_rpc_failure
-from guichet_kit.i18n import LOCALES, Catalog, Language, render
+from guichet_kit.i18n import LOCALES, Catalog, Language, format_moment, render
 from guichet_kit.problems import Problem
 
 log = structlog.get_logger(__name__)
@@ -172,6 +174,27 @@ def _piece(piece: pb.Piece, language: Language) -> dict[str, Any]:
         "sender": (piece.sender.administration_name or piece.sender.administration)
         if piece.HasField("sender")
         else None,
+        "edocument": _edocument(piece, language) if piece.HasField("sender") else None,
+    }
+
+
+def _moment(stamp: Timestamp, language: Language) -> dict[str, str] | None:
+    when = timestamp(stamp)
+    if when is None:
+        return None
+    return {"text": format_moment(when, language), "iso": when.isoformat()}
+
+
+def _edocument(piece: pb.Piece, language: Language) -> dict[str, Any]:
+    """An eDocument's arrival and whether it was opened: opening its file (a download served
+    whole) is what gives the sender its read receipt, through the wallet's event."""
+    sender = piece.sender
+    first = piece.files[0] if piece.files else None
+    return {
+        "signature_subject": sender.signature_subject,
+        "received": _moment(sender.received_at, language),
+        "opened": _moment(sender.opened_at, language),
+        "href": (f"/my/wallet/{piece.piece_id}/files/{first.file_id}/download" if first else None),
     }
 
 
@@ -223,7 +246,15 @@ async def wallet_page(request: Request, calls: Calls, session: SignedIn) -> HTML
         calls,
         session,
         "my/wallet.html",
-        pieces=[_piece(piece, language) for piece in reply.pieces],
+        pieces=[_piece(piece, language) for piece in reply.pieces if not piece.HasField("sender")],
+        # Received from administrations (F44), the newest first, the unread ones marked.
+        edocuments=sorted(
+            (_piece(piece, language) for piece in reply.pieces if piece.HasField("sender")),
+            key=lambda shown: (
+                shown["edocument"]["received"]["iso"] if shown["edocument"]["received"] else ""
+            ),
+            reverse=True,
+        ),
         count=_counted(reply),
         max_pieces=reply.max_pieces,
         full=_counted(reply) >= reply.max_pieces > 0,
