@@ -243,6 +243,11 @@ TITLES: dict[str, str] = {
     # --- messaging: exchanges with administrations (F60 to F62, F66) ---
     "NO_SUCH_THREAD": N_("There is no such conversation"),
     "OUTSIDE_COMPETENCE": N_("This conversation is for another administration"),
+    "NO_SUCH_FILE": N_("There is no such file"),
+    "FILE_SENT": N_("A file sent with a message stays with it"),
+    "TOO_MANY_UPLOADS": N_("Too many files are waiting for a message"),
+    "NO_SUCH_REQUEST": N_("You have no submitted request with this reference"),
+    "PROCEDURES_UNAVAILABLE": N_("Your requests cannot be read now, try again shortly"),
     # --- messaging: eDelivery and receipts (F63, F64) ---
     "EDELIVERY_NOT_SUBSCRIBED": N_("This person does not receive documents electronically"),
     "INVALID_DELIVERY": N_("The eDocument's description has errors"),

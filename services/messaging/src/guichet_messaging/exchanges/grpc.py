@@ -128,12 +128,16 @@ async def _chunks(
 ) -> AsyncIterator[bytes]:
     async for message in messages:
         if message.WhichOneof("part") != "chunk":
-            raise InvalidInput("HEADER_REPEATED", _("A file has one header, before its bytes."))
+            raise InvalidInput(
+                "UPLOAD_HEADER_REPEATED", _("A file has one header, before its bytes.")
+            )
         yield message.chunk
 
 
 def _header_missing() -> InvalidInput:
-    return InvalidInput("HEADER_MISSING", _("A file starts with its header (name, type, size)."))
+    return InvalidInput(
+        "UPLOAD_HEADER_MISSING", _("A file starts with its header (name, type, size).")
+    )
 
 
 class ExchangeServicer(DeclaredServicer, pb_grpc.ExchangeServiceServicer):
