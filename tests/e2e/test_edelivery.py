@@ -1,8 +1,9 @@
 """eDelivery (F63, F44) and receipts (F64) across the running processes: an administration pushes
 an eDocument over messaging's mutual TLS port; the person finds it in their wallet through the
 gateway's wallet API; the administration verifies its sealed receipts offline against the platform
-CA. The read receipt comes from messaging's EDeliveryService.MarkDocumentRead called with the
-person's token, as the gateway does when the person opens the document."""
+CA. Here the read receipt comes from messaging's EDeliveryService.MarkDocumentRead called with the
+person's token; the one a download through the gateway gives (the wallet's opened event) is
+tests/e2e/test_edocument_read_receipts.py's."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """eDelivery (F63, F44) and receipts (F64) on the real servers: messaging's gRPC role, identity
 (its services port: is the person subscribed?) and the wallet (MinIO, ClamAV) each run as their own
 process; an administration pushes over mutual TLS with its certificate of the administrations' CA.
-A read is marked as the gateway's call does it (the rules on messaging's database); the unread job
-runs with the clock moved forward."""
+A read is marked by the rules on messaging's database (as MarkDocumentRead and the consumer of the
+wallet's opened event do, test_read_receipts.py); the unread job runs with the clock moved forward.
+"""
 
 from __future__ import annotations
 
