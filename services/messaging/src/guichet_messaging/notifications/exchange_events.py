@@ -78,12 +78,7 @@ class ExchangeNotifications:
         if contact is None:
             log.info("messaging.person_without_account", kind=kind)
             return
-        recipient = service.Recipient(
-            contact.language,
-            email=contact.email if contact.email_notifications else None,
-            phone=contact.mobile if contact.sms_notifications else None,
-            owner=f"person:{national_id}",
-        )
+        recipient = contact.recipient(f"person:{national_id}")
         if not (recipient.email or recipient.phone):
             log.info("messaging.nobody_to_tell", kind=kind)
             return

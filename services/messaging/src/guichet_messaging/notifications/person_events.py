@@ -63,6 +63,15 @@ class Contact:
     sms_notifications: bool
     language: Language
 
+    def recipient(self, owner: str) -> service.Recipient:
+        """Where to tell them, as their preferences say (neither channel: nothing is sent)."""
+        return service.Recipient(
+            self.language,
+            email=self.email if self.email_notifications else None,
+            phone=self.mobile if self.sms_notifications else None,
+            owner=owner,
+        )
+
 
 class ContactBook(Protocol):
     async def contact_of(self, national_id: str) -> Contact | None:
@@ -107,12 +116,7 @@ class PersonNotifications:
         if contact is None:
             log.info("messaging.person_without_account")
             return None
-        return service.Recipient(
-            contact.language,
-            email=contact.email if contact.email_notifications else None,
-            phone=contact.mobile if contact.sms_notifications else None,
-            owner=f"person:{national_id}",
-        )
+        return contact.recipient(f"person:{national_id}")
 
     async def _record(
         self,
