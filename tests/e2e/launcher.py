@@ -70,7 +70,11 @@ class Launcher:
         process = ServiceProcess(name, args, {**env, **self.extra_env}, self.log_dir)
         process.start()
         if role != "worker":
-            await wait_until(lambda: grpc_serving(address), seconds=60, what=name, process=process)
+            # A loaded machine may need longer (GUICHET_E2E_START_SECONDS; 60 by default).
+            seconds = float(os.environ.get("GUICHET_E2E_START_SECONDS", "60"))
+            await wait_until(
+                lambda: grpc_serving(address), seconds=seconds, what=name, process=process
+            )
         return process
 
     async def identity(
@@ -250,6 +254,8 @@ class Launcher:
             "MESSAGING_WALLET_ADDRESS": self.wallet_services_address,
             "MESSAGING_SEAL_CERTIFICATE": infra["GUICHET_SEAL_CERTIFICATE"],
             "MESSAGING_SEAL_PRIVATE_KEY": infra["GUICHET_SEAL_PRIVATE_KEY"],
+            # A thread per procedures request: procedures' internal port (set once it runs).
+            "MESSAGING_PROCEDURES_ADDRESS": self.procedures_address,
             # Durable consumers of this run's own: runs share the NATS server.
             "MESSAGING_CONSUMER_PREFIX": f"messaging-{name}-{worker_name()}",
             **self._keycloak("MESSAGING"),

@@ -204,6 +204,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         procedures_uploads_channel = grpc.insecure_channel(settings.procedures_address)
         procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
         messaging_channel = insecure_channel(settings.messaging_address, timeout=timeout)
+        messaging_uploads_channel = grpc.insecure_channel(settings.messaging_address)
         app.state.channels = {
             "etracking": etracking_channel,
             "identity": identity_channel,
@@ -225,6 +226,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             procedures_uploads=procedures_grpc.ProceduresServiceStub(procedures_uploads_channel),
             messaging=messaging_grpc.MessagingServiceStub(messaging_channel),
             exchanges=exchanges_grpc.ExchangeServiceStub(messaging_channel),
+            exchanges_uploads=exchanges_grpc.ExchangeServiceStub(messaging_uploads_channel),
         )
         app.state.channels["authentic-data"] = data_channel
         app.state.verifier = TokenVerifier(
@@ -299,6 +301,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         procedures_uploads_channel.close()
         await procedures_channel.close()
         await messaging_channel.close()
+        messaging_uploads_channel.close()
         log.info("gateway.stopped")
 
     app = FastAPI(

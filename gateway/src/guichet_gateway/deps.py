@@ -88,6 +88,8 @@ class ServiceStubs:
     messaging: messaging_grpc.MessagingServiceAsyncStub
     # F60 to F62, F66: the person's exchanges with administrations.
     exchanges: exchanges_grpc.ExchangeServiceAsyncStub
+    # Their files, streamed the same way.
+    exchanges_uploads: exchanges_grpc.ExchangeServiceStub
 
 
 # Every dependency is `async def`: FastAPI runs a plain `def` one in the thread pool, which cost
