@@ -27,6 +27,7 @@ from guichet.messaging.v1 import exchanges_pb2 as pb
 from guichet.procedures.v1 import procedures_pb2 as procedures_pb
 from guichet_gateway.deps import Calls
 from guichet_gateway.web.forms import FormErrors, refused_input
+from guichet_gateway.web.message_files import AttachedFile, take_files
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected
 from guichet_kit.i18n import N_, Catalog, Language, format_moment
@@ -44,7 +45,7 @@ BODY_MAX = 750
 # What is kept of a field to show it again: a flood is cut, not echoed.
 KEPT = {"title": 1000, "body": 4000}
 KEY_MAX = 80
-WRITE_FIELDS = ("title", "body", "reason")
+WRITE_FIELDS = ("title", "body", "attachment_ids", "reason")
 STEPS = ("theme", "subject", "reason")
 # The administrations a reason may name (services/messaging/taxonomy.yaml).
 ADMINISTRATIONS = {
@@ -319,7 +320,7 @@ async def new_message(request: Request, calls: Calls, session: SignedIn) -> HTML
             write_href="/my/messages/new?"
             + urlencode({**chosen.keys, "write": "1", "lang": language.value}),
         )
-    return _write_page(request, chosen, {"title": "", "body": ""}, FormErrors(WRITE_FIELDS))
+    return _write_page(request, chosen, {"title": "", "body": ""}, FormErrors(WRITE_FIELDS), [])
 
 
 _CHOOSE = {
@@ -343,7 +344,11 @@ async def _procedure_title(calls: Calls, code: str, language: Language) -> str:
 
 
 def _write_page(
-    request: Request, chosen: Chosen, typed: dict[str, str], errors: FormErrors
+    request: Request,
+    chosen: Chosen,
+    typed: dict[str, str],
+    errors: FormErrors,
+    files: list[AttachedFile],
 ) -> HTMLResponse:
     return page(
         request,
@@ -356,6 +361,7 @@ def _write_page(
             chosen.reason.administration if chosen.reason else "", page_language(request)
         ),
         typed=typed,
+        files=files,
         errors=errors.messages,
         summary=errors.summary(),
         title_max=TITLE_MAX,
@@ -378,8 +384,9 @@ def _check_body(body: str, errors: FormErrors, language: Language) -> None:
 
 async def _read_message(
     request: Request, calls: Calls
-) -> tuple[Chosen, dict[str, str], FormErrors]:
-    """The message POSTed by the text or the summary step, checked against the bounds."""
+) -> tuple[Chosen, dict[str, str], FormErrors, list[AttachedFile]]:
+    """The message POSTed by the text or the summary step, checked against the bounds; its files
+    (one more taken through the file pipeline when the text step has one)."""
     language = page_language(request)
     form = await request.form()
 
@@ -401,15 +408,16 @@ async def _read_message(
     _check_body(typed["body"], errors, language)
     if chosen.reason is None:
         errors.add("reason", _("Choose the theme, subject and reason again.").render(language))
-    return chosen, typed, errors
+    files = await take_files(form, calls, errors, language)
+    return chosen, typed, errors, files
 
 
 @router.post("/my/messages/new/summary", response_class=HTMLResponse, dependencies=[csrf_protected])
 async def message_summary(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     """The summary before sending (nothing is stored yet): the text again, to send or change."""
-    chosen, typed, errors = await _read_message(request, calls)
+    chosen, typed, errors, files = await _read_message(request, calls)
     if errors:
-        return _write_page(request, chosen, typed, errors)
+        return _write_page(request, chosen, typed, errors, files)
     language = page_language(request)
     assert chosen.reason is not None
     return page(
@@ -420,31 +428,37 @@ async def message_summary(request: Request, calls: Calls, session: SignedIn) -> 
         keys=chosen.keys,
         administration=_administration(chosen.reason.administration, language),
         typed=typed,
+        files=files,
     )
 
 
 @router.post("/my/messages/new/write", response_class=HTMLResponse, dependencies=[csrf_protected])
 async def change_message(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     """ "Change" on the summary: the text step again with what was written."""
-    chosen, typed, _errors = await _read_message(request, calls)
-    return _write_page(request, chosen, typed, FormErrors(WRITE_FIELDS))
+    chosen, typed, _errors, files = await _read_message(request, calls)
+    return _write_page(request, chosen, typed, FormErrors(WRITE_FIELDS), files)
 
 
 @router.post("/my/messages/new/send", response_class=HTMLResponse, dependencies=[csrf_protected])
 async def send_message(request: Request, calls: Calls, session: SignedIn) -> Response:
     language = page_language(request)
-    chosen, typed, errors = await _read_message(request, calls)
+    chosen, typed, errors, files = await _read_message(request, calls)
     if not errors:
         try:
             reply = await calls.exchanges.SendMessage(
-                pb.SendMessageRequest(**chosen.keys, title=typed["title"], body=typed["body"])
+                pb.SendMessageRequest(
+                    **chosen.keys,
+                    title=typed["title"],
+                    body=typed["body"],
+                    attachment_ids=[file.id for file in files],
+                )
             )
         except grpc.aio.AioRpcError as failed:
             if not refused_input(failed, errors, language, fallback="body"):
                 raise
         else:
             return _to(f"/my/messages/{reply.thread.id}", language, done="sent")
-    return _write_page(request, chosen, typed, errors)
+    return _write_page(request, chosen, typed, errors, files)
 
 
 # Last: /my/messages/new is not a conversation.
