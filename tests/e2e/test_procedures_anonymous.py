@@ -1,10 +1,11 @@
 """Procedures without an account (F21) through the gateway, on the real services and the
 development mail sink: a dog licence declared without signing in — started with an anti-robot
-check, saved step by step, the address confirmed by a mailed code, submitted, followed with the
-token of the acknowledgement's link, its proof downloaded, cancelled. Then a signed-in person
-claims such a request with a code mailed to its address: wrong codes refused, many of them
-locked, and once claimed the link reaches nothing. Every refusal is a problem document that
-changes nothing."""
+check, saved step by step, the address confirmed by a mailed code, submitted, acknowledged once
+(by messaging's notification of the submitted event: its worker runs beside the stack here),
+followed with the token of the acknowledgement's link, its proof downloaded, cancelled; the
+commune's decision reaches the address too. Then a signed-in person claims such a request with a
+code mailed to its address: wrong codes refused, many of them locked, and once claimed the link
+reaches nothing. Every refusal is a problem document that changes nothing."""
 
 from __future__ import annotations
 
@@ -22,9 +23,16 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from citizens import Citizen, Registry
+from launcher import Launcher, Started
+from nats.js import JetStreamContext
+from stack import Stack, messaging_worker
 
+from guichet.events import subjects
+from guichet.procedures.v1 import procedures_pb2 as pb
+from guichet.procedures.v1 import procedures_pb2_grpc as pb_grpc
+from guichet_kit.grpc_client import mutual_tls_channel
 from guichet_testkit.altcha import solved_challenge
-from guichet_testkit.mail import mail_links, mail_text, newest_mail
+from guichet_testkit.mail import mail_links, mail_text, mails_to, newest_mail
 
 CODE = "dog-licence"
 FOLLOWED = "/api/v1/procedures/followed/request"
@@ -44,6 +52,24 @@ DOG = {
     "chip_number": "250269812345678",
     "potentially_dangerous": False,
 }
+
+
+@pytest.fixture(scope="module")
+async def acknowledgements(
+    launcher: Launcher, messaging_database: str, jetstream: JetStreamContext, stack: Stack
+) -> AsyncIterator[Started]:
+    """messaging's worker: it mails the acknowledgement of a submission and the later news of a
+    request filed without an account (procedures mails only the codes)."""
+    async with messaging_worker(
+        launcher,
+        messaging_database,
+        jetstream,
+        [
+            (subjects.PROCEDURES.name, "procedures-submitted"),
+            (subjects.PROCEDURES.name, "procedures-status"),
+        ],
+    ) as started:
+        yield started
 
 
 @pytest.fixture
@@ -136,7 +162,7 @@ async def _submitted(api: httpx.AsyncClient, mail_dir: Path) -> tuple[dict[str, 
 
 
 async def test_a_dog_licence_is_declared_followed_and_cancelled_without_an_account(
-    api: httpx.AsyncClient, mail_dir: Path
+    api: httpx.AsyncClient, mail_dir: Path, acknowledgements: Started
 ) -> None:
     draft, token = await _start(api)
     assert draft["state"] == "draft" and len(token) == 43
@@ -172,12 +198,17 @@ async def test_a_dog_licence_is_declared_followed_and_cancelled_without_an_accou
     request = submitted.json()
     assert request["state"] == "submitted" and request["reference"].startswith("PR-")
 
-    # The acknowledgement mail carries the follow-up link; its token is the one to follow with.
-    mail = await newest_mail(mail_dir, email, since=since, subject_contains="received")
-    assert request["reference"] in mail_text(mail)
+    # The acknowledgement (messaging's) carries the follow-up link; its token is the one to
+    # follow with. One mail: procedures sends none of its own any more.
+    mail = await newest_mail(
+        mail_dir, email, since=since, subject_contains=request["reference"], wait_seconds=60
+    )
+    assert mail["Subject"] == f"Your request {request['reference']} was sent"
+    assert "do not share it" in mail_text(mail)
     links = [link for link in mail_links(mail) if "/procedures/follow" in link]
     assert len(links) == 1
     assert parse_qs(urlsplit(links[0]).query)["token"] == [token]
+    assert len(mails_to(mail_dir, email, subject_contains=request["reference"])) == 1
 
     followed = await api.get(FOLLOWED, headers=_follow(token))
     assert followed.status_code == 200
@@ -191,6 +222,44 @@ async def test_a_dog_licence_is_declared_followed_and_cancelled_without_an_accou
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
     again = await api.post(f"{FOLLOWED}/cancellation", headers=_follow(token))
     _problem(again, 409, "NOT_CANCELLABLE")
+
+
+async def test_the_communes_decision_reaches_the_address_of_a_request_without_an_account(
+    api: httpx.AsyncClient, stack: Stack, mail_dir: Path, acknowledgements: Started
+) -> None:
+    request, token, email = await _submitted(api, mail_dir)
+    reference = request["reference"]
+    since = time.time()
+    certificates = stack.pki / "administrations"
+    async with mutual_tls_channel(
+        stack.procedures_admin_address,
+        ca=(stack.pki / "ca.crt").read_bytes(),
+        certificate=(certificates / "commune.crt").read_bytes(),
+        private_key=(certificates / "commune.key").read_bytes(),
+        timeout=20,
+    ) as channel:
+        commune = pb_grpc.AdministrationProceduresServiceStub(channel)
+        got = await commune.GetIncomingRequest(pb.GetIncomingRequestRequest(reference=reference))
+        await commune.ChangeStatus(
+            pb.ChangeStatusRequest(
+                reference=reference, status="registered", expected_version=got.request.version
+            )
+        )
+
+    # Told in the request's language, to the checked address; no link (its token is not kept in
+    # clear): the mail names the acknowledgement's personal link, which still shows the request.
+    # "Request <reference>:" — not the acknowledgement ("Your request <reference> was sent").
+    mail = await newest_mail(
+        mail_dir, email, since=since, subject_contains=f"Request {reference}:", wait_seconds=60
+    )
+    assert mail["Subject"] == (
+        f"Request {reference}: Your dog is registered. The tag and the fee notice are being sent "
+        "to you by post."
+    )
+    assert "personal link of the e-mail that acknowledged" in mail_text(mail)
+    assert mail_links(mail) == []
+    followed = await api.get(FOLLOWED, headers=_follow(token))
+    assert followed.json()["status"] == "registered"
 
 
 async def test_starting_needs_the_anti_robot_check_and_a_procedure_open_without_login(

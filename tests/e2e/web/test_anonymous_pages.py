@@ -1,9 +1,10 @@
 """The pages of a request filed without an account (F21) in a browser: a dog licence started
 without signing in (the anti-robot widget solving its challenge in the page), its steps filled
 with one mistake shown next to its input and put right, the address confirmed with the code from
-the mail (a wrong code said next to its input), sent; the acknowledgement's link opened in another
-browser shows the request without keeping the token in the address bar, downloads the proof and
-cancels it; a link of no request is a 404 page. Every page accessible (axe, WCAG 2.1 AA) in fr,
+the mail (a wrong code said next to its input), sent; the acknowledgement's link (messaging's
+mail: its worker runs beside the stack here) opened in another browser shows the request without
+keeping the token in the address bar, downloads the proof and cancels it; a link of no request is
+a 404 page. Every page accessible (axe, WCAG 2.1 AA) in fr,
 de and en and reflowing at 320 px."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,18 +20,36 @@ from typing import Any
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
+from launcher import Launcher, Started
+from nats.js import JetStreamContext
 from playwright.async_api import Browser, Page
-from stack import Stack
+from stack import Stack, messaging_worker
 from web.browsing import new_context
 from web.test_lookup_pages import CSP, Watch, check_shown_page
 
+from guichet.events import subjects
 from guichet_testkit.altcha import solved_challenge
-from guichet_testkit.mail import mail_links, newest_mail
+from guichet_testkit.mail import mail_links, mails_to, newest_mail
 
 CODE = "dog-licence"
 DIGITS = re.compile(r"\b(\d{6})\b")
 REFERENCE = re.compile(r"PR-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]")
 FOLLOWED = "/api/v1/procedures/followed/request"
+
+
+@pytest.fixture(scope="module")
+async def acknowledgements(
+    launcher: Launcher, messaging_database: str, jetstream: JetStreamContext, stack: Stack
+) -> AsyncIterator[Started]:
+    """messaging's worker: it mails the acknowledgement of a submission (procedures mails only
+    the codes)."""
+    async with messaging_worker(
+        launcher,
+        messaging_database,
+        jetstream,
+        [(subjects.PROCEDURES.name, "procedures-submitted")],
+    ) as started:
+        yield started
 
 
 def _address() -> str:
@@ -73,7 +93,7 @@ async def code_from_mail(mail_dir: Path, email: str, since: float) -> str:
 
 
 async def test_a_dog_licence_is_sent_without_an_account_and_followed_from_the_mail(
-    browser: Browser, stack: Stack, mail_dir: Path, artifacts: Path
+    browser: Browser, stack: Stack, mail_dir: Path, artifacts: Path, acknowledgements: Started
 ) -> None:
     context = await new_context(browser, stack)
     page = await context.new_page()
@@ -121,7 +141,11 @@ async def test_a_dog_licence_is_sent_without_an_account_and_followed_from_the_ma
     await context.close()
 
     # The acknowledgement's link, opened elsewhere: the request, and the token out of the URL.
-    mail = await newest_mail(mail_dir, email, since=since, subject_contains="received")
+    # One acknowledgement: messaging's (procedures sends none of its own any more).
+    mail = await newest_mail(
+        mail_dir, email, since=since, subject_contains=reference, wait_seconds=60
+    )
+    assert len(mails_to(mail_dir, email, subject_contains=reference)) == 1
     link = next(link for link in mail_links(mail) if "/procedures/follow?token=" in link)
     other = await new_context(browser, stack)
     page = await other.new_page()
