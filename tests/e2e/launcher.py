@@ -72,9 +72,13 @@ class Launcher:
         if role != "worker":
             # A loaded machine may need longer (GUICHET_E2E_START_SECONDS; 60 by default).
             seconds = float(os.environ.get("GUICHET_E2E_START_SECONDS", "60"))
-            await wait_until(
-                lambda: grpc_serving(address), seconds=seconds, what=name, process=process
-            )
+            try:
+                await wait_until(
+                    lambda: grpc_serving(address), seconds=seconds, what=name, process=process
+                )
+            except BaseException:
+                process.stop()  # a service that never answered must not outlive the failure
+                raise
         return process
 
     async def identity(

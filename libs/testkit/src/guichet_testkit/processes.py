@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -22,6 +23,17 @@ def free_port() -> int:
         return port
 
 
+# Processes still running when the test process ends: a fixture that failed half-way through
+# starting a stack never reaches its teardown, and its services must not outlive the run.
+_RUNNING: set[ServiceProcess] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for process in list(_RUNNING):
+        process.stop(timeout=5.0)
+
+
 class ServiceProcess:
     """One started process; its output goes to `<log_dir>/<name>.log`."""
 
@@ -38,6 +50,7 @@ class ServiceProcess:
             self._process = subprocess.Popen(  # noqa: S603 (the test names the command)
                 self._args, env=self._env, stdout=log_file, stderr=subprocess.STDOUT
             )
+        _RUNNING.add(self)
 
     @property
     def running(self) -> bool:
@@ -61,6 +74,7 @@ class ServiceProcess:
                 self._process.wait()
         code = self._process.returncode
         self._process = None
+        _RUNNING.discard(self)
         return code
 
     def send(self, sig: signal.Signals) -> None:
