@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import signal
 import socket
@@ -28,6 +29,15 @@ def free_port() -> int:
 _RUNNING: set[ServiceProcess] = set()
 
 
+# Linux's prctl(PR_SET_PDEATHSIG): the child gets SIGTERM when the test process dies, even killed
+# by a timeout before any teardown or atexit hook could run.
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @atexit.register
 def _stop_leftovers() -> None:
     for process in list(_RUNNING):
@@ -48,7 +58,12 @@ class ServiceProcess:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self._process = subprocess.Popen(  # noqa: S603 (the test names the command)
-                self._args, env=self._env, stdout=log_file, stderr=subprocess.STDOUT
+                self._args,
+                env=self._env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                # Started from the event loop's (main) thread: the signal follows that thread.
+                preexec_fn=_die_with_parent,
             )
         _RUNNING.add(self)
 
