@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guichet.messaging.v1 import exchanges_pb2 as pb
-from guichet_gateway.deps import Calls, CurrentUser
+from guichet_gateway.deps import Calls, CurrentUser, ServiceStubs
 from guichet_gateway.fields import UUID_PATTERN, UuidPath
 from guichet_gateway.openapi import refusals
 from guichet_gateway.uploads import first_of_stream, malformed, open_upload, stream_into
@@ -453,6 +453,12 @@ async def remove_file(file_id: FileId, calls: Calls, user: CurrentUser) -> Respo
 )
 async def download_file(file_id: FileId, calls: Calls, user: CurrentUser) -> Response:
     """One of the caller's files: uploaded by them, or in one of their threads."""
+    return await file_response(calls, file_id)
+
+
+async def file_response(calls: ServiceStubs, file_id: str) -> Response:
+    """The file streamed as messaging reads it from the wallet (also for the web pages); a
+    refusal (not the caller's file) comes before any byte."""
     call = calls.exchanges.DownloadMessageFile(pb.DownloadMessageFileRequest(attachment_id=file_id))
     first, rest = await first_of_stream(call)
     if first.WhichOneof("part") != "header":

@@ -82,7 +82,24 @@ async def test_a_file_is_checked_listed_carried_and_sent_with_the_message(
     await page.wait_for_url(re.compile(r"/my/messages/[0-9a-f-]{36}\?lang=en&done=sent"))
     found = re.search(r"/my/messages/([0-9a-f-]{36})", page.url)
     assert found
-    assert "payslip.pdf" in (await page.text_content("#messages") or "")
+    link = page.locator("#messages a[data-file]")
+    assert await link.text_content() == "payslip.pdf"
+    href = await link.get_attribute("href") or ""
+    downloaded = await page.request.get(href)
+    assert (downloaded.status, await downloaded.body()) == (200, scan)
+    assert downloaded.headers["content-disposition"].startswith("attachment")
+    # Another person's session does not get it.
+    paul = await people.register("Paul")
+    other = await browser.new_context(
+        base_url=stack.gateway_url, java_script_enabled=False, ignore_https_errors=True
+    )
+    other_page = await other.new_page()
+    await other_page.goto("/signin?return_to=/my/messages?lang=en")
+    await fill_keycloak_login(other_page, paul, totp_secret=None)
+    await other_page.wait_for_url("**/my/messages?lang=en")
+    refused = await other_page.request.get(href)
+    assert refused.status == 404
+    await other.close()
     await context.close()
 
     # The administration reads the same bytes.

@@ -26,6 +26,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from guichet.messaging.v1 import exchanges_pb2 as pb
 from guichet.procedures.v1 import procedures_pb2 as procedures_pb
 from guichet_gateway.deps import Calls
+from guichet_gateway.messages import file_response
 from guichet_gateway.web.forms import FormErrors, refused_input
 from guichet_gateway.web.message_files import AttachedFile, take_files
 from guichet_gateway.web.pages import page, page_language
@@ -166,7 +167,7 @@ async def _conversation_page(
             "body": m.body,
             "sent": _moment(m.sent_at, language),
             "read": _moment(m.read_at, language) if m.HasField("read_at") else None,
-            "attachments": [a.file_name for a in m.attachments],
+            "attachments": [{"id": a.id, "name": a.file_name} for a in m.attachments],
         }
         for m in reply.messages
     ]
@@ -459,6 +460,16 @@ async def send_message(request: Request, calls: Calls, session: SignedIn) -> Res
         else:
             return _to(f"/my/messages/{reply.thread.id}", language, done="sent")
     return _write_page(request, chosen, typed, errors, files)
+
+
+@router.get("/my/messages/files/{file_id}")
+async def message_file(request: Request, calls: Calls, session: SignedIn, file_id: str) -> Response:
+    """A file of one of the person's conversations (or uploaded by them), as the API gives it."""
+    try:
+        checked = str(uuid.UUID(file_id))
+    except ValueError:
+        raise Problem(404, "NO_SUCH_FILE") from None
+    return await file_response(calls, checked)
 
 
 # Last: /my/messages/new is not a conversation.
