@@ -10,16 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from guichet_kit.domain import DomainError, FieldError, Refusal
+from guichet_kit.domain import (
+    Aborted,
+    AlreadyExists,
+    Conflict,
+    DomainError,
+    Exhausted,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Refusal,
+)
 from guichet_kit.i18n import Text, render
 
-__all__ = ["FieldError", "RpcFailure", "ServiceError", "read_rpc_failure", "service_error"]
+__all__ = [
+    "FieldError",
+    "RpcFailure",
+    "ServiceError",
+    "read_rpc_failure",
+    "relayed_refusal",
+    "service_error",
+]
 
 ERROR_DOMAIN = "openguichet"
 # An error message never echoes unbounded input: longer texts are cut.
@@ -125,3 +144,28 @@ def read_rpc_failure(error: grpc.aio.AioRpcError) -> RpcFailure:
                 )
     code = error.code()
     return RpcFailure(code, reason or code.name, error.details() or "", fields, metadata)
+
+
+# Refusals of another service a caller passes on as its own (a virus found by the wallet is the
+# person's refusal); any other status — an outage, a credential the other side refuses, a bug —
+# is the caller's own "unavailable".
+_RELAYED: Mapping[grpc.StatusCode, type[DomainError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: InvalidInput,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
+    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
+    grpc.StatusCode.ABORTED: Aborted,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Exhausted,
+}
+
+
+def relayed_refusal(error: Any, unavailable: DomainError) -> DomainError:
+    """Another service's refusal as the caller's own (same kind, reason, message, field errors
+    and metadata), or `unavailable` when it is not a refusal. Reads an aio error or a threaded
+    call's error alike."""
+    kind = _RELAYED.get(error.code())
+    if kind is None:
+        return unavailable
+    failure = read_rpc_failure(error)
+    return kind(failure.reason, failure.message, failure.field_errors, failure.metadata)

@@ -3,8 +3,8 @@
 import grpc
 import pytest
 
-from guichet_kit.domain import FieldError, InvalidInput, NotFound
-from guichet_kit.errors import read_rpc_failure, service_error
+from guichet_kit.domain import Exhausted, FieldError, InvalidInput, NotFound, Unavailable
+from guichet_kit.errors import read_rpc_failure, relayed_refusal, service_error
 from guichet_kit.i18n import Language
 from guichet_kit.problems import problem_from_rpc_error, problem_type
 
@@ -39,6 +39,26 @@ def test_reason_and_field_errors_are_read_back_by_the_caller() -> None:
         FieldError("email", "invalid", "Not an e-mail address."),
         FieldError("phone", "x", "y"),
     ]
+
+
+def test_another_services_refusal_is_relayed_as_the_callers_own() -> None:
+    refused = service_error(
+        Exhausted("QUOTA_EXCEEDED", "full", [FieldError("file", "too_large", "Too large.")])
+    )
+    relayed = relayed_refusal(as_received(refused), Unavailable("FILES_UNAVAILABLE", "later"))
+    assert isinstance(relayed, Exhausted)
+    assert (relayed.reason, relayed.message) == ("QUOTA_EXCEEDED", "full")
+    assert relayed.fields == [FieldError("file", "too_large", "Too large.")]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INTERNAL],
+)
+def test_what_is_not_a_refusal_becomes_the_callers_outage(code: grpc.StatusCode) -> None:
+    failed = grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details="x")
+    outage = Unavailable("FILES_UNAVAILABLE", "later")
+    assert relayed_refusal(failed, outage) is outage
 
 
 @pytest.mark.parametrize(

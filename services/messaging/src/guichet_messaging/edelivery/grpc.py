@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,14 +25,10 @@ from guichet_kit.auth import in_own_name
 from guichet_kit.client_streams import forward_stream, threaded_mutual_tls_channel
 from guichet_kit.db import transaction
 from guichet_kit.domain import (
-    Conflict,
-    DomainError,
-    Forbidden,
     InvalidInput,
-    NotFound,
     Unavailable,
 )
-from guichet_kit.errors import read_rpc_failure
+from guichet_kit.errors import relayed_refusal
 from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata
 from guichet_kit.i18n import Catalog
 from guichet_kit.servicers import (
@@ -51,13 +46,6 @@ from guichet_messaging.edelivery.service import DeliveryRequest, EDelivery, File
 
 _ = Catalog("guichet_messaging")
 
-_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-_KINDS: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidInput,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
-    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
-}
 _KIND_TO_PROTO = {
     ReceiptKind.DELIVERED.value: pb.RECEIPT_KIND_DELIVERED,
     ReceiptKind.READ.value: pb.RECEIPT_KIND_READ,
@@ -72,17 +60,6 @@ def files_unavailable() -> Unavailable:
         "FILES_UNAVAILABLE",
         _("Documents cannot be delivered just now: try again in a few minutes."),
     )
-
-
-def _refusal(error: Any) -> DomainError:
-    """The wallet's refusal (a virus, a type not accepted…) as the administration's, or an
-    outage."""
-    code = error.code()
-    kind = _KINDS.get(code)
-    if code in _OUTAGES or kind is None:
-        return files_unavailable()
-    failure = read_rpc_failure(error)
-    return kind(failure.reason, failure.message, failure.field_errors, failure.metadata)
 
 
 class IdentityAddressees:
@@ -138,7 +115,7 @@ class WalletDocuments:
                 deadline_seconds=STREAM_TIMEOUT_SECONDS,
             )
         except grpc.RpcError as error:
-            raise _refusal(error) from error
+            raise relayed_refusal(error, files_unavailable()) from error
         piece = reply.piece
         version = piece.files[0].current
         return FiledDocument(

@@ -19,15 +19,10 @@ from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_kit.auth import in_own_name
 from guichet_kit.client_streams import forward_stream, threaded_mutual_tls_channel
 from guichet_kit.domain import (
-    Conflict,
     DomainError,
-    Exhausted,
-    Forbidden,
-    InvalidInput,
-    NotFound,
     Unavailable,
 )
-from guichet_kit.errors import read_rpc_failure
+from guichet_kit.errors import relayed_refusal
 from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata, mutual_tls_channel
 from guichet_kit.i18n import Catalog
 from guichet_messaging.exchanges.service import FileRef
@@ -36,14 +31,6 @@ _ = Catalog("guichet_messaging")
 
 # What the copy serves, as the wallet records it.
 PURPOSE = "exchange"
-_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-_KINDS: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidInput,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
-    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: Exhausted,
-}
 
 
 def files_unavailable() -> Unavailable:
@@ -55,11 +42,7 @@ def files_unavailable() -> Unavailable:
 
 def wallet_refusal(error: Any) -> DomainError:
     """The wallet's refusal as the person's, or an outage."""
-    kind = _KINDS.get(error.code())
-    if error.code() in _OUTAGES or kind is None:
-        return files_unavailable()
-    failure = read_rpc_failure(error)
-    return kind(failure.reason, failure.message, failure.field_errors, failure.metadata)
+    return relayed_refusal(error, files_unavailable())
 
 
 class MessageFiles:

@@ -21,33 +21,15 @@ from guichet.wallet.v1 import wallet_pb2_grpc as wallet_grpc
 from guichet_kit.auth import in_own_name
 from guichet_kit.client_streams import forward_stream, threaded_mutual_tls_channel
 from guichet_kit.domain import (
-    Aborted,
-    AlreadyExists,
-    Conflict,
     DomainError,
-    Exhausted,
-    Forbidden,
-    InvalidInput,
-    NotFound,
     Unavailable,
 )
-from guichet_kit.errors import read_rpc_failure
+from guichet_kit.errors import relayed_refusal
 from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS, call_metadata, mutual_tls_channel
 from guichet_kit.i18n import Catalog
 from guichet_procedures.requests.attachments import Addition, CopyInfo
 
 _ = Catalog("guichet_procedures")
-
-_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-_KINDS: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: InvalidInput,
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: Forbidden,
-    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
-    grpc.StatusCode.ABORTED: Aborted,
-    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: Exhausted,
-}
 
 
 def wallet_channel(
@@ -84,13 +66,7 @@ def files_unavailable() -> Unavailable:
 
 def wallet_refusal(error: Any) -> DomainError:
     """The wallet's refusal as procedures' own, or an outage."""
-    if error.code() in _OUTAGES:
-        return files_unavailable()
-    kind = _KINDS.get(error.code())
-    if kind is None:
-        return files_unavailable()
-    failure = read_rpc_failure(error)  # an aio error, or a threaded call's (the same reads)
-    return kind(failure.reason, failure.message, failure.field_errors, failure.metadata)
+    return relayed_refusal(error, files_unavailable())
 
 
 def copy_info(copy: wallet.CopyRef) -> CopyInfo:
