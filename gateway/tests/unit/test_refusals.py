@@ -11,11 +11,14 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from guichet_gateway.app import create_app
 from guichet_gateway.settings import GatewaySettings
+from guichet_gateway.web.pages import error_page
 from guichet_kit.errors import ServiceError
-from guichet_kit.problems import MEDIA_TYPE, problem_from_rpc_error
+from guichet_kit.i18n import Catalog, Language
+from guichet_kit.problems import MEDIA_TYPE, Problem, problem_from_rpc_error
 from guichet_testkit.processes import free_port
 
 SPACE = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
@@ -193,3 +196,36 @@ def test_an_error_names_the_field_and_nothing_else(client: TestClient) -> None:
     )
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == ["email"]
+
+
+def test_a_form_sent_without_its_token_is_the_form_expired_page(client: TestClient) -> None:
+    response = client.post("/account/register?lang=de", data={"email": "a@example.lu"})
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("text/html")
+    expired = Catalog("guichet_gateway").gettext("This form has expired", Language.DE)
+    assert expired != "This form has expired"
+    assert f'<h1 class="usa-alert__heading">{expired}</h1>' in response.text
+
+
+@pytest.mark.parametrize(
+    ("reason", "title"),
+    [
+        ("ACTING_CONTEXT_NOT_ALLOWED", "Not available while acting for someone else"),
+        ("SOMETHING_ELSE_FORBIDDEN", "Not allowed"),
+    ],
+)
+def test_a_refusal_of_a_page_says_what_was_refused(
+    client: TestClient, reason: str, title: str
+) -> None:
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/my/notifications",
+        "query_string": b"lang=en",
+        "headers": [],
+        "app": client.app,
+    }
+    shown = error_page(Request(scope), Problem(403, reason))
+    assert shown is not None
+    assert shown.status_code == 403
+    assert f'<h1 class="usa-alert__heading">{title}</h1>' in bytes(shown.body).decode()

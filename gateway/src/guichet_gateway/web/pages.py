@@ -194,8 +194,8 @@ ERROR_PAGES = {
         home_link=True,
     ),
     403: ErrorPage(
-        N_("This form has expired"),
-        N_("Open the page again and send the form anew."),
+        N_("Not allowed"),
+        N_("This is not open to you, or not in the name you act in now."),
         "warning",
         home_link=True,
     ),
@@ -217,6 +217,19 @@ ERROR_PAGES = {
 }
 # A refusal whose reason says more than its status (which limit was reached).
 REASON_PAGES = {
+    # A form's token did not match (an old tab, a session renewed since the page was shown).
+    "CSRF_TOKEN_INVALID": ErrorPage(
+        N_("This form has expired"),
+        N_("Open the page again and send the form anew."),
+        "warning",
+        home_link=True,
+    ),
+    "ACTING_CONTEXT_NOT_ALLOWED": ErrorPage(
+        N_("Not available while acting for someone else"),
+        N_("Switch back to your own name with “Act for” in your space, then try again."),
+        "warning",
+        home_link=True,
+    ),
     "LOOKUPS_RATE_LIMITED": ErrorPage(
         N_("Too many lookups"),
         N_("You made many lookups in a short time. Please try again in a minute."),
