@@ -68,6 +68,7 @@ from guichet_gateway.web import (
     procedure_extras_pages,
     procedures_pages,
     relations_space,
+    request_messages_pages,
     signin,
     wallet_pages,
 )
@@ -344,6 +345,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(procedures_pages.router)
     app.include_router(procedure_extras_pages.router)
     app.include_router(notifications_pages.router)
+    app.include_router(request_messages_pages.router)
     app.include_router(messages_pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
     install_openapi(app)

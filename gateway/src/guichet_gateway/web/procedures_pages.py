@@ -50,6 +50,7 @@ from guichet_gateway.wallet import content_disposition, upload_limit
 from guichet_gateway.web.forms import ABOUT_THE_INPUT, anonymous_form_protected, form_page
 from guichet_gateway.web.pages import PUBLIC_PAGE, page, page_language
 from guichet_gateway.web.relations_space import _acting_label
+from guichet_gateway.web.request_messages_pages import request_exchanges
 from guichet_gateway.web.session import CSRF_FIELD, SignedIn, WebSession, csrf_protected
 from guichet_kit.errors import read_rpc_failure
 from guichet_kit.i18n import LOCALES, Catalog, Language, format_moment, render
@@ -1289,6 +1290,7 @@ async def _detail_page(
         if draft.next_step
         else f"/my/requests/{draft.id}/summary?lang={language.value}",
         proof_href=f"/my/requests/{draft.id}/proof" if draft.reference else "",
+        exchanges=await request_exchanges(calls, session, draft, language),
     )
 
 
