@@ -265,7 +265,13 @@ async def get_topics(calls: Calls, user: CurrentUser) -> TopicsOut:
     return topics_out(await calls.exchanges.ListTopics(pb.ListTopicsRequest()))
 
 
-@router.get("/threads", response_model=ThreadsOut)
+@router.get(
+    "/threads",
+    response_model=ThreadsOut,
+    responses=refusals(
+        {404: "request_reference is not a request reference (NO_SUCH_REQUEST); nothing listed."}
+    ),
+)
 async def get_threads(
     calls: Calls,
     user: CurrentUser,
