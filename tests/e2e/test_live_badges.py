@@ -179,9 +179,13 @@ def _process_listening_on(port: int) -> int:
     raise AssertionError(f"no process listens on {port}")
 
 
+def gateway_pid(gateway_url: str) -> int:
+    return _process_listening_on(urlsplit(gateway_url).port or 80)
+
+
 def gateway_nats_ports(gateway_url: str, nats_url: str) -> set[int]:
     """The local ports of the gateway process's connections to NATS, as the server lists them."""
-    pid = _process_listening_on(urlsplit(gateway_url).port or 80)
+    pid = gateway_pid(gateway_url)
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         link = os.readlink(f"/proc/{pid}/fd/{fd}")
@@ -203,13 +207,14 @@ async def gateway_subscriptions(infra: dict[str, str], ports: set[int]) -> list[
     return sorted(s["subject"] for c in connections for s in c.get("subscriptions_list_detail", []))
 
 
-async def status_change_consumers(js: JetStreamContext, delivered_to: list[str]) -> list[str]:
-    """The stream's consumers of status changes that deliver to one of these subjects."""
+async def status_change_consumers(js: JetStreamContext, pid: int) -> list[str]:
+    """The stream's consumers of status changes made by this process (their description says
+    whose they are)."""
     return [
         consumer.name
         for consumer in await js.consumers_info(subjects.ETRACKING.name)
         if consumer.config.filter_subject == subjects.TRACKING_STATUS_CHANGED
-        and consumer.config.deliver_subject in delivered_to
+        and f" pid {pid}: " in (consumer.config.description or "")
     ]
 
 
@@ -226,7 +231,7 @@ async def test_the_gateway_follows_the_changes_once_whatever_the_number_of_strea
     async with badge_stream(api, anne.bearer()) as first:
         await first.next_badges()
         with_one = await gateway_subscriptions(infra, ports)
-        consumers = await status_change_consumers(jetstream, with_one)
+        consumers = await status_change_consumers(jetstream, gateway_pid(stack.gateway_url))
         assert len(consumers) == 1, consumers
         async with (
             badge_stream(api, anne.bearer()) as second,
@@ -237,4 +242,7 @@ async def test_the_gateway_follows_the_changes_once_whatever_the_number_of_strea
                 await stream.next_badges()
             with_four = await gateway_subscriptions(infra, ports)
             assert with_four == with_one, "no subscription per stream"
-            assert await status_change_consumers(jetstream, with_four) == consumers
+            assert (
+                await status_change_consumers(jetstream, gateway_pid(stack.gateway_url))
+                == consumers
+            )
