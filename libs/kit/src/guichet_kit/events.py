@@ -36,6 +36,7 @@ from guichet_kit import correlation
 from guichet_kit.db import Base, transaction
 from guichet_kit.metrics import EVENTS_CONSUMED
 from guichet_kit.outbox import MSG_ID_HEADER
+from guichet_kit.settings import PlatformSettings
 
 log = structlog.get_logger(__name__)
 
@@ -93,14 +94,27 @@ async def connect(url: str, name: str) -> NatsClient:
     return await nats.connect(url, name=name, max_reconnect_attempts=-1, connect_timeout=5)
 
 
-async def ensure_stream(js: JetStreamContext, name: str, subjects: Sequence[str]) -> None:
-    """Create or update a file-backed stream; the producing service owns it."""
-    config = StreamConfig(
+def stream_config(
+    name: str, subjects: Sequence[str], *, replicas: int | None = None
+) -> StreamConfig:
+    """A file-backed stream with `replicas` copies (None: GUICHET_STREAM_REPLICAS, default 1)."""
+    if replicas is None:
+        replicas = PlatformSettings().stream_replicas
+    return StreamConfig(
         name=name,
         subjects=list(subjects),
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW.total_seconds(),
+        num_replicas=replicas,
     )
+
+
+async def ensure_stream(
+    js: JetStreamContext, name: str, subjects: Sequence[str], *, replicas: int | None = None
+) -> None:
+    """Create or update a stream; the producing service owns it. An existing stream takes the
+    replica count of the setting too (JetStream moves it to more or fewer copies)."""
+    config = stream_config(name, subjects, replicas=replicas)
     try:
         await js.stream_info(name)
     except NotFoundError:

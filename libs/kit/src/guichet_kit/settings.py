@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A default secret carries this marker so that it is refused outside development.
@@ -45,6 +45,16 @@ class KitSettings(BaseSettings):
                     f"{name} still has its development default; set it for {self.environment}"
                 )
         return self
+
+
+class PlatformSettings(BaseSettings):
+    """What every process of one deployment shares, from GUICHET_* variables (not per service)."""
+
+    model_config = SettingsConfigDict(env_prefix="GUICHET_", extra="ignore", frozen=True)
+
+    # Copies of each JetStream stream the services create: 1 on a single NATS server, 3 on a
+    # cluster of 3 (a stream then survives the loss of a node). JetStream allows at most 5.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
 
 
 class TlsFiles(BaseSettings):
