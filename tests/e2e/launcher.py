@@ -57,6 +57,12 @@ class Launcher:
     def pki(self) -> Path:
         return Path(self.infra["GUICHET_PKI_DIR"])
 
+    @property
+    def _tracing(self) -> dict[str, str]:
+        """Every process exports its spans to the Jaeger of `make infra`, when it runs one."""
+        endpoint = self.infra.get("GUICHET_OTLP_ENDPOINT")
+        return {"GUICHET_OTLP_ENDPOINT": endpoint} if endpoint else {}
+
     def _keycloak(self, prefix: str) -> dict[str, str]:
         return {
             f"{prefix}_KEYCLOAK_ISSUER": self.infra["GUICHET_KEYCLOAK_ISSUER"],
@@ -67,7 +73,9 @@ class Launcher:
         self, name: str, module: str, role: str | None, env: dict[str, str], address: str
     ) -> ServiceProcess:
         args = [sys.executable, "-m", module, *([role] if role else [])]
-        process = ServiceProcess(name, args, {**env, **self.extra_env}, self.log_dir)
+        process = ServiceProcess(
+            name, args, {**env, **self._tracing, **self.extra_env}, self.log_dir
+        )
         process.start()
         if role != "worker":
             # A loaded machine may need longer (GUICHET_E2E_START_SECONDS; 60 by default).
@@ -341,7 +349,9 @@ class Launcher:
             **self._keycloak("GATEWAY"),
         }
         args = [sys.executable, "-m", "guichet_gateway"]
-        process = ServiceProcess(name, args, {**env, **self.extra_env}, self.log_dir)
+        process = ServiceProcess(
+            name, args, {**env, **self._tracing, **self.extra_env}, self.log_dir
+        )
         process.start()
 
         async def answers() -> bool:

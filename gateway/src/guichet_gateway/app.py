@@ -80,7 +80,7 @@ from guichet_gateway.web.session import (
     purge_periodically,
     session_principal,
 )
-from guichet_kit import correlation
+from guichet_kit import correlation, tracing
 from guichet_kit.auth import TokenVerifier
 from guichet_kit.db import create_engine
 from guichet_kit.events import connect
@@ -193,6 +193,7 @@ class RequestContext:
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
     configure_logging("gateway", settings.log_level, json=settings.log_json)
+    tracing.configure("gateway")  # on when GUICHET_OTLP_ENDPOINT is set
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -352,6 +353,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     app.add_middleware(RequestContext)
+    # Outermost: a span per request, parent of the services' spans (probes have none).
+    tracing.instrument_asgi(app, excluded_paths="/healthz,/metrics,/static/")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -26,13 +26,14 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+from opentelemetry.trace import SpanKind
 from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from guichet_kit import correlation
+from guichet_kit import correlation, tracing
 from guichet_kit.db import Base, transaction
 from guichet_kit.metrics import EVENTS_CONSUMED
 from guichet_kit.outbox import MSG_ID_HEADER
@@ -219,6 +220,20 @@ class EventConsumer(Generic[E]):
             log.info("events.consumer_stopped", consumer=sub.durable)
 
     async def handle(self, message: Msg) -> None:
+        # Continues the trace of the call that wrote the event (its `traceparent` header).
+        with tracing.span(
+            f"{message.subject} process",
+            SpanKind.CONSUMER,
+            parent=message.headers or {},
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.consumer.group.name": self._sub.durable,
+            },
+        ):
+            await self._apply(message)
+
+    async def _apply(self, message: Msg) -> None:
         sub = self._sub
         headers = message.headers or {}
         correlation.ensure(headers.get(correlation.EVENT_HEADER))

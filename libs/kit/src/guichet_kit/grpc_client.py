@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from guichet_kit import auth, correlation
+from guichet_kit import auth, correlation, tracing
 from guichet_kit.i18n import LANGUAGE_METADATA_KEY, current_language
 
 # Streams carry files: their deadline covers a whole transfer, not one exchange.
@@ -15,10 +15,12 @@ STREAM_TIMEOUT_SECONDS = 900.0
 
 
 def call_metadata() -> tuple[tuple[str, str], ...]:
-    """What every outgoing call carries: the correlation id, the caller and its acting context,
-    the language (also for calls made outside the kit's channels, e.g. threaded uploads)."""
+    """What every outgoing call carries: the correlation id, the trace context, the caller and its
+    acting context, the language (also for calls made outside the kit's channels, e.g. threaded
+    uploads)."""
     return (
         *correlation.grpc_metadata(),
+        *tracing.grpc_metadata(),
         *auth.forwarded_metadata(),
         (LANGUAGE_METADATA_KEY, current_language().value),
     )

@@ -10,6 +10,7 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import Span, SpanKind
 
-from guichet_kit import correlation
+from guichet_kit import correlation, tracing
 from guichet_kit.auth import (
     ACTING_CONTEXT_KEY,
     AUTHORIZATION_KEY,
@@ -199,19 +201,21 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             metadata = self._enter(context)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
-            try:
-                await self._identify(metadata)
-                if handler.request_streaming:
-                    return await inner(checked(request, context), context)
-                check_request(request)
-                return await inner(request, context)
-            except BaseException as error:
-                code = self._code_of(error, context)
-                await self._abort(error, method, context)
-                raise
-            finally:
-                GRPC_HANDLED.labels(method, code.name).inc()
-                GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+            with _server_span(method, metadata) as span:
+                try:
+                    await self._identify(metadata)
+                    if handler.request_streaming:
+                        return await inner(checked(request, context), context)
+                    check_request(request)
+                    return await inner(request, context)
+                except BaseException as error:
+                    code = self._code_of(error, context)
+                    await self._abort(error, method, context)
+                    raise
+                finally:
+                    _end_server_span(span, code)
+                    GRPC_HANDLED.labels(method, code.name).inc()
+                    GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
 
         replies: Any = handler.unary_stream
 
@@ -221,18 +225,20 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
             metadata = self._enter(context)
             started = time.perf_counter()
             code = grpc.StatusCode.OK
-            try:
-                await self._identify(metadata)
-                check_request(request)
-                async for reply in replies(request, context):
-                    yield reply
-            except BaseException as error:
-                code = self._code_of(error, context)
-                await self._abort(error, method, context)
-                raise
-            finally:
-                GRPC_HANDLED.labels(method, code.name).inc()
-                GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+            with _server_span(method, metadata) as span:
+                try:
+                    await self._identify(metadata)
+                    check_request(request)
+                    async for reply in replies(request, context):
+                        yield reply
+                except BaseException as error:
+                    code = self._code_of(error, context)
+                    await self._abort(error, method, context)
+                    raise
+                finally:
+                    _end_server_span(span, code)
+                    GRPC_HANDLED.labels(method, code.name).inc()
+                    GRPC_SECONDS.labels(method).observe(time.perf_counter() - started)
 
         if handler.unary_unary:
             inner = handler.unary_unary
@@ -254,6 +260,36 @@ class KitInterceptor(grpc.aio.ServerInterceptor):
 
 
 DOWNSTREAM_OUTAGES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+# Codes that mean the platform failed, not that it refused the caller's request (traces).
+_SERVER_FAILURES = (
+    grpc.StatusCode.UNKNOWN,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.DATA_LOSS,
+    grpc.StatusCode.UNIMPLEMENTED,
+)
+
+
+def _server_span(
+    method: str, metadata: dict[str, str | bytes]
+) -> AbstractContextManager[Span | None]:
+    """The call's span, child of the caller's (`traceparent` in the metadata)."""
+    service, _slash, name = method.lstrip("/").rpartition("/")
+    return tracing.span(
+        method.lstrip("/"),
+        SpanKind.SERVER,
+        parent=metadata,
+        attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": name},
+        failed_on_exception=False,
+    )
+
+
+def _end_server_span(span: Span | None, code: grpc.StatusCode) -> None:
+    if span is not None:
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAILURES:
+            tracing.failed(span, code.name)
 
 
 def _refusing(

@@ -16,6 +16,7 @@ import structlog
 from google.protobuf.message import Message
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
     DateTime,
@@ -31,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from guichet_kit import correlation
+from guichet_kit import correlation, tracing
 from guichet_kit.db import Base, transaction
 from guichet_kit.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 
@@ -105,6 +106,8 @@ def add_event(session: AsyncSession, subject: str, event: Message) -> uuid.UUID:
     headers = {EVENT_TYPE_HEADER: event.DESCRIPTOR.full_name}
     if cid := correlation.current():
         headers[correlation.EVENT_HEADER] = cid
+    # The writing call's trace: the relay publishes it, the consumers continue it.
+    tracing.inject(headers)
     session.add(
         OutboxMessage(
             event_id=event_id,
@@ -154,12 +157,7 @@ class OutboxRelay:
             ).all()
             for row in rows:
                 try:
-                    await self._js.publish(
-                        row.subject,
-                        row.payload,
-                        timeout=self._publish_timeout,
-                        headers={**row.headers, MSG_ID_HEADER: str(row.event_id)},
-                    )
+                    await self._publish(row)
                 except (NatsError, TimeoutError) as exc:
                     # Keep order: stop at the first failure and retry this row next pass.
                     row.attempts += 1
@@ -171,6 +169,27 @@ class OutboxRelay:
                 OUTBOX_PUBLISHED.labels(row.subject).inc()
                 published += 1
         return published
+
+    async def _publish(self, row: OutboxMessage) -> None:
+        headers = {**row.headers, MSG_ID_HEADER: str(row.event_id)}
+        # A row written inside a trace is published in it: its consumers become children of
+        # this span, which shows how long the event waited in the outbox.
+        with tracing.span(
+            f"{row.subject} publish",
+            SpanKind.PRODUCER,
+            parent=row.headers,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": row.subject,
+                "messaging.message.id": str(row.event_id),
+            },
+            continuing_only=True,
+        ) as span:
+            if span is not None:
+                tracing.inject(headers)
+            await self._js.publish(
+                row.subject, row.payload, timeout=self._publish_timeout, headers=headers
+            )
 
     async def _mark_sent(self, session: AsyncSession, row: OutboxMessage) -> None:
         row.sent_at = datetime.now(UTC)

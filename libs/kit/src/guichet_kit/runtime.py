@@ -17,6 +17,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from guichet_kit import tracing
 from guichet_kit.db import create_engine, session_factory
 from guichet_kit.events import connect, ensure_stream
 from guichet_kit.grpc_server import stop_on_signals
@@ -67,6 +68,7 @@ async def service_runtime(
 ) -> AsyncIterator[ServiceRuntime]:
     """Set up a service process; `streams` are the ones this service produces to."""
     configure_logging(name, log_level, json=log_json)
+    tracing.configure(name)  # on when GUICHET_OTLP_ENDPOINT is set
     serve_metrics(metrics_port)
     engine = create_engine(database_url)
     sessions = session_factory(engine)
@@ -85,6 +87,7 @@ async def service_runtime(
     finally:
         await nats_client.drain()
         await engine.dispose()
+        tracing.shutdown()
         log.info("service.stopped")
 
 
