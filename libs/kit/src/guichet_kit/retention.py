@@ -309,3 +309,18 @@ def run_command(
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         report = runner.run(once(datetime.now(UTC)))
     return 1 if report.failed else 0
+
+
+RulesOf = Callable[[async_sessionmaker[AsyncSession], NatsClient], Sequence[Rule]]
+
+
+def once_with(
+    service: str, database_url: str, nats_url: str, rules_of: RulesOf
+) -> Callable[[datetime], Coroutine[Any, Any, Report]]:
+    """For `run_command`: one run of a service whose rules need only its database and NATS."""
+
+    async def once(now: datetime) -> Report:
+        async with resources(service, database_url, nats_url) as held:
+            return await Retention(service, rules_of(held.sessions, held.nats)).run_once(now)
+
+    return once

@@ -25,6 +25,7 @@ from guichet_kit.grpc_server import Endpoint, GrpcService, serve
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
+from guichet_messaging import retention
 from guichet_messaging.edelivery.grpc import (
     AdministrationDeliveryServicer,
     EDeliveryServicer,
@@ -239,6 +240,8 @@ async def run(settings: MessagingSettings, roles: Sequence[str]) -> None:
                         EventConsumer(runtime.js, sessions, subscription).run(runtime.stop)
                     )
             tasks.append(worker.run(runtime.stop))
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(retention.periodically(settings, sessions, runtime.nats, runtime.stop))
             # F8: identity's account deletions, confirmed on messaging.account.purged.v1.
             purge = AccountPurge(edelivery, f"{settings.consumer_prefix}-account-purge")
             tasks.append(

@@ -75,6 +75,8 @@ class MessagingSettings(KitSettings):
     # The durable consumers' names start with this (one set per deployment).
     consumer_prefix: str = "messaging"
     metrics_port: int = 0
+    # F92: delivered or failed notifications are purged this many days after (0 keeps them).
+    notification_retention_days: int = Field(default=365, ge=0)
 
     @model_validator(mode="after")
     def _delays_in_order(self) -> MessagingSettings:

@@ -17,6 +17,7 @@ from guichet_kit.mandates import MandateChecker
 from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.servicers import Registry
+from guichet_wallet import retention
 from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces import upkeep
 from guichet_wallet.pieces.copying import Copying
@@ -103,6 +104,10 @@ async def run(settings: WalletSettings, roles: Sequence[str]) -> None:
                 EventConsumer(runtime.js, sessions, purge.subscription()).run(runtime.stop)
             )
             tasks.append(removals.run(runtime.stop))
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(
+                retention.periodically(settings, sessions, runtime.nats, pipeline, runtime.stop)
+            )
             tasks.append(
                 upkeep.every(
                     "expiry_notices",

@@ -52,6 +52,8 @@ class WalletSettings(KitSettings):
     # NATS server each take their own, or one stack's wallet would purge another's deletions).
     purge_consumer: str = "wallet-account-purge"
     metrics_port: int = 0
+    # F92: an eDocument opened this many days ago is deleted with its objects (0 keeps them).
+    edocument_retention_days: int = Field(default=730, ge=0)
 
     def services_tls(self) -> TlsFiles:
         return TlsFiles(
