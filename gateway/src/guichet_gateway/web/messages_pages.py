@@ -70,17 +70,17 @@ DONE = {
 }
 
 
-def _administration(code: str, language: Language) -> str:
+def administration_name(code: str, language: Language) -> str:
     name = ADMINISTRATIONS.get(code)
     return _.gettext(name, language) if name else code.upper()
 
 
-def _moment(value: Timestamp, language: Language) -> dict[str, str]:
+def shown_moment(value: Timestamp, language: Language) -> dict[str, str]:
     moment = value.ToDatetime(tzinfo=UTC)
     return {"iso": moment.isoformat(), "text": format_moment(moment, language)}
 
 
-def _thread_id(text: str) -> str:
+def thread_id_of(text: str) -> str:
     """A conversation's id from the address; anything else is no conversation (404)."""
     try:
         return str(uuid.UUID(text[:36]))
@@ -88,7 +88,7 @@ def _thread_id(text: str) -> str:
         raise Problem(404, "NO_SUCH_THREAD") from None
 
 
-def _to(path: str, language: Language, **query: str) -> RedirectResponse:
+def redirect_to(path: str, language: Language, **query: str) -> RedirectResponse:
     return RedirectResponse(
         f"{path}?{urlencode({'lang': language.value, **query})}", status_code=303
     )
@@ -110,15 +110,15 @@ class ThreadRow:
     last: dict[str, str]
 
 
-def _row(thread: pb.Thread, language: Language) -> ThreadRow:
+def thread_row(thread: pb.Thread, language: Language) -> ThreadRow:
     return ThreadRow(
         id=thread.id,
         title=thread.title,
-        administration=_administration(thread.administration, language),
+        administration=administration_name(thread.administration, language),
         topic=thread.reason_title,
         unread=thread.unread,
         hidden=thread.hidden,
-        last=_moment(
+        last=shown_moment(
             thread.last_message_at if thread.HasField("last_message_at") else thread.created_at,
             language,
         ),
@@ -128,7 +128,7 @@ def _row(thread: pb.Thread, language: Language) -> ThreadRow:
 # --- the list and a conversation ---------------------------------------------------------------
 
 
-def _elsewhere(request: Request, session: WebSession) -> HTMLResponse | None:
+def outside_own_space(request: Request, session: WebSession) -> HTMLResponse | None:
     """Exchanges are the person's own (the service serves the private space only): acting for
     someone else, the page says so and how to come back, instead of a refusal."""
     if session.acting_context.kind == "private":
@@ -138,7 +138,7 @@ def _elsewhere(request: Request, session: WebSession) -> HTMLResponse | None:
 
 @router.get("/my/messages", response_class=HTMLResponse)
 async def my_messages(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     language = page_language(request)
     hidden = request.query_params.get("hidden") == "1"
@@ -147,7 +147,7 @@ async def my_messages(request: Request, calls: Calls, session: SignedIn) -> HTML
         request,
         "messages/list.html",
         section=SECTION,
-        threads=[_row(t, language) for t in reply.threads],
+        threads=[thread_row(t, language) for t in reply.threads],
         hidden=hidden,
         done=_done(request, language),
     )
@@ -165,8 +165,8 @@ async def _conversation_page(
             "id": m.id,
             "mine": m.side == pb.SIDE_PERSON,
             "body": m.body,
-            "sent": _moment(m.sent_at, language),
-            "read": _moment(m.read_at, language) if m.HasField("read_at") else None,
+            "sent": shown_moment(m.sent_at, language),
+            "read": shown_moment(m.read_at, language) if m.HasField("read_at") else None,
             "attachments": [{"id": a.id, "name": a.file_name} for a in m.attachments],
         }
         for m in reply.messages
@@ -176,7 +176,7 @@ async def _conversation_page(
         "messages/thread.html",
         422 if errors else 200,
         section=SECTION,
-        thread=_row(thread, language),
+        thread=thread_row(thread, language),
         messages=messages,
         answered=any(not m["mine"] for m in messages),
         typed=typed,
@@ -197,11 +197,11 @@ async def mark_conversation(
     request: Request, calls: Calls, session: SignedIn, thread_id: str
 ) -> Response:
     language = page_language(request)
-    thread = _thread_id(thread_id)
+    thread = thread_id_of(thread_id)
     read = await _form_text(request, "read") == "yes"
     await calls.exchanges.MarkMyThread(pb.MarkMyThreadRequest(thread_id=thread, read=read))
     # Marked unread: back to the list (opening the conversation would read it again).
-    return _to("/my/messages", language, done="read" if read else "unread")
+    return redirect_to("/my/messages", language, done="read" if read else "unread")
 
 
 @router.post("/my/messages/{thread_id}/hidden", dependencies=[csrf_protected])
@@ -209,12 +209,12 @@ async def hide_conversation(
     request: Request, calls: Calls, session: SignedIn, thread_id: str
 ) -> Response:
     language = page_language(request)
-    thread = _thread_id(thread_id)
+    thread = thread_id_of(thread_id)
     hidden = await _form_text(request, "hidden") == "yes"
     await calls.exchanges.HideMyThread(pb.HideMyThreadRequest(thread_id=thread, hidden=hidden))
     if hidden:
-        return _to("/my/messages", language, done="hidden")
-    return _to("/my/messages", language, hidden="1", done="shown")
+        return redirect_to("/my/messages", language, done="hidden")
+    return redirect_to("/my/messages", language, hidden="1", done="shown")
 
 
 @router.post(
@@ -224,10 +224,10 @@ async def answer_conversation(
     request: Request, calls: Calls, session: SignedIn, thread_id: str
 ) -> Response:
     language = page_language(request)
-    thread = _thread_id(thread_id)
+    thread = thread_id_of(thread_id)
     body = await _form_text(request, "body")
     errors = FormErrors(("body",))
-    _check_body(body, errors, language)
+    check_body(body, errors, language)
     if not errors:
         try:
             await calls.exchanges.ReplyToMyThread(
@@ -238,7 +238,7 @@ async def answer_conversation(
                 raise
     if errors:
         return await _conversation_page(request, calls, thread, body, errors)
-    return _to(f"/my/messages/{thread}", language, done="answered")
+    return redirect_to(f"/my/messages/{thread}", language, done="answered")
 
 
 # --- a new message: theme → subject → reason → text → summary → sent ---------------------------
@@ -263,7 +263,7 @@ def _find(items: Any, key: str) -> Any:
     return next((item for item in items if item.key == key), None) if key else None
 
 
-def _choose(topics: pb.ListTopicsResponse, theme: str, subject: str, reason: str) -> Chosen:
+def pick_topic(topics: pb.ListTopicsResponse, theme: str, subject: str, reason: str) -> Chosen:
     """What the keys name in the taxonomy; a key of nothing (or under another choice) is none."""
     found_theme = _find(topics.themes, theme)
     found_subject = _find(found_theme.subjects, subject) if found_theme else None
@@ -271,7 +271,7 @@ def _choose(topics: pb.ListTopicsResponse, theme: str, subject: str, reason: str
     return Chosen(found_theme, found_subject, found_reason)
 
 
-def _query_key(request: Request, name: str) -> str:
+def query_key(request: Request, name: str) -> str:
     return request.query_params.get(name, "")[:KEY_MAX]
 
 
@@ -279,18 +279,18 @@ def _query_key(request: Request, name: str) -> str:
 async def new_message(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     """One address for the choices: what is chosen so far is in the query; the first missing
     choice is the step shown. A step sent with nothing chosen says so."""
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     language = page_language(request)
     topics = await calls.exchanges.ListTopics(pb.ListTopicsRequest())
-    keys = {name: _query_key(request, name) for name in STEPS}
-    chosen = _choose(topics, **keys)
+    keys = {name: query_key(request, name) for name in STEPS}
+    chosen = pick_topic(topics, **keys)
     sent_step = request.query_params.get("step", "")
     missing = next((name for name in STEPS if getattr(chosen, name) is None), None)
     if missing is not None:
         errors = FormErrors(STEPS)
         if sent_step == missing or keys[missing]:
-            errors.add(missing, _.gettext(_CHOOSE[missing], language))
+            errors.add(missing, _.gettext(CHOOSE_STEP[missing], language))
         options = {
             "theme": topics.themes,
             "subject": chosen.theme.subjects if chosen.theme else [],
@@ -324,7 +324,7 @@ async def new_message(request: Request, calls: Calls, session: SignedIn) -> HTML
     return _write_page(request, chosen, {"title": "", "body": ""}, FormErrors(WRITE_FIELDS), [])
 
 
-_CHOOSE = {
+CHOOSE_STEP = {
     "theme": N_("Choose a theme."),
     "subject": N_("Choose a subject."),
     "reason": N_("Choose a reason."),
@@ -358,7 +358,7 @@ def _write_page(
         section=SECTION,
         chosen=chosen,
         keys=chosen.keys,
-        administration=_administration(
+        administration=administration_name(
             chosen.reason.administration if chosen.reason else "", page_language(request)
         ),
         typed=typed,
@@ -370,7 +370,7 @@ def _write_page(
     )
 
 
-def _check_body(body: str, errors: FormErrors, language: Language) -> None:
+def check_body(body: str, errors: FormErrors, language: Language) -> None:
     if len(body.strip()) < BODY_MIN or len(body) > BODY_MAX:
         errors.add(
             "body",
@@ -396,7 +396,7 @@ async def _read_message(
         return value[: KEPT.get(name, KEY_MAX)] if isinstance(value, str) else ""
 
     topics = await calls.exchanges.ListTopics(pb.ListTopicsRequest())
-    chosen = _choose(topics, text("theme"), text("subject"), text("reason"))
+    chosen = pick_topic(topics, text("theme"), text("subject"), text("reason"))
     typed = {"title": text("title").strip(), "body": text("body")}
     errors = FormErrors(WRITE_FIELDS)
     if not typed["title"]:
@@ -406,7 +406,7 @@ async def _read_message(
             "title",
             _("Write a subject line of at most {max} characters.", max=TITLE_MAX).render(language),
         )
-    _check_body(typed["body"], errors, language)
+    check_body(typed["body"], errors, language)
     if chosen.reason is None:
         errors.add("reason", _("Choose the theme, subject and reason again.").render(language))
     files = await take_files(form, calls, errors, language)
@@ -427,7 +427,7 @@ async def message_summary(request: Request, calls: Calls, session: SignedIn) -> 
         section=SECTION,
         chosen=chosen,
         keys=chosen.keys,
-        administration=_administration(chosen.reason.administration, language),
+        administration=administration_name(chosen.reason.administration, language),
         typed=typed,
         files=files,
     )
@@ -458,7 +458,7 @@ async def send_message(request: Request, calls: Calls, session: SignedIn) -> Res
             if not refused_input(failed, errors, language, fallback="body"):
                 raise
         else:
-            return _to(f"/my/messages/{reply.thread.id}", language, done="sent")
+            return redirect_to(f"/my/messages/{reply.thread.id}", language, done="sent")
     return _write_page(request, chosen, typed, errors, files)
 
 
@@ -477,8 +477,8 @@ async def message_file(request: Request, calls: Calls, session: SignedIn, file_i
 async def conversation(
     request: Request, calls: Calls, session: SignedIn, thread_id: str
 ) -> HTMLResponse:
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     return await _conversation_page(
-        request, calls, _thread_id(thread_id), "", FormErrors(("body",))
+        request, calls, thread_id_of(thread_id), "", FormErrors(("body",))
     )

@@ -31,8 +31,8 @@ from guichet_gateway.deps import Calls
 from guichet_gateway.web.forms import FormErrors, refused_input
 from guichet_gateway.web.message_files import INPUT, MAX_FILES, AttachedFile, take_files
 from guichet_gateway.web.messages_pages import (
-    _CHOOSE,
     BODY_MAX,
+    CHOOSE_STEP,
     KEPT,
     KEY_MAX,
     SECTION,
@@ -40,15 +40,15 @@ from guichet_gateway.web.messages_pages import (
     TITLE_MAX,
     Chosen,
     ThreadRow,
-    _administration,
-    _check_body,
-    _choose,
-    _elsewhere,
-    _moment,
-    _query_key,
-    _row,
-    _thread_id,
-    _to,
+    administration_name,
+    check_body,
+    outside_own_space,
+    pick_topic,
+    query_key,
+    redirect_to,
+    shown_moment,
+    thread_id_of,
+    thread_row,
 )
 from guichet_gateway.web.pages import page, page_language
 from guichet_gateway.web.session import SignedIn, WebSession, csrf_protected
@@ -116,7 +116,7 @@ async def request_exchanges(
             raise
         shown.unavailable = True
         return shown
-    shown.threads = [_row(thread, language) for thread in reply.threads]
+    shown.threads = [thread_row(thread, language) for thread in reply.threads]
     return shown
 
 
@@ -145,14 +145,14 @@ async def write_about_request(
             procedures_pb.GetRequestRequest(request_id=_request_id(request_id), language=language)
         )
     ).request
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     if sent.state not in _SENT or not sent.reference:
-        return _to(f"/my/requests/{sent.id}", language)
+        return redirect_to(f"/my/requests/{sent.id}", language)
     value = (await request.form()).get(MESSAGE)
     text = value[: KEPT["body"]] if isinstance(value, str) else ""
     errors = FormErrors((MESSAGE,))
-    _check_body(text, errors, language)
+    check_body(text, errors, language)
     if not errors:
         try:
             reply = await calls.exchanges.WriteAboutRequest(
@@ -164,7 +164,7 @@ async def write_about_request(
         else:
             # The first message made the thread (same instant): it is acknowledged by mail.
             first = reply.thread.created_at == reply.message.sent_at
-            return _to(
+            return redirect_to(
                 f"/my/messages/{reply.thread.id}", language, done="sent" if first else "answered"
             )
     return page(
@@ -188,18 +188,18 @@ NEW = "/my/messages/documents/new"
 async def new_document(request: Request, calls: Calls, session: SignedIn) -> HTMLResponse:
     """As a new message: what is chosen so far is in the query, the first missing choice is the
     step shown; once all are chosen, what is sent."""
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     language = page_language(request)
     topics = await calls.exchanges.ListTopics(pb.ListTopicsRequest())
-    keys = {name: _query_key(request, name) for name in STEPS}
-    chosen = _choose(topics, **keys)
+    keys = {name: query_key(request, name) for name in STEPS}
+    chosen = pick_topic(topics, **keys)
     missing = next((name for name in STEPS if getattr(chosen, name) is None), None)
     if missing is None:
         return _document_page(request, chosen, {"title": "", "body": ""}, _no_errors(), [])
     errors = FormErrors(STEPS)
     if request.query_params.get("step", "") == missing or keys[missing]:
-        errors.add(missing, _.gettext(_CHOOSE[missing], language))
+        errors.add(missing, _.gettext(CHOOSE_STEP[missing], language))
     options = {
         "theme": topics.themes,
         "subject": chosen.theme.subjects if chosen.theme else [],
@@ -237,7 +237,7 @@ def _document_page(
         section=SECTION,
         chosen=chosen,
         keys=chosen.keys,
-        administration=_administration(
+        administration=administration_name(
             chosen.reason.administration if chosen.reason else "", page_language(request)
         ),
         typed=typed,
@@ -263,7 +263,7 @@ async def _read_document(
     language = page_language(request)
     form = await request.form()
     topics = await calls.exchanges.ListTopics(pb.ListTopicsRequest())
-    chosen = _choose(
+    chosen = pick_topic(
         topics,
         _form_value(form, "theme"),
         _form_value(form, "subject"),
@@ -307,7 +307,7 @@ async def document_summary(request: Request, calls: Calls, session: SignedIn) ->
         section=SECTION,
         chosen=chosen,
         keys=chosen.keys,
-        administration=_administration(chosen.reason.administration, page_language(request)),
+        administration=administration_name(chosen.reason.administration, page_language(request)),
         typed=typed,
         files=files,
     )
@@ -338,7 +338,8 @@ async def send_document(request: Request, calls: Calls, session: SignedIn) -> Re
             if not refused_input(failed, errors, language, fallback=INPUT):
                 raise
         else:
-            return _to(f"/my/messages/documents/{reply.thread.id}/acknowledgement", language)
+            acknowledgement = f"/my/messages/documents/{reply.thread.id}/acknowledgement"
+            return redirect_to(acknowledgement, language)
     return _document_page(request, chosen, typed, errors, files)
 
 
@@ -348,11 +349,11 @@ async def document_acknowledgement(
 ) -> HTMLResponse:
     """The acknowledgement of a deposit, as often as the person opens it: its reference, when it
     was received, by whom, and each file."""
-    if (elsewhere := _elsewhere(request, session)) is not None:
+    if (elsewhere := outside_own_space(request, session)) is not None:
         return elsewhere
     language = page_language(request)
     reply = await calls.exchanges.GetMyThread(
-        pb.GetMyThreadRequest(thread_id=_thread_id(thread_id))
+        pb.GetMyThreadRequest(thread_id=thread_id_of(thread_id))
     )
     deposit = next((m for m in reply.messages if m.side == pb.SIDE_PERSON), None)
     if reply.thread.kind != "document" or deposit is None:
@@ -361,9 +362,9 @@ async def document_acknowledgement(
         request,
         "messages/documents_sent.html",
         section=SECTION,
-        thread=_row(reply.thread, language),
+        thread=thread_row(reply.thread, language),
         reference=reply.thread.reference,
-        received=_moment(deposit.sent_at, language),
+        received=shown_moment(deposit.sent_at, language),
         note=deposit.body,
         files=[AttachedFile(a.id, a.size, a.file_name) for a in deposit.attachments],
         conversation_href=f"/my/messages/{reply.thread.id}?" + urlencode({"lang": language.value}),
