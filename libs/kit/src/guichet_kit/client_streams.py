@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import grpc
 
+from guichet_kit.grpc_client import CHANNEL_OPTIONS
+
 # Chunks waiting for the stream: about 1 MB per upload in flight with 256 KiB chunks.
 QUEUE_CHUNKS = 4
 _ABORT = object()
@@ -99,4 +101,4 @@ def threaded_mutual_tls_channel(
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=private_key, certificate_chain=certificate
     )
-    return grpc.secure_channel(address, credentials)
+    return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)

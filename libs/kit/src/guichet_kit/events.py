@@ -38,6 +38,7 @@ from guichet_kit.db import Base, transaction
 from guichet_kit.metrics import EVENTS_CONSUMED
 from guichet_kit.outbox import MSG_ID_HEADER
 from guichet_kit.settings import PlatformSettings
+from guichet_kit.worker_parts import WorkerPart, worker_part
 
 log = structlog.get_logger(__name__)
 
@@ -175,6 +176,15 @@ class EventConsumer(Generic[E]):
 
     async def run(self, stop: asyncio.Event) -> None:
         sub = self._sub
+        # Not running for the worker's health port until it is bound to its stream.
+        part = worker_part(f"consumer {sub.durable}")
+        try:
+            await self._run(stop, part)
+        finally:
+            part.stopped()
+
+    async def _run(self, stop: asyncio.Event, part: WorkerPart) -> None:
+        sub = self._sub
         await ensure_stream(self._js, DEAD_LETTER_STREAM, [f"{DEAD_LETTER_PREFIX}.>"])
         pull = None
         while pull is None and not stop.is_set():
@@ -199,6 +209,7 @@ class EventConsumer(Generic[E]):
         if pull is None:
             return
         log.info("events.consumer_started", consumer=sub.durable, subject=sub.subject)
+        part.running()
         try:
             while not stop.is_set():
                 try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -77,13 +78,24 @@ class _DownloadDefaults(grpc.aio.UnaryStreamClientInterceptor):
         return await continuation(_with_defaults(details, STREAM_TIMEOUT_SECONDS), request)
 
 
+# Calls, not connections, are spread over the addresses a name resolves to: `dns:///<name>:<port>`
+# of a headless Service gives one address per pod (Kubernetes), and every call goes to the next.
+# One address (development) behaves as before. The servers close connections after a while
+# (grpc_server.CONNECTION_AGE_SECONDS), so the name is resolved again and new pods are used.
+CHANNEL_OPTIONS: tuple[tuple[str, str], ...] = (
+    ("grpc.service_config", json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})),
+)
+
+
 def _interceptors(timeout: float) -> list[grpc.aio.ClientInterceptor]:
     return [_CallDefaults(timeout), _UploadDefaults(), _DownloadDefaults()]
 
 
 def insecure_channel(address: str, *, timeout: float) -> grpc.aio.Channel:
     """A channel on a trusted internal network (loopback in development)."""
-    return grpc.aio.insecure_channel(address, interceptors=_interceptors(timeout))
+    return grpc.aio.insecure_channel(
+        address, options=CHANNEL_OPTIONS, interceptors=_interceptors(timeout)
+    )
 
 
 def mutual_tls_channel(
@@ -92,4 +104,6 @@ def mutual_tls_channel(
     credentials = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=private_key, certificate_chain=certificate
     )
-    return grpc.aio.secure_channel(address, credentials, interceptors=_interceptors(timeout))
+    return grpc.aio.secure_channel(
+        address, credentials, options=CHANNEL_OPTIONS, interceptors=_interceptors(timeout)
+    )

@@ -36,6 +36,7 @@ from guichet_kit.auth import (
 )
 from guichet_kit.domain import DomainError, FieldError, InvalidInput, Unauthenticated, Unavailable
 from guichet_kit.errors import ServiceError, service_error
+from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS
 from guichet_kit.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGE_METADATA_KEY,
@@ -363,6 +364,16 @@ def _add_port(server: grpc.aio.Server, endpoint: Endpoint) -> int:
     return server.add_secure_port(endpoint.address, credentials)
 
 
+# A connection is closed after a while (its calls finish first): the client resolves the name
+# again and so spreads its calls over the pods added since (round_robin, grpc_client.py). The
+# grace covers the longest call, a file transfer.
+CONNECTION_AGE_SECONDS = 300
+SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.max_connection_age_ms", CONNECTION_AGE_SECONDS * 1000),
+    ("grpc.max_connection_age_grace_ms", int(STREAM_TIMEOUT_SECONDS * 1000)),
+)
+
+
 @dataclass
 class GrpcService:
     """What a service hands to the runner: how to register its servicers, and its checks."""
@@ -383,7 +394,9 @@ class GrpcService:
 async def serve(service: GrpcService, stop: asyncio.Event) -> None:
     """Run until `stop` is set (the caller wires SIGTERM to it with `stop_on_signals`)."""
     declared: set[str] = set()
-    server = grpc.aio.server(interceptors=[KitInterceptor(service.token_verifier, declared)])
+    server = grpc.aio.server(
+        interceptors=[KitInterceptor(service.token_verifier, declared)], options=SERVER_OPTIONS
+    )
     registry = Registry(server, declared)
     service.register(registry)
     names = list(registry.services)

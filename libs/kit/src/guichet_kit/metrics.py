@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram, start_http_server
 
+from guichet_kit.settings import PlatformSettings
+
 GRPC_HANDLED = Counter(
     "guichet_grpc_server_handled_total",
     "gRPC calls handled, by method and status code",
@@ -23,7 +25,9 @@ EVENTS_CONSUMED = Counter(
 )
 
 
-def serve_metrics(port: int) -> None:
-    """Expose /metrics on `port` (0 disables it)."""
+def serve_metrics(port: int, host: str | None = None) -> None:
+    """Expose /metrics on `port` (0 disables it), on `host` (None: GUICHET_METRICS_HOST)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
+        if host is None:
+            host = str(PlatformSettings().metrics_host)
+        start_http_server(port, addr=host)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from guichet_kit import correlation, tracing
 from guichet_kit.db import Base, transaction
 from guichet_kit.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
+from guichet_kit.worker_parts import WorkerPart, worker_part
 
 log = structlog.get_logger(__name__)
 
@@ -196,7 +197,15 @@ class OutboxRelay:
         row.attempts += 1
 
     async def run(self, stop: asyncio.Event) -> None:
+        part = worker_part("outbox relay")
+        try:
+            await self._run(stop, part)
+        finally:
+            part.stopped()
+
+    async def _run(self, stop: asyncio.Event, part: WorkerPart) -> None:
         log.info("outbox.relay_started")
+        part.running()
         while not stop.is_set():
             try:
                 published = await self.publish_pending()

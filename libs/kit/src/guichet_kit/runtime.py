@@ -24,6 +24,8 @@ from guichet_kit.grpc_server import stop_on_signals
 from guichet_kit.logs import configure_logging
 from guichet_kit.metrics import serve_metrics
 from guichet_kit.outbox import OutboxRelay
+from guichet_kit.settings import PlatformSettings
+from guichet_kit.worker_health import WorkerHealth
 
 log = structlog.get_logger(__name__)
 
@@ -67,9 +69,11 @@ async def service_runtime(
     metrics_port: int = 0,
 ) -> AsyncIterator[ServiceRuntime]:
     """Set up a service process; `streams` are the ones this service produces to."""
+    # The deployment's settings first: a bad value stops the process before it opens anything.
+    platform = PlatformSettings()
     configure_logging(name, log_level, json=log_json)
     tracing.configure(name)  # on when GUICHET_OTLP_ENDPOINT is set
-    serve_metrics(metrics_port)
+    serve_metrics(metrics_port, str(platform.metrics_host))
     engine = create_engine(database_url)
     sessions = session_factory(engine)
     nats_client = await connect(nats_url, name)
@@ -82,9 +86,18 @@ async def service_runtime(
         name, roles, engine, sessions, nats_client, js, OutboxRelay(sessions, js), stop
     )
     log.info("service.started", roles=list(roles))
+    worker_health = None
     try:
+        if "worker" in roles and platform.worker_health_address:
+            worker_health = WorkerHealth(platform.worker_health_address, runtime.ready)
+            await worker_health.start()
+            # The relay and the consumers the service starts from here report to it.
+            worker_health.parts.make_current()
         yield runtime
     finally:
+        if worker_health is not None:
+            await worker_health.close()
+            worker_health.parts.forget_current()
         await nats_client.drain()
         await engine.dispose()
         tracing.shutdown()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyAddress, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A default secret carries this marker so that it is refused outside development.
@@ -55,6 +56,20 @@ class PlatformSettings(BaseSettings):
     # Copies of each JetStream stream the services create: 1 on a single NATS server, 3 on a
     # cluster of 3 (a stream then survives the loss of a node). JetStream allows at most 5.
     stream_replicas: int = Field(default=1, ge=1, le=5)
+    # Where /metrics listens (its port is each service's METRICS_PORT): the loopback on a shared
+    # host; all interfaces (0.0.0.0) in a pod, for the cluster's scraper.
+    metrics_host: IPvAnyAddress = IPv4Address("127.0.0.1")
+    # The worker role's gRPC health port (host:port), for Kubernetes' probes; unset, none.
+    worker_health_address: str | None = Field(
+        default=None, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):\d{1,5}$"
+    )
+
+    @field_validator("worker_health_address")
+    @classmethod
+    def _port_in_range(cls, address: str | None) -> str | None:
+        if address is not None and not 0 < int(address.rpartition(":")[2]) < 65536:
+            raise ValueError(f"{address}: the port must be between 1 and 65535")
+        return address
 
 
 class TlsFiles(BaseSettings):
