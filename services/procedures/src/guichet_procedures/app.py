@@ -17,6 +17,7 @@ from guichet_kit.revocation import follow_account_deletions
 from guichet_kit.runtime import service_runtime
 from guichet_kit.seal import Sealer
 from guichet_kit.servicers import Registry
+from guichet_procedures import retention
 from guichet_procedures.api import wire
 from guichet_procedures.api.administration import AdministrationProceduresServicer
 from guichet_procedures.api.anonymous import AnonymousProceduresServicer
@@ -179,6 +180,8 @@ async def run(settings: ProceduresSettings, roles: Sequence[str]) -> None:
                     runtime.stop,
                 )
             )
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(retention.periodically(settings, sessions, runtime.nats, runtime.stop))
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -74,6 +74,9 @@ class ProceduresSettings(PublishSettings):
     # A submitted request of a deleted account is kept for its administration this long after
     # it closed (or after its last change if it never closes), then purged.
     administration_retention_days: int = Field(default=3650, gt=0)
+    # F92: an expired draft's tombstone, or a draft cancelled before submission, is deleted this
+    # many days after its last change (0 keeps them).
+    abandoned_draft_retention_days: int = Field(default=90, ge=0)
     # How often a stream of incoming requests looks for new ones.
     stream_poll_seconds: float = Field(default=1.0, gt=0)
     # The durable consumer of account deletions: one per deployment.
