@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="${GUICHET_TOOLS_DIR:-$HOME/.cache/openguichet}"
 export CONTAINERS_CONF="$ROOT/deploy/containers/containers.conf"
 # The project's image: one for every role (the command picks the service and the role).
-GUICHET_IMAGE="${GUICHET_IMAGE:-localhost/openguichet:dev}"
+GUICHET_IMAGE="${GUICHET_IMAGE:-localhost/openguichet/guichet:dev}"
 # Where the image's recipe hash is kept (a label), so that an unchanged recipe is never rebuilt.
 RECIPE_LABEL=org.openguichet.recipe
 
