@@ -9,20 +9,25 @@ The consumers and the delivery worker run in-process as the worker role runs the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet_kit.auth import set_caller
-from guichet_kit.events import DEAD_LETTER_STREAM, EventConsumer, ensure_stream
+from guichet_kit.events import DEAD_LETTER_STREAM, EventConsumer, EventSubscription, ensure_stream
+from guichet_messaging.notifications.contacts import identity_channel
 from guichet_messaging.notifications.delivery import (
     DeliveryWorker,
     MailSender,
@@ -137,7 +142,6 @@ def running(
         consumers: bool = True,
         poll_seconds: float = 0.1,
     ) -> AsyncIterator[TrackingNotifications]:
-        stop = asyncio.Event()
         worker = DeliveryWorker(
             sessions,
             with_senders or senders(sinks),
@@ -147,11 +151,29 @@ def running(
         )
         # As the worker role wires them: a committed event wakes the delivery worker.
         handlers.recorded = worker.wake
-        tasks = [asyncio.create_task(worker.run(stop))]
         subscriptions = handlers.subscriptions() if consumers else []
-        for subscription in subscriptions:
-            consumer = EventConsumer(jetstream, sessions, subscription)
-            tasks.append(asyncio.create_task(consumer.run(stop)))
+        async with consuming(jetstream, sessions, stream, worker, subscriptions):
+            yield handlers
+
+    return start
+
+
+@asynccontextmanager
+async def consuming(
+    jetstream: JetStreamContext,
+    sessions: async_sessionmaker[AsyncSession],
+    stream: str,
+    worker: DeliveryWorker,
+    subscriptions: Sequence[EventSubscription[Any]],
+) -> AsyncIterator[None]:
+    """The delivery worker and the consumers of `subscriptions` running as the worker role runs
+    them, until the block ends; their durables are deleted then."""
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(worker.run(stop))]
+    for subscription in subscriptions:
+        consumer = EventConsumer(jetstream, sessions, subscription)
+        tasks.append(asyncio.create_task(consumer.run(stop)))
+    try:
         # The durables take only what is published after they exist: wait for them.
         for durable in (subscription.durable for subscription in subscriptions):
             await wait_until(
@@ -159,15 +181,26 @@ def running(
                 seconds=15,
                 what=f"the consumer {durable}",
             )
-        try:
-            yield handlers
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
-            for subscription in subscriptions:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+        for subscription in subscriptions:
+            with contextlib.suppress(NotFoundError):
                 await jetstream.delete_consumer(stream, subscription.durable)
 
-    return start
+
+def contacts_channel(infra: dict[str, str], services_address: str) -> grpc.aio.Channel:
+    """identity's services port as messaging reaches it: mutual TLS with messaging's
+    certificate."""
+    pki = Path(infra["GUICHET_PKI_DIR"])
+    return identity_channel(
+        services_address,
+        pki / "services" / "messaging.crt",
+        pki / "services" / "messaging.key",
+        pki / "ca.crt",
+        timeout=5.0,
+    )
 
 
 async def _exists(jetstream: JetStreamContext, stream: str, durable: str) -> bool:

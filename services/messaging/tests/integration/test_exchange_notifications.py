@@ -6,8 +6,6 @@ a scratch JetStream stream per worker stands for messaging's own."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet.events.v1 import messaging_pb2 as events
 from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet_kit.auth import ActingContext, LevelOfAssurance, Principal, set_caller
-from guichet_kit.events import DEAD_LETTER_STREAM, EventConsumer, dead_letter_subject, ensure_stream
+from guichet_kit.events import DEAD_LETTER_STREAM, dead_letter_subject, ensure_stream
 from guichet_kit.i18n import Language
 from guichet_kit.national_id import make_national_id
 from guichet_messaging.notifications import service
 from guichet_messaging.notifications.compose import Composed, Mail, Sms
-from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
+from guichet_messaging.notifications.contacts import IdentityContacts
 from guichet_messaging.notifications.delivery import DeliveryWorker
 from guichet_messaging.notifications.exchange_events import ExchangeNotifications
 from guichet_messaging.notifications.grpc import MessagingServicer
@@ -38,7 +36,7 @@ from guichet_testkit.mail import mail_text, newest_mail
 from guichet_testkit.streams import purge_streams
 
 from . import test_person_notifications as persons
-from .conftest import FAST, Sinks, notifications, senders
+from .conftest import FAST, Sinks, consuming, contacts_channel, notifications, senders
 from .test_person_notifications import Identity, Person, delivered, register, sms_to
 
 # identity as its own process, as for procedures' events (the same fixtures).
@@ -75,14 +73,7 @@ def running(
 
     @asynccontextmanager
     async def start() -> AsyncIterator[ExchangeNotifications]:
-        pki = Path(infra["GUICHET_PKI_DIR"])
-        channel = identity_channel(
-            identity.services_address,
-            pki / "services" / "messaging.crt",
-            pki / "services" / "messaging.key",
-            pki / "ca.crt",
-            timeout=5.0,
-        )
+        channel = contacts_channel(infra, identity.services_address)
         worker = DeliveryWorker(sessions, senders(sinks), FAST, poll_seconds=0.1)
         handlers = ExchangeNotifications(
             BASE_URL,
@@ -95,34 +86,13 @@ def running(
             backoff=(0.2, 0.5),
             recorded=worker.wake,
         )
-        stop = asyncio.Event()
-        subscriptions = handlers.subscriptions()
-        tasks = [asyncio.create_task(worker.run(stop))]
-        for subscription in subscriptions:
-            tasks.append(
-                asyncio.create_task(EventConsumer(jetstream, sessions, subscription).run(stop))
-            )
-        for durable in (subscription.durable for subscription in subscriptions):
-            await wait_until(
-                functools.partial(_exists, jetstream, stream, durable),
-                seconds=15,
-                what=f"the consumer {durable}",
-            )
         try:
-            yield handlers
+            async with consuming(jetstream, sessions, stream, worker, handlers.subscriptions()):
+                yield handlers
         finally:
-            stop.set()
-            await asyncio.gather(*tasks)
-            for subscription in subscriptions:
-                await jetstream.delete_consumer(stream, subscription.durable)
             await channel.close()
 
     return start
-
-
-async def _exists(jetstream: JetStreamContext, stream: str, durable: str) -> bool:
-    await jetstream.consumer_info(stream, durable)
-    return True
 
 
 def sent(

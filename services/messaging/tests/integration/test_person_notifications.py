@@ -5,7 +5,6 @@ a scratch JetStream stream per worker stands for procedures' and the wallet's.""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sys
 import time
@@ -28,11 +27,11 @@ from guichet.messaging.v1 import messaging_pb2 as pb
 from guichet_identity.profile import service as profiles
 from guichet_kit.auth import LevelOfAssurance, Principal, set_caller
 from guichet_kit.db import create_engine, session_factory, transaction
-from guichet_kit.events import EventConsumer, ensure_stream
+from guichet_kit.events import ensure_stream
 from guichet_kit.i18n import Language
 from guichet_kit.national_id import make_national_id
 from guichet_messaging.notifications.compose import RequestReference
-from guichet_messaging.notifications.contacts import IdentityContacts, identity_channel
+from guichet_messaging.notifications.contacts import IdentityContacts
 from guichet_messaging.notifications.delivery import DeliveryWorker
 from guichet_messaging.notifications.grpc import MessagingServicer
 from guichet_messaging.notifications.person_events import PersonNotifications
@@ -43,7 +42,16 @@ from guichet_testkit.mail import mail_text, newest_mail
 from guichet_testkit.processes import ServiceProcess, free_port, grpc_serving
 from guichet_testkit.streams import purge_streams
 
-from .conftest import FAST, Sinks, a_mobile, an_address, notifications, senders
+from .conftest import (
+    FAST,
+    Sinks,
+    a_mobile,
+    an_address,
+    consuming,
+    contacts_channel,
+    notifications,
+    senders,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 BASE_URL = "https://guichet.example"
@@ -211,14 +219,7 @@ def running(
 
     @asynccontextmanager
     async def start(services_address: str) -> AsyncIterator[None]:
-        pki = Path(infra["GUICHET_PKI_DIR"])
-        channel = identity_channel(
-            services_address,
-            pki / "services" / "messaging.crt",
-            pki / "services" / "messaging.key",
-            pki / "ca.crt",
-            timeout=5.0,
-        )
+        channel = contacts_channel(infra, services_address)
         worker = DeliveryWorker(sessions, senders(sinks), FAST, poll_seconds=0.1)
         handlers = PersonNotifications(
             BASE_URL,
@@ -235,34 +236,13 @@ def running(
             backoff=(0.2, 0.5),
             recorded=worker.wake,
         )
-        stop = asyncio.Event()
-        subscriptions = handlers.subscriptions()
-        tasks = [asyncio.create_task(worker.run(stop))]
-        for subscription in subscriptions:
-            tasks.append(
-                asyncio.create_task(EventConsumer(jetstream, sessions, subscription).run(stop))
-            )
-        for durable in (subscription.durable for subscription in subscriptions):
-            await wait_until(
-                functools.partial(_exists, jetstream, stream, durable),
-                seconds=15,
-                what=f"the consumer {durable}",
-            )
         try:
-            yield
+            async with consuming(jetstream, sessions, stream, worker, handlers.subscriptions()):
+                yield
         finally:
-            stop.set()
-            await asyncio.gather(*tasks)
-            for subscription in subscriptions:
-                await jetstream.delete_consumer(stream, subscription.durable)
             await channel.close()
 
     return start
-
-
-async def _exists(jetstream: JetStreamContext, stream: str, durable: str) -> bool:
-    await jetstream.consumer_info(stream, durable)
-    return True
 
 
 async def sms_to(sinks: Sinks, phone: str) -> list[dict[str, Any]]:
