@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Sequence
 
 from guichet.authentic_data.v1 import authentic_data_pb2 as pb
 from guichet.authentic_data.v1 import authentic_data_pb2_grpc as pb_grpc
+from guichet_authentic_data import retention
 from guichet_authentic_data.api.peers import Authorities
 from guichet_authentic_data.grpc import (
     AdministrationDataServicer,
@@ -132,6 +133,8 @@ async def run(settings: AuthenticDataSettings, roles: Sequence[str]) -> None:
                 runtime.js, sessions, report_subscription(settings.report_consumer)
             )
             tasks.append(filed.run(runtime.stop))
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(retention.periodically(settings, sessions, runtime.nats, runtime.stop))
             tasks.append(
                 run_desk(
                     sessions,

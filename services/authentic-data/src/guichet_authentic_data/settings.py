@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from guichet_kit.settings import KitSettings
@@ -43,6 +43,8 @@ class AuthenticDataSettings(KitSettings):
     purge_consumer: str = "authentic-data-account-purge"
     report_consumer: str = "authentic-data-synthetic-source"
     metrics_port: int = 0
+    # F92: an access-log entry older than this loses its personal part (0 keeps it).
+    access_log_retention_days: int = Field(default=3650, ge=0)
 
 
 class LogSettings(KitSettings):

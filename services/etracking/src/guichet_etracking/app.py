@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Sequence
 
 from guichet.etracking.v1 import etracking_pb2 as pb
 from guichet.etracking.v1 import etracking_pb2_grpc as pb_grpc
+from guichet_etracking import retention
 from guichet_etracking.settings import EtrackingSettings
 from guichet_etracking.tracking.events import STREAM
 from guichet_etracking.tracking.grpc import AdministrationServicer, TrackingServicer
@@ -73,4 +74,6 @@ async def run(settings: EtrackingSettings, roles: Sequence[str]) -> None:
             tasks.append(runtime.relay.run(runtime.stop))
             consumer = EventConsumer(runtime.js, sessions, account_purge_subscription())
             tasks.append(consumer.run(runtime.stop))
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(retention.periodically(settings, sessions, runtime.nats, runtime.stop))
         await asyncio.gather(*tasks)

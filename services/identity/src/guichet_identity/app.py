@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet.identity.v1 import identity_pb2 as pb
 from guichet.identity.v1 import identity_pb2_grpc as pb_grpc
+from guichet_identity import retention
 from guichet_identity.account import events as account_events
 from guichet_identity.account.deletion import remove_pending_logins
 from guichet_identity.account.grpc import AccountServicer
@@ -112,6 +113,8 @@ async def run(settings: IdentitySettings, roles: Sequence[str]) -> None:
         if "worker" in roles:
             tasks.append(runtime.relay.run(runtime.stop))
             tasks.append(_sweep_login_removals(sessions, settings, runtime.stop))
+            # F92: what is past its retention, every GUICHET_RETENTION_INTERVAL_SECONDS.
+            tasks.append(retention.periodically(settings, sessions, runtime.nats, runtime.stop))
             # F8: each service holding personal data confirms the purge of a deleted account.
             for subscription in account_events.purge_confirmation_subscriptions(
                 settings.purge_services

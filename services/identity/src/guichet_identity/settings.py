@@ -37,6 +37,8 @@ class IdentitySettings(KitSettings):
     # Where links in e-mails lead (the web client, served by the gateway).
     public_base_url: str = "http://127.0.0.1:8000"
     email_change_valid_hours: int = 24
+    # F92: an e-mail change confirmed or expired is deleted this many days after (0 keeps it).
+    email_change_retention_days: int = Field(default=30, ge=0)
 
     # The registers a declared child and a company space's founder are checked against: the
     # authentic-data service's mutual TLS port, reached with identity's platform certificate.

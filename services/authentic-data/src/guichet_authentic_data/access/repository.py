@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,23 +89,27 @@ async def entries_of(
     return list(rows)
 
 
+def emptied(at: Any) -> dict[str, Any]:
+    """The personal part of an entry emptied (all the trigger lets an update change); the
+    digests and hashes stay, so the chain still verifies."""
+    return {
+        "subject": None,
+        "accessor": case(
+            (DataAccess.accessor_kind.in_(chain.PERSON_READERS), None),
+            else_=DataAccess.accessor,
+        ),
+        "agent": None,
+        "request_reference": None,
+        "correlation_id": None,
+        "salt": None,
+        "purged_at": at,
+    }
+
+
 async def purge_subject(session: AsyncSession, subject: str) -> int:
     """Empty the personal part of every entry about `subject`; the digests and hashes stay."""
     result = await session.execute(
-        update(DataAccess)
-        .where(DataAccess.subject == subject)
-        .values(
-            subject=None,
-            accessor=case(
-                (DataAccess.accessor_kind.in_(chain.PERSON_READERS), None),
-                else_=DataAccess.accessor,
-            ),
-            agent=None,
-            request_reference=None,
-            correlation_id=None,
-            salt=None,
-            purged_at=datetime.now(UTC),
-        )
+        update(DataAccess).where(DataAccess.subject == subject).values(emptied(datetime.now(UTC)))
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
