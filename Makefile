@@ -26,6 +26,7 @@ help:
 	@echo "make messages  extract translatable texts into each package's fr/de .po files"
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 	@echo "make k8s-check  build deploy/k8s's overlays, validate them offline, run checkov"
+	@echo "make image   the project's image (podman, FROM the base made here); make base-image, make test-image"
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(UV_HOME)"
@@ -81,3 +82,15 @@ seed-registers: migrate
 .PHONY: k8s-check
 k8s-check: $(UV)
 	@scripts/k8s-check.sh
+
+# Images (deploy/containers): the base made here by debootstrap, the project's image FROM it, and the
+# test that runs each role's container against the make infra servers (not part of make test).
+.PHONY: base-image image test-image
+base-image:
+	@scripts/image_base.sh
+
+image: web-deps
+	@UV_VERSION=$(UV_VERSION) scripts/image.sh
+
+test-image: image infra
+	@scripts/image_test.sh
