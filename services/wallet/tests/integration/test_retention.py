@@ -4,15 +4,21 @@ eDocuments and the person's own pieces stay; a second run changes nothing; batch
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from guichet_kit.db import transaction
+from guichet_kit.infra import postgres_url
 from guichet_kit.retention import Policy, in_batches
+from guichet_testkit import worker_name
 from guichet_wallet.files.pipeline import FilePipeline
 from guichet_wallet.pieces.grpc import WalletServicer
 from guichet_wallet.pieces.models import FileVersion, Piece, ReceivedDocument
@@ -92,3 +98,44 @@ async def test_edocuments_read_long_ago_go_with_their_objects(
     assert len(await objects()) == 2
     assert await purge(TWO_YEARS, opened + timedelta(days=5000)) == 0
     assert await _pieces(sessions) == {*unread, own}
+
+
+async def test_the_command_purges_read_edocuments_with_their_objects(
+    files: FileServicer,
+    sessions: async_sessionmaker[AsyncSession],
+    pipeline: FilePipeline,
+    objects: Callable[[], Awaitable[set[str]]],
+    infra: dict[str, str],
+) -> None:
+    old, young = await _receive(files, 1, "old"), await _receive(files, 1, "young")
+    now = datetime.now(UTC)
+    await _open(sessions, old, now - timedelta(days=731))
+    await _open(sessions, young, now - timedelta(days=729))
+    pki = Path(infra["GUICHET_PKI_DIR"])
+    env = {
+        **os.environ,
+        "WALLET_ENVIRONMENT": "test",
+        "WALLET_DATABASE_URL": postgres_url(infra, f"wallet_pieces_test_{worker_name()}"),
+        "WALLET_NATS_URL": infra["GUICHET_NATS_URL"],
+        "WALLET_TLS_CERTIFICATE": str(pki / "services" / "wallet.crt"),
+        "WALLET_TLS_PRIVATE_KEY": str(pki / "services" / "wallet.key"),
+        "WALLET_SERVICES_CA": str(pki / "ca.crt"),
+        "WALLET_KEYCLOAK_ISSUER": infra["GUICHET_KEYCLOAK_ISSUER"],
+        "WALLET_MINIO_ENDPOINT": infra["GUICHET_MINIO_ENDPOINT"],
+        "WALLET_MINIO_ACCESS_KEY": infra["GUICHET_MINIO_ACCESS_KEY"],
+        "WALLET_MINIO_SECRET_KEY": infra["GUICHET_MINIO_SECRET_KEY"],
+        "WALLET_BUCKET_PREFIX": pipeline.storage.quarantine.removesuffix("-quarantine"),
+        "WALLET_CLAMAV_ADDRESS": infra["GUICHET_CLAMAV_ADDRESS"],
+        # The deployment's dead letters are not this test's.
+        "GUICHET_RETENTION_DEAD_LETTER_DAYS": "0",
+    }
+    command = [sys.executable, "-m", "guichet_wallet", "retention"]
+    process = await asyncio.create_subprocess_exec(
+        *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+
+    assert process.returncode == 0, output.decode()
+    assert await _pieces(sessions) == set(young)
+    assert await objects() == await _named_objects(sessions)
+    assert len(await objects()) == 1
