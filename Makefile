@@ -27,6 +27,7 @@ help:
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 	@echo "make k8s-check  build deploy/k8s's overlays, validate them offline, run checkov"
 	@echo "make image   the project's image (podman, FROM the base made here); make base-image, make test-image"
+	@echo "make test-cluster  a NATS cluster of 3 and an erasure-coded MinIO lose a node and a drive under 10,000 operations"
 
 $(UV):
 	@echo "==> installing uv $(UV_VERSION) into $(UV_HOME)"
@@ -94,3 +95,10 @@ image: web-deps
 
 test-image: image infra
 	@scripts/image_test.sh
+
+# The clustered data plane (issue 13 item 5): a 3-node NATS cluster (JetStream R3) and an
+# erasure-coded MinIO over 4 drives of its own, 10,000 operations through the services while a NATS
+# node is killed and a drive pulled (not part of make test: several minutes).
+.PHONY: test-cluster
+test-cluster: infra
+	@scripts/test_cluster.sh

@@ -1,0 +1,8 @@
+"""The cluster test's helpers (cluster_servers, cluster_workload) import from this folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
