@@ -98,7 +98,7 @@ async def messaging_worker(
 
     try:
         await wait_until(
-            consuming, seconds=60, what="messaging's consumers", process=started.process
+            consuming, seconds=120, what="messaging's consumers", process=started.process
         )
         yield started
     finally:

@@ -8,7 +8,6 @@ accessible (axe, WCAG 2.1 AA) in fr, de and en and reflowing at 320 px."""
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,9 +18,8 @@ from axe_playwright_python.async_playwright import Axe
 from citizens import Citizen, Registry
 from launcher import Launcher, Started
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from playwright.async_api import Browser, Page
-from stack import Stack
+from stack import Stack, messaging_worker
 from test_live_badges import badge_stream
 from test_messages_api import MESSAGE, back_office
 from web.browsing import SignedInBrowser, fill_keycloak_login, new_context, sign_in
@@ -29,8 +27,6 @@ from web.test_lookup_pages import CSP, Watch, check_shown_page, tab_to
 
 from guichet.events import subjects
 from guichet.messaging.v1 import exchanges_pb2 as pb
-from guichet_testkit import worker_name
-from guichet_testkit.eventually import wait_until
 
 BODY = "When will my 2025 tax assessment be sent to me?"
 ANSWER = "It was sent on 20 November."
@@ -268,31 +264,15 @@ async def test_another_persons_conversation_is_not_found(
     await context.close()
 
 
-RELAY = "messaging-e2e-relay"
-
-
 @pytest.fixture(scope="module")
 async def messaging_relay(
     launcher: Launcher, stack: Stack, messaging_database: str, jetstream: JetStreamContext
 ) -> AsyncIterator[Started]:
     """Messaging's worker role beside the stack's gRPC role: its outbox relay publishes the
-    answered events the gateway's badges follow."""
-    started = await launcher.messaging(messaging_database, role="worker", name=RELAY)
-    prefix = f"messaging-{RELAY}-{worker_name()}"
-
-    async def working() -> bool:
-        # Its consumers exist once it runs (the relay starts with them).
-        await jetstream.consumer_info(subjects.ETRACKING.name, f"{prefix}-etracking-created")
-        return True
-
-    await wait_until(working, seconds=120, what="messaging's worker", process=started.process)
-    yield started
-    started.process.stop()
-    for stream in await jetstream.streams_info():
-        for consumer in await jetstream.consumers_info(stream.config.name):
-            if consumer.name.startswith(prefix):
-                with contextlib.suppress(NotFoundError):
-                    await jetstream.delete_consumer(stream.config.name, consumer.name)
+    answered events the gateway's badges follow (it runs once its consumers exist)."""
+    durables = [(subjects.ETRACKING.name, "etracking-created")]
+    async with messaging_worker(launcher, messaging_database, jetstream, durables) as started:
+        yield started
 
 
 async def test_the_unread_badge_follows_an_answer_live(
