@@ -1,0 +1,376 @@
+"""The capacity model of docs/SCALING.md, as arithmetic anyone can re-run and change: the CPU each
+process spent per operation in `make bench` runs (MEASURED, each with its source and the state of
+the machine), times the stated usage of a country (ASSUMED, per person and year, and the peak),
+gives the peak rates, the cores and replicas per role; the rows per person (ROWS, with the bytes
+per row read from the real schemas' rows) give the databases; the files per person give the
+object storage; the events per person give the streams.
+
+    .venv/bin/python bench/capacity.py            # the tables of docs/SCALING.md, in Markdown
+
+Nothing here is measured by this script: change an input when a new `make bench` run says
+otherwise, and the tables follow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+POPULATIONS = (1_000_000, 10_000_000)
+
+# --- peaks (assumed) ---------------------------------------------------------------------------
+PEAK_DAY = 3.0  # the busiest day (a tax or school deadline) against an average day
+PEAK_HOUR_SHARE = 0.12  # share of that day's traffic in its busiest hour
+BURST = 1.5  # the busiest minute against that hour's mean
+UTILISATION = 0.7  # the HPAs' target CPU (deploy/k8s/base/*/hpa.yaml, averageUtilization 70)
+YEARS = 3  # the databases and buckets are sized after this many years of use
+# A peak second's share of a person-year's operations.
+PER_SECOND = PEAK_DAY * PEAK_HOUR_SHARE * BURST / 365 / 3600
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    per_person_year: float  # assumed
+    cpu_ms: dict[str, float]  # measured: CPU milliseconds per operation, per process
+    source: str
+    # measured: transactions per operation in each database (PostgreSQL's statistics)
+    transactions: dict[str, float] = field(default_factory=dict)
+
+
+# --- usage (assumed, per person and year) and its CPU cost (measured) --------------------------
+# CPU ms per operation = the process's share of a core during the bench's load / the rate.
+OPERATIONS = (
+    Operation(
+        "sign-in (password checked by Keycloak)",
+        12,  # once a month
+        {"keycloak": 168.5},
+        "keycloak_login.py, 2026-11-24 23:47, load avg 13: 2.2/s at 37 % of a core",
+        {"keycloak": 2.2},
+    ),
+    Operation(
+        "signed-in page (BFF session, one service call)",
+        12 * 8,  # 8 pages per sign-in
+        {"gateway": 2.2 + 1.7, "identity grpc": 4.5},
+        "auth.py GET /me: 82 req/s, gateway 18 %, identity 37 %; + the page's rendering"
+        " (lookup page 3.2 ms - JSON 1.5 ms of gateway)",
+        {"identity": 3.2},
+    ),
+    Operation(
+        "dashboard",
+        12,  # one per sign-in
+        {},
+        "dashboard.py",
+    ),
+    Operation(
+        "eTracking public lookup (page)",
+        3,  # 3 lookups of each paper form's tracking, one form a year
+        {"gateway": 3.2, "etracking grpc": 2.0},
+        "etracking_lookup.py page: 142 req/s, gateway 45 %, etracking 29 %",
+        {"etracking": 1.0},
+    ),
+    Operation(
+        "catalogue search",
+        2 * 2,  # 2 searches per submission
+        {},
+        "procedures.py",
+    ),
+    Operation(
+        "step saved",
+        2 * 5,  # 5 steps per submission
+        {},
+        "procedures.py",
+    ),
+    Operation(
+        "submission (sealed proof)",
+        2,  # 2 online procedures a year
+        {},
+        "procedures.py",
+    ),
+    Operation(
+        "register lookup (my data)",
+        6,  # one sign-in in two
+        {},
+        "authentic_data.py",
+    ),
+    Operation(
+        "certificate issued (sealed PDF)",
+        1,
+        {},
+        "authentic_data.py",
+    ),
+    Operation(
+        "file uploaded, per MB (attachments + wallet)",
+        2 * 1.5 * 1.5 + 3 * 1.0,  # 1.5 attachments of 1.5 MB per submission; 3 pieces of 1 MB
+        # Upper bounds: each process's own handling time (wall) of one upload at a time, which
+        # holds its CPU time; ClamAV's and MinIO's CPU run within it, not counted here.
+        {"gateway": 53.1, "wallet grpc": 51.9},
+        "wallet.py, 2026-11-25 00:00, load avg 9-15: 10 MB in 0.565 s (17.7 MB/s), handled in"
+        " 0.531 s by the gateway, 0.519 s by the wallet",
+    ),
+    Operation(
+        "eDocument delivered (0.2 MB)",
+        4,
+        # Upper bounds, as above: messaging's own handling of a 5 MB push (wall) and the
+        # wallet's per MB.
+        {"messaging grpc": 100.0, "wallet grpc": 0.2 * 51.9},
+        "messaging.py (OPERATIONS.md, 2026-11-24): messaging's own ~0.1 s per delivery",
+    ),
+    Operation(
+        "paper form's status change → e-mail",
+        4,  # a paper form a year, 4 status changes
+        {"etracking grpc": 8.5, "messaging worker": 17.0},
+        "messaging.py (OPERATIONS.md, 2026-11-24, load avg 17-33): per status change etracking"
+        " 7-10 ms, messaging 13-21 ms with SMTP (midpoints)",
+    ),
+    Operation(
+        "request's status change → e-mail",
+        2 * 3,  # 3 per submission
+        # The administration's call to procedures is not benched: etracking's scan stands for it.
+        {"procedures grpc": 8.5, "messaging worker": 17.0},
+        "as above; procedures' side taken as etracking's (not measured)",
+    ),
+)
+
+
+# --- databases: rows per person (ASSUMED from the usage above) x bytes per row (MEASURED) -------
+# Bytes per row: the average pg_column_size of the table's real rows (the e2e and bench databases
+# of 2026-11-24, read by SCALING.md's query), + 4 bytes of line pointer, x 1.2 for the free space
+# updates and vacuum leave (assumed); + 40 bytes per index entry (a 16-byte key, 8 bytes of index
+# tuple header, 4 of line pointer, in pages 70 % full after random inserts: assumed from
+# PostgreSQL's page layout).
+HEAP_SLACK = 1.2
+INDEX_ENTRY = 40
+
+
+@dataclass(frozen=True)
+class Table:
+    service: str
+    name: str
+    width: float  # measured average row width, bytes
+    indexes: int  # from the schema
+    per_person: float = 0.0  # rows a person has whatever the years (assumed)
+    per_year: float = 0.0  # rows a person adds each year (assumed)
+    kept_years: float = YEARS  # retention (the service's setting) caps the years kept
+
+    def rows(self, population: int) -> float:
+        return population * (self.per_person + self.per_year * min(YEARS, self.kept_years))
+
+    @property
+    def row_bytes(self) -> float:
+        return (self.width + 4) * HEAP_SLACK + INDEX_ENTRY * self.indexes
+
+
+OUTBOX_YEARS = 30 / 365  # the kit's outbox retention (30 days)
+TABLES = (
+    # identity
+    Table("identity", "profiles", 156, 2, per_person=1),
+    Table("identity", "preferences", 80, 1, per_person=1),
+    Table("identity", "relations", 260, 4, per_person=0.5),
+    Table("identity", "spaces", 109, 2, per_person=0.05),
+    Table("identity", "outbox", 300, 3, per_year=0.2, kept_years=OUTBOX_YEARS),
+    # Keycloak (its own database): user, password, national id + locale, default roles;
+    # a TOTP credential for a third; a LOGIN event per sign-in kept 90 days (eventsExpiration)
+    Table("keycloak", "user_entity", 211, 5, per_person=1),
+    Table("keycloak", "credential", 416, 2, per_person=1.3),
+    Table("keycloak", "user_attribute", 116, 5, per_person=2),
+    Table("keycloak", "user_role_mapping", 98, 2, per_person=1),
+    Table("keycloak", "event_entity (LOGIN)", 497, 3, per_year=12, kept_years=90 / 365),
+    # etracking: a paper form a year, 4 status changes each
+    Table("etracking", "trackings", 144, 5, per_year=1),
+    Table("etracking", "tracking_status_changes", 86, 2, per_year=4),
+    Table("etracking", "outbox", 318, 3, per_year=5, kept_years=OUTBOX_YEARS),
+    # procedures: 2 submissions and 1 abandoned draft a year (drafts go after 90 days)
+    Table("procedures", "requests", 740, 8, per_year=2),
+    Table("procedures", "requests (abandoned drafts)", 740, 8, per_year=1, kept_years=90 / 365),
+    Table("procedures", "request_history", 104, 2, per_year=2 * 4),
+    Table("procedures", "proofs (sealed PDF, TOASTed)", 11_752 + 150, 2, per_year=2),
+    Table("procedures", "request_attachments", 216, 4, per_year=2 * 1.5),
+    Table("procedures", "appointments", 72, 2, per_year=0.2),
+    Table("procedures", "outbox", 495, 3, per_year=2 * 4, kept_years=OUTBOX_YEARS),
+    Table("procedures", "processed_events", 96, 1, per_year=2),
+    # wallet: 3 pieces a year up to the limit of 10 a person (WALLET_MAX_PIECES); an immutable
+    # copy per submitted attachment and message file; eDocuments received kept 2 years
+    Table("wallet", "pieces", 112, 3, per_person=min(10, 3 * YEARS)),
+    Table("wallet", "piece_files", 72, 3, per_person=min(10, 3 * YEARS)),
+    Table("wallet", "file_versions", 228, 4, per_person=min(10, 3 * YEARS)),
+    Table("wallet", "copies", 322, 3, per_year=2 * 1.5 + 1),
+    Table("wallet", "received_documents", 97, 2, per_year=4, kept_years=2),
+    Table("wallet", "outbox", 316, 3, per_year=10, kept_years=OUTBOX_YEARS),
+    Table("wallet", "processed_events", 88, 1, per_year=4),
+    # messaging: a notification per status change, eDocument and message, kept 1 year;
+    # 4 eDeliveries and 2 conversations (4 messages, 1 file) a year
+    Table("messaging", "notifications", 1125, 4, per_year=10 + 4 + 2, kept_years=1),
+    Table("messaging", "edeliveries", 272, 4, per_year=4),
+    Table("messaging", "edelivery_receipts (sealed)", 3533, 4, per_year=4),
+    Table("messaging", "exchange_threads", 167, 5, per_year=2),
+    Table("messaging", "exchange_messages", 125, 3, per_year=4),
+    Table("messaging", "exchange_attachments", 229, 3, per_year=1),
+    Table("messaging", "outbox", 350, 3, per_year=8, kept_years=OUTBOX_YEARS),
+    Table("messaging", "processed_events", 118, 1, per_year=10 + 4 + 2),
+    # authentic data: the registers (the bench's synthetic registers of 1M persons, bytes per
+    # row measured whole: heap and indexes, no slack) and the access log of every lookup
+    Table("authentic-data", "data_accesses (access log)", 579, 3, per_year=6 + 1 + 2),
+    Table("authentic-data", "issued_certificates", 152, 2, per_year=1),
+)
+# Registers, measured whole in authentic_data_bench (1,000,003 persons, COPY loader): bytes per
+# row including indexes, and rows per person in the synthetic registers.
+REGISTERS = (
+    ("register_persons", 242, 1.0),
+    ("register_driving_licences", 101, 0.596),
+    ("register_tax_credits", 102, 0.232),
+    ("register_company_directors", 133, 0.060),
+    ("register_companies", 145, 0.043),
+    ("register_vat_accounts", 124, 0.038),
+)
+
+# --- files (ASSUMED sizes) and MinIO's erasure coding ------------------------------------------
+MB = 1_000_000
+FILES = (  # (what, files a person adds a year, bytes each, years kept, files at most)
+    ("wallet pieces (10 at most a person)", 3, 1.0 * MB, YEARS, 10),
+    ("attachments of submissions (copies bucket)", 2 * 1.5, 1.5 * MB, YEARS, None),
+    ("eDocuments delivered (kept 2 years)", 4, 0.2 * MB, 2, None),
+    ("files of messages (copies bucket)", 1, 1.0 * MB, YEARS, None),
+)
+# deploy/k8s/components/minio: 4 servers of one drive, EC:2 -> 4/2 = 2x raw per byte stored;
+# a 16-drive pool at EC:4 would store 16/12 = 1.33x.
+ERASURE = {"4 drives, EC:2 (deploy/k8s)": 4 / 2, "16 drives, EC:4": 16 / 12}
+
+# --- streams (MEASURED bytes per stored message; events ASSUMED from the usage) ----------------
+# Bytes per message as JetStream stores them (the make infra server's streams, 2026-11-24:
+# ETRACKING 352, PROCEDURES 409, WALLET 318, MESSAGING 327, IDENTITY 367, AUTHENTIC-DATA 368).
+STREAMS = (
+    ("ETRACKING", 352, 1 + 4),
+    ("PROCEDURES", 409, 2 * 4 + 1),
+    ("WALLET", 318, 10),
+    ("MESSAGING", 327, 4 + 4 + 16),
+    ("AUTHENTIC-DATA", 368, 1 + 6),
+    ("IDENTITY", 367, 0.2),
+)
+STREAM_REPLICAS = 3
+
+
+def peak_rate(operation: Operation, population: int) -> float:
+    return population * operation.per_person_year * PER_SECOND
+
+
+def replicas(busy: float, pod_cores: float) -> int:
+    return max(2, math.ceil(busy / (pod_cores * UTILISATION)))
+
+
+def size(number: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if number >= scale:
+            return f"{number / scale:.1f} {unit}"
+    return f"{number / 1e3:.0f} kB"
+
+
+# CPU a pod may use (its limit in deploy/k8s): the services' processes are one event loop each.
+POD_CORES = {"keycloak": 2.0}
+
+
+def main() -> None:
+    columns = " | ".join(f"{p / 1e6:g}M" for p in POPULATIONS)
+    print(f"Peak second = person-year x {PER_SECOND:.3e}\n")
+    print(f"| operation | per person-year | peak/s {columns} |\n|---|---|---|---|")
+    for operation in OPERATIONS:
+        rates = " | ".join(f"{peak_rate(operation, p):.1f}" for p in POPULATIONS)
+        print(f"| {operation.name} | {operation.per_person_year:g} | {rates} |")
+
+    print(
+        f"\n| role | CPU ms per person-year | cores {columns} |"
+        " replicas " + columns + " |\n|---|---|---|---|---|---|"
+    )
+    processes = sorted({name for op in OPERATIONS for name in op.cpu_ms})
+    for process in processes:
+        ms = sum(op.per_person_year * op.cpu_ms.get(process, 0) for op in OPERATIONS)
+        cores = [p * ms * PER_SECOND / 1000 for p in POPULATIONS]
+        pods = [replicas(c, POD_CORES.get(process, 1.0)) for c in cores]
+        print(
+            f"| {process} | {ms:.0f} | "
+            + " | ".join(f"{c:.2f}" for c in cores)
+            + " | "
+            + " | ".join(str(n) for n in pods)
+            + " |"
+        )
+
+    print(f"\n| database | transactions/s at peak {columns} |\n|---|---|---|")
+    databases = sorted({name for op in OPERATIONS for name in op.transactions})
+    for database in databases:
+        per_year = sum(op.per_person_year * op.transactions.get(database, 0) for op in OPERATIONS)
+        print(
+            f"| {database} | "
+            + " | ".join(f"{p * per_year * PER_SECOND:.0f}" for p in POPULATIONS)
+            + " |"
+        )
+
+    print(
+        f"\n| database | rows {columns} | size {columns} | biggest table |"
+        "\n|---|---|---|---|---|---|"
+    )
+    services = sorted({t.service for t in TABLES} | {"authentic-data"})
+    for service in services:
+        tables = [t for t in TABLES if t.service == service]
+        rows = [sum(t.rows(p) for t in tables) for p in POPULATIONS]
+        sizes = [sum(t.rows(p) * t.row_bytes for t in tables) for p in POPULATIONS]
+        if service == "authentic-data":
+            rows = [
+                r + p * sum(per for _, _, per in REGISTERS)
+                for r, p in zip(rows, POPULATIONS, strict=True)
+            ]
+            sizes = [
+                b + p * sum(bytes_ * per for _, bytes_, per in REGISTERS)
+                for b, p in zip(sizes, POPULATIONS, strict=True)
+            ]
+        biggest = max(tables, key=lambda t: t.rows(POPULATIONS[0]) * t.row_bytes)
+        print(
+            f"| {service} | "
+            + " | ".join(f"{r / 1e6:.1f}M" for r in rows)
+            + " | "
+            + " | ".join(size(b) for b in sizes)
+            + f" | {biggest.name} |"
+        )
+    print("\nper table (10M):")
+    for t in sorted(TABLES, key=lambda t: -t.rows(POPULATIONS[-1]) * t.row_bytes)[:8]:
+        print(
+            f"  {t.service}.{t.name}: {t.rows(POPULATIONS[-1]) / 1e6:.0f}M rows x"
+            f" {t.row_bytes:.0f} B = {size(t.rows(POPULATIONS[-1]) * t.row_bytes)}"
+        )
+
+    print(f"\n| files | {columns} (stored) |\n|---|---|---|")
+    stored = [0.0 for _ in POPULATIONS]
+    for what, per_year, each, years, cap in FILES:
+        count = per_year * years if cap is None else min(cap, per_year * years)
+        line = [p * count * each for p in POPULATIONS]
+        stored = [s + b for s, b in zip(stored, line, strict=True)]
+        print(f"| {what} | " + " | ".join(size(b) for b in line) + " |")
+    print("| **total stored** | " + " | ".join(size(b) for b in stored) + " |")
+    for layout, factor in ERASURE.items():
+        print(f"| raw on drives, {layout} | " + " | ".join(size(b * factor) for b in stored) + " |")
+    uploaded = [
+        p * next(o for o in OPERATIONS if "per MB" in o.name).per_person_year * PER_SECOND
+        for p in POPULATIONS
+    ]
+    print("peak upload MB/s: " + ", ".join(f"{u:.1f}" for u in uploaded))
+
+    print(
+        f"\n| stream | bytes/msg | events per person-year | a year, one copy {columns} |"
+        f" x{STREAM_REPLICAS} replicas {columns} | peak events/s {columns} |"
+        "\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for name, each, per_year in STREAMS:
+        year = [p * per_year * each for p in POPULATIONS]
+        peak = [p * per_year * PER_SECOND for p in POPULATIONS]
+        print(
+            f"| {name} | {each} | {per_year:g} | "
+            + " | ".join(size(b) for b in year)
+            + " | "
+            + " | ".join(size(b * STREAM_REPLICAS) for b in year)
+            + " | "
+            + " | ".join(f"{r:.1f}" for r in peak)
+            + " |"
+        )
+
+
+if __name__ == "__main__":
+    main()
