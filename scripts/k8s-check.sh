@@ -61,6 +61,20 @@ for service in services/*/; do
     failed=1
   fi
 done
+# Calls between services are balanced per call: each service's Service is headless and every
+# caller names it dns:///<service>:<port> (round_robin over the pods; docs/OPERATIONS.md).
+services_pattern=$(for s in services/*/; do basename "$s"; done | paste -sd'|')
+for service in services/*/; do
+  name=$(basename "$service")
+  if ! grep -q '^  clusterIP: None$' "$KUSTOMIZE_DIR/base/$name/service.yaml" 2>/dev/null; then
+    echo "k8s-check: deploy/k8s/base/$name/service.yaml is not headless (clusterIP: None)" >&2
+    failed=1
+  fi
+done
+if grep -nE "_ADDRESS=($services_pattern):[0-9]+$" "$KUSTOMIZE_DIR"/base/*/settings.env >&2; then
+  echo "k8s-check: the addresses above call a service without dns:/// (no per-call balancing)" >&2
+  failed=1
+fi
 for overlay in "$KUSTOMIZE_DIR"/overlays/*/; do
   name=$(basename "$overlay")
   mkdir -p "$OUT/$name"
