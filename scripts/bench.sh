@@ -40,6 +40,7 @@ case "${BENCH_ONLY:-all}" in
   messaging) benches=(bench/messaging.py) ;;
   data) benches=(bench/authentic_data.py) ;;
   login) benches=(bench/keycloak_login.py) ;;  # Keycloak's CPU per sign-in (docs/SCALING.md)
+  seal) benches=(bench/seal_cpu.py) ;;  # CPU per certificate rendered and sealed (docs/SCALING.md)
   all) benches=(bench/etracking_lookup.py bench/auth.py bench/dashboard.py bench/authentic_data.py bench/wallet.py bench/procedures.py bench/messaging.py) ;;
   *) echo "bench: BENCH_ONLY is lookup, auth, dashboard, data, wallet, procedures, messaging or unset, not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
