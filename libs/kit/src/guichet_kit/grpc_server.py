@@ -36,7 +36,6 @@ from guichet_kit.auth import (
 )
 from guichet_kit.domain import DomainError, FieldError, InvalidInput, Unauthenticated, Unavailable
 from guichet_kit.errors import ServiceError, service_error
-from guichet_kit.grpc_client import STREAM_TIMEOUT_SECONDS
 from guichet_kit.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGE_METADATA_KEY,
@@ -364,13 +363,13 @@ def _add_port(server: grpc.aio.Server, endpoint: Endpoint) -> int:
     return server.add_secure_port(endpoint.address, credentials)
 
 
-# A connection is closed after a while (its calls finish first): the client resolves the name
-# again and so spreads its calls over the pods added since (round_robin, grpc_client.py). The
-# grace covers the longest call, a file transfer.
+# After a while a connection is told to go away (GOAWAY): the client resolves the name again for
+# its next calls and so spreads them over the pods added since (round_robin, grpc_client.py).
+# The calls under way finish on the old connection however long they take (no grace limit): a
+# file transfer, an administration's watch of its incoming requests or receipts.
 CONNECTION_AGE_SECONDS = 300
 SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.max_connection_age_ms", CONNECTION_AGE_SECONDS * 1000),
-    ("grpc.max_connection_age_grace_ms", int(STREAM_TIMEOUT_SECONDS * 1000)),
 )
 
 
