@@ -16,6 +16,7 @@ for f in "$RUN"/*.pid; do
 done
 
 # 2. infrastructure, reverse order of start
+bash "$INFRA_DIR/jaeger.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/minio.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/keycloak.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/sinks.sh" stop && stopped=$((stopped + 1))

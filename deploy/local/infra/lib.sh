@@ -19,6 +19,8 @@ NATS_VERSION="2.15.1"                                        # PyPI nats-server-
 MINIO_MODULE="github.com/minio/minio"
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"           # commit 7aac2a2c5b7c (2026-02-12)
 KEYCLOAK_VERSION="26.4.7"                                    # Maven Central org.keycloak:keycloak-quarkus-dist
+JAEGER_MODULE="github.com/jaegertracing/jaeger"
+JAEGER_VERSION="v1.76.0"                                     # module tag; its cmd/jaeger is Jaeger v2
 
 PG_PORT="${GUICHET_PG_PORT:-55432}"                          # override: a second cluster beside a running one
 NATS_PORT=54222
@@ -31,9 +33,14 @@ KC_MGMT_PORT=59100
 SMTP_PORT=51025
 SMS_PORT=51080
 CLAMAV_PORT=53310
+JAEGER_OTLP_PORT=54317                                       # OTLP/gRPC: GUICHET_OTLP_ENDPOINT
+JAEGER_OTLP_HTTP_PORT=54318
+JAEGER_QUERY_PORT=56686                                      # query API /api/traces and UI
+JAEGER_QUERY_GRPC_PORT=56685
+JAEGER_HEALTH_PORT=53133
 MINIO_KMS_KEY_NAME=guichet-dev-key                           # name of MinIO's development KMS key (SSE)
 
-INFRA_COMPONENTS=(postgres nats clamav minio keycloak smtp-sink sms-sink)
+INFRA_COMPONENTS=(postgres nats clamav minio keycloak smtp-sink sms-sink jaeger)
 [[ "$PG_PORT" =~ ^[1-9][0-9]{3,4}$ ]] && (( PG_PORT <= 65535 )) \
     || { printf '==> ERROR: GUICHET_PG_PORT must be a port number from 1024 to 65535, not "%s"\n' "$PG_PORT" >&2; exit 1; }
 

@@ -2,15 +2,16 @@
 # `make infra`: install what is missing into the tools cache ($GUICHET_TOOLS_DIR, default ~/.cache/openguichet)
 # and start the development infrastructure of OpenGuichet with its data under .data/:
 # dev PKI, PostgreSQL, NATS JetStream, ClamAV, MinIO (with a development KMS key), Keycloak, SMTP and SMS
-# sinks. Idempotent: a second run only starts what is down. Writes .data/infra.env for the services and
-# tests. As root, PostgreSQL's data is in /var/lib/openguichet/pg-<checkout hash>, linked from .data/pg
+# sinks, Jaeger (traces). Idempotent: a second run only starts what is down. Writes .data/infra.env for
+# the services and tests. As root, PostgreSQL's data is in /var/lib/openguichet/pg-<checkout hash>, linked from .data/pg
 # (see postgres.sh).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now)
 declare -A SECS=()
 MINIO_BUILD_PID=""
-trap '[[ -n "$MINIO_BUILD_PID" ]] && kill "$MINIO_BUILD_PID" 2>/dev/null; true' EXIT
+JAEGER_BUILD_PID=""
+trap '[[ -n "$MINIO_BUILD_PID" ]] && kill "$MINIO_BUILD_PID" 2>/dev/null; [[ -n "$JAEGER_BUILD_PID" ]] && kill "$JAEGER_BUILD_PID" 2>/dev/null; true' EXIT
 
 for tool in openssl curl setsid flock unzip python3; do
     command -v "$tool" >/dev/null || die "$tool is required"
@@ -45,6 +46,11 @@ if ! bash "$INFRA_DIR/minio.sh" installed; then
     bash "$INFRA_DIR/minio.sh" build &
     MINIO_BUILD_PID=$!
 fi
+# Jaeger's too (traces); it starts last, after MinIO's build has finished.
+if ! bash "$INFRA_DIR/jaeger.sh" installed; then
+    bash "$INFRA_DIR/jaeger.sh" build &
+    JAEGER_BUILD_PID=$!
+fi
 
 step postgres bash "$INFRA_DIR/postgres.sh" start
 step nats bash "$INFRA_DIR/nats.sh" start
@@ -60,6 +66,12 @@ if [[ -n "$MINIO_BUILD_PID" ]]; then
 fi
 step minio bash "$INFRA_DIR/minio.sh" start
 [[ -z "$MINIO_BUILD_T" ]] || SECS[minio]=$(( $(now) - MINIO_BUILD_T ))   # includes the build
+if [[ -n "$JAEGER_BUILD_PID" ]]; then
+    kill -0 "$JAEGER_BUILD_PID" 2>/dev/null && say "jaeger: waiting for the build to finish (log: $LOGS/jaeger-build.log)"
+    wait "$JAEGER_BUILD_PID" || die "jaeger: build failed (log: $LOGS/jaeger-build.log)"
+    JAEGER_BUILD_PID=""
+fi
+step jaeger bash "$INFRA_DIR/jaeger.sh" start
 
 # .data/infra.env: KEY=VALUE, no quotes, sourceable by bash and readable by simple parsers
 cat >"$DATA/infra.env.tmp" <<ENV
@@ -100,6 +112,8 @@ GUICHET_SMS_DIR=$DATA/sms
 GUICHET_PKI_DIR=$DATA/pki
 GUICHET_SEAL_CERTIFICATE=$DATA/pki/seal/platform-seal.crt
 GUICHET_SEAL_PRIVATE_KEY=$DATA/pki/seal/platform-seal.key
+GUICHET_OTLP_ENDPOINT=http://127.0.0.1:$JAEGER_OTLP_PORT
+GUICHET_JAEGER_URL=http://127.0.0.1:$JAEGER_QUERY_PORT
 ENV
 chmod 600 "$DATA/infra.env.tmp"
 mv "$DATA/infra.env.tmp" "$DATA/infra.env"
@@ -116,6 +130,7 @@ row minio "http://127.0.0.1:$MINIO_PORT, console :$MINIO_CONSOLE_PORT, KMS" "$(p
 row keycloak "http://127.0.0.1:$KC_HTTP_PORT, https :$KC_HTTPS_PORT, mgmt :$KC_MGMT_PORT" "$(pid_of keycloak)" "${SECS[keycloak]}"
 row smtp-sink "127.0.0.1:$SMTP_PORT -> .data/mail" "$(pid_of smtp-sink)" "${SECS[sinks]}"
 row sms-sink "http://127.0.0.1:$SMS_PORT -> .data/sms" "$(pid_of sms-sink)" "${SECS[sinks]}"
+row jaeger "otlp 127.0.0.1:$JAEGER_OTLP_PORT, query http://127.0.0.1:$JAEGER_QUERY_PORT" "$(pid_of jaeger)" "${SECS[jaeger]}"
 echo "  settings: $DATA/infra.env   logs: $LOGS   stop: make down"
 echo "  postgres data: $(bash "$INFRA_DIR/postgres.sh" where)"
 echo "==> infrastructure ready in $(( $(now) - T0 ))s"
