@@ -208,11 +208,14 @@ class ErasureMinio:
         )
 
     def remove_drive(self, number: int) -> Path:
-        """The drive disappears under the running server, as when a disk is pulled."""
+        """The drive disappears under the running server, as when a disk is pulled: its directory
+        moves away and a plain file takes its path, so that MinIO cannot make it again (given an
+        empty directory there, it formats it as a replaced drive and heals it at once)."""
         drive = self.drive(number)
         gone = drive.with_name(f"{drive.name}.removed")
         shutil.rmtree(gone, ignore_errors=True)
         drive.rename(gone)
+        drive.write_text("pulled by the cluster test\n")
         return gone
 
     async def drives(self) -> dict[str, float]:

@@ -53,7 +53,7 @@ CONCURRENCY = int(os.environ.get("GUICHET_CLUSTER_CONCURRENCY", "16"))
 # When the node dies and when the drive goes, as shares of the operations done.
 KILL_AT, PULL_AT = 0.3, 0.5
 PULLED_DRIVE = 4
-SETTLE_SECONDS = 300
+SETTLE_SECONDS = 900
 
 
 def say(what: str) -> None:
