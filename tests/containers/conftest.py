@@ -110,7 +110,7 @@ class ContainerProcess(ServiceProcess):
 @dataclass
 class Role:
     name: str
-    container: ContainerProcess
+    container: ServiceProcess  # a ContainerProcess
     # The gRPC health port: the service's own (grpc role), the worker's health port (worker).
     health_address: str
 
@@ -119,7 +119,7 @@ class Role:
 class ContainerStack:
     roles: list[Role] = field(default_factory=list)
     gateway_url: str = ""
-    gateway: ContainerProcess | None = None
+    gateway: ServiceProcess | None = None  # a ContainerProcess
 
 
 async def migrated_in_container(infra: dict[str, str], service_dir: str, name: str) -> str:
@@ -227,6 +227,9 @@ async def container_stack(
         yield stack
     finally:
         mp.undo()
-        for role in [*stack.roles, *([] if stack.gateway is None else [stack.gateway])]:
-            process = role.container if isinstance(role, Role) else role
+        # A role that failed to start half-way is stopped by the test kit's exit hook.
+        processes: list[ServiceProcess] = [role.container for role in stack.roles]
+        if stack.gateway is not None:
+            processes.append(stack.gateway)
+        for process in processes:
             process.stop()
