@@ -1,9 +1,10 @@
 """The capacity model of docs/SCALING.md, as arithmetic anyone can re-run and change: the CPU each
-process spent per operation in `make bench` runs (MEASURED, each with its source and the state of
-the machine), times the stated usage of a country (ASSUMED, per person and year, and the peak),
-gives the peak rates, the cores and replicas per role; the rows per person (ROWS, with the bytes
-per row read from the real schemas' rows) give the databases; the files per person give the
-object storage; the events per person give the streams.
+process spent per operation in `make bench` runs (`Operation.cpu_ms`, each with its source and
+the state of the machine), times the stated usage of a country (`Operation.per_person_year` and
+the peak, assumed), gives the peak rates, the cores and replicas per role; the rows per person
+(`TABLES`, with the bytes per row read from the real rows by bench/row_sizes.py) give the
+databases; the files per person (`FILES`) the object storage; the events per person (`STREAMS`)
+the streams.
 
     .venv/bin/python bench/capacity.py            # the tables of docs/SCALING.md, in Markdown
 
@@ -45,7 +46,8 @@ OPERATIONS = (
         "sign-in (password checked by Keycloak)",
         12,  # once a month
         {"keycloak": 168.5},
-        "keycloak_login.py, 2026-11-24 23:47, load avg 13: 2.2/s at 37 % of a core",
+        "keycloak_login.py, 2026-11-24 23:47, load avg 13: 2.2/s at 37 % of a core (172.2 ms"
+        " in a second run, 2026-11-25 00:20)",
         {"keycloak": 2.2},
     ),
     Operation(
