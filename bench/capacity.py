@@ -198,9 +198,10 @@ TABLES = (
     Table("etracking", "trackings", 144, 5, per_year=1),
     Table("etracking", "tracking_status_changes", 86, 2, per_year=4),
     Table("etracking", "outbox", 318, 3, per_year=5, kept_years=OUTBOX_YEARS),
-    # procedures: 2 submissions and 1 abandoned draft a year (drafts go after 90 days)
+    # procedures: 2 submissions and 1 abandoned draft a year (expired after 90 days unchanged,
+    # deleted 90 days later)
     Table("procedures", "requests", 740, 8, per_year=2),
-    Table("procedures", "requests (abandoned drafts)", 740, 8, per_year=1, kept_years=90 / 365),
+    Table("procedures", "requests (abandoned drafts)", 740, 8, per_year=1, kept_years=180 / 365),
     Table("procedures", "request_history", 104, 2, per_year=2 * 4),
     Table("procedures", "proofs (sealed PDF, TOASTed)", 11_752 + 150, 2, per_year=2),
     Table("procedures", "request_attachments", 216, 4, per_year=2 * 1.5),
