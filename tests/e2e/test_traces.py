@@ -100,9 +100,13 @@ async def test_an_account_deletion_is_one_trace_from_the_gateway_to_the_consumer
             if response.status_code != 200:
                 return False
             found[:] = [span for trace in response.json()["data"] for span in spans_of(trace)]
+            # The last hop: identity applying etracking's confirmation of its purge.
             return any(
-                span.kind == "consumer" and span.service == "etracking" for span in found
-            ) and any(span.kind == "consumer" and span.service == "identity" for span in found)
+                span.kind == "consumer"
+                and span.service == "identity"
+                and span.name.startswith("etracking.account.purged")
+                for span in found
+            )
 
         await wait_until(whole_trace, seconds=60, what=f"trace {trace_id} in Jaeger")
 
@@ -127,9 +131,14 @@ async def test_an_account_deletion_is_one_trace_from_the_gateway_to_the_consumer
     purge = [span for span in found if span.service == "etracking" and span.kind == "consumer"]
     assert purge and all(published[0] in ancestors(span, by_id) for span in purge), found
     confirmations = [
-        span for span in found if span.service == "identity" and span.kind == "consumer"
+        span
+        for span in found
+        if span.service == "identity"
+        and span.kind == "consumer"
+        and span.name.startswith("etracking.account.purged")
     ]
-    assert any(
+    assert confirmations, found
+    assert all(
         any(span in ancestors(confirmation, by_id) for span in purge)
         for confirmation in confirmations
     ), found
