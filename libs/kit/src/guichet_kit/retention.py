@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 import uvloop
@@ -324,3 +324,47 @@ def once_with(
             return await Retention(service, rules_of(held.sessions, held.nats)).run_once(now)
 
     return once
+
+
+# ---- a service's rules, in the worker role and as the command ----
+
+# A service's rules from its database, NATS and the shared settings.
+ServiceRules = Callable[
+    [async_sessionmaker[AsyncSession], NatsClient, RetentionSettings], Sequence[Rule]
+]
+
+
+async def run_periodically(
+    service: str,
+    rules_of: ServiceRules,
+    sessions: async_sessionmaker[AsyncSession],
+    nats: NatsClient,
+    stop: asyncio.Event,
+) -> None:
+    """The worker role's job: every policy at start, then every interval."""
+    shared = RetentionSettings()
+    job = Retention(service, rules_of(sessions, nats, shared))
+    await job.run_every(shared.interval_seconds, stop)
+
+
+class CommandSettings(Protocol):
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def nats_url(self) -> str: ...
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def log_json(self) -> bool: ...
+
+
+def run_once_command(service: str, settings: CommandSettings, rules_of: ServiceRules) -> int:
+    """`python -m guichet_<service> retention` of a service whose rules need only its database
+    and NATS: every policy once (a CronJob)."""
+    once = once_with(
+        service,
+        settings.database_url,
+        settings.nats_url,
+        lambda sessions, nats: rules_of(sessions, nats, RetentionSettings()),
+    )
+    return run_command(service, once, log_level=settings.log_level, log_json=settings.log_json)

@@ -11,6 +11,7 @@ record that a person was forgotten: not purged here. Sessions are the gateway's 
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 from nats.aio.client import Client as NatsClient
@@ -20,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from guichet_identity.account.models import EmailChangeRequest
 from guichet_identity.settings import IdentitySettings
 from guichet_kit.retention import (
-    Retention,
     RetentionSettings,
     Rule,
     database_rule,
     days,
     kit_rules,
-    once_with,
-    run_command,
+    run_once_command,
+    run_periodically,
 )
 
 SERVICE = "identity"
@@ -68,19 +68,10 @@ async def periodically(
     nats: NatsClient,
     stop: asyncio.Event,
 ) -> None:
-    """The worker role's job: every policy at start, then every interval."""
-    shared = RetentionSettings()
-    job = Retention(SERVICE, rules(settings, sessions, nats, shared))
-    await job.run_every(shared.interval_seconds, stop)
+    await run_periodically(SERVICE, functools.partial(rules, settings), sessions, nats, stop)
 
 
 def command() -> int:
     """`python -m guichet_identity retention`: every policy once (a CronJob)."""
     settings = IdentitySettings()
-    once = once_with(
-        SERVICE,
-        settings.database_url,
-        settings.nats_url,
-        lambda sessions, nats: rules(settings, sessions, nats),
-    )
-    return run_command(SERVICE, once, log_level=settings.log_level, log_json=settings.log_json)
+    return run_once_command(SERVICE, settings, functools.partial(rules, settings))
