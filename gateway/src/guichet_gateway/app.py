@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-import grpc
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
@@ -82,6 +81,7 @@ from guichet_gateway.web.session import (
 )
 from guichet_kit import correlation, tracing
 from guichet_kit.auth import TokenVerifier
+from guichet_kit.client_streams import threaded_insecure_channel
 from guichet_kit.db import create_engine
 from guichet_kit.events import connect
 from guichet_kit.grpc_client import insecure_channel
@@ -202,11 +202,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         etracking_channel = insecure_channel(settings.etracking_address, timeout=timeout)
         identity_channel = insecure_channel(settings.identity_address, timeout=timeout)
         wallet_channel = insecure_channel(settings.wallet_address, timeout=timeout)
-        wallet_uploads_channel = grpc.insecure_channel(settings.wallet_address)
-        procedures_uploads_channel = grpc.insecure_channel(settings.procedures_address)
+        wallet_uploads_channel = threaded_insecure_channel(settings.wallet_address)
+        procedures_uploads_channel = threaded_insecure_channel(settings.procedures_address)
         procedures_channel = insecure_channel(settings.procedures_address, timeout=timeout)
         messaging_channel = insecure_channel(settings.messaging_address, timeout=timeout)
-        messaging_uploads_channel = grpc.insecure_channel(settings.messaging_address)
+        messaging_uploads_channel = threaded_insecure_channel(settings.messaging_address)
         app.state.channels = {
             "etracking": etracking_channel,
             "identity": identity_channel,

@@ -102,3 +102,9 @@ def threaded_mutual_tls_channel(
         root_certificates=ca, private_key=private_key, certificate_chain=certificate
     )
     return grpc.secure_channel(address, credentials, options=CHANNEL_OPTIONS)
+
+
+def threaded_insecure_channel(address: str) -> grpc.Channel:
+    """The threaded channel `forward_stream` needs, inside the platform's network (the gateway
+    to a service), balancing its calls over the service's replicas like the asyncio channels."""
+    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
