@@ -89,6 +89,7 @@ class StatusChange:
     number: str
     previous: int
     status: int
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Answered:
     """An administration answered one of the person's conversations."""
 
     thread_id: str
+    occurred_at: datetime
 
 
 @dataclass(eq=False)
@@ -199,10 +201,19 @@ async def follow_status_changes(
     """The replica's one subscription: every new status change, handed to the hub."""
 
     def hand_over(event: events_pb2.TrackingStatusChanged) -> None:
-        hub.publish(StatusChange(compact(event.number), event.previous_status, event.status))
+        hub.publish(
+            StatusChange(
+                compact(event.number),
+                event.previous_status,
+                event.status,
+                event.occurred_at.ToDatetime(tzinfo=UTC),
+            )
+        )
 
     def hand_answer(event: messaging_events_pb2.MessageAnswered) -> None:
-        hub.publish_answer(event.owner, Answered(event.thread_id))
+        hub.publish_answer(
+            event.owner, Answered(event.thread_id, event.occurred_at.ToDatetime(tzinfo=UTC))
+        )
 
     # Messages' answers beside the status changes, on their own subscription: the messaging
     # stream may appear later than etracking's (each follower waits for its stream).
@@ -265,6 +276,10 @@ ListeningPerson = Annotated[Principal, Depends(_listening_person)]
 class Badges:
     open: int
     changed: set[str]
+    # When the counts were read: a change that happened before is in them already (its event
+    # can arrive after the stream opened when the outbox relay is slow), so it is not applied
+    # twice. A change committed across that instant may be missed until the next connection.
+    counted_at: datetime
     # Administrations' answers not read yet; None: not counted (acting for someone else).
     unread_answers: int | None = None
     # What the last changes were, for the announcement.
@@ -272,6 +287,8 @@ class Badges:
     new_tracking_news: bool = False
 
     def apply(self, change: StatusChange | Answered) -> None:
+        if change.occurred_at <= self.counted_at:
+            return
         if isinstance(change, Answered):
             if self.unread_answers is not None:
                 self.unread_answers += 1
@@ -341,7 +358,9 @@ def _seen_since(request: Request, seen_since: datetime | None) -> datetime:
     return datetime.now(UTC)
 
 
-def _initial_badges(trackings: list[pb.Tracking], seen: datetime) -> tuple[Badges, set[str]]:
+def _initial_badges(
+    trackings: list[pb.Tracking], seen: datetime, counted_at: datetime
+) -> tuple[Badges, set[str]]:
     numbers, changed, still_open = set(), set(), 0
     for tracking in trackings:
         number = compact(tracking.number)
@@ -350,7 +369,7 @@ def _initial_badges(trackings: list[pb.Tracking], seen: datetime) -> tuple[Badge
         # The first history line is the creation: news is a change after it.
         if any(c.occurred_at.ToDatetime(tzinfo=UTC) > seen for c in tracking.history[1:]):
             changed.add(number)
-    return Badges(still_open, changed), numbers
+    return Badges(still_open, changed, counted_at), numbers
 
 
 @router.get(
@@ -382,9 +401,11 @@ async def live_badges(
         request.headers.get("accept-language"), request.query_params.get("lang")
     )
     hub: LiveHub = request.app.state.live
+    counted_at = datetime.now(UTC)
     # As the person, in their private space: the numbers whose changes concern them.
     reply = await calls.etracking.ListMyTrackings(pb.ListMyTrackingsRequest(language=language))
-    badges, numbers = _initial_badges(list(reply.trackings), _seen_since(request, seen_since))
+    seen = _seen_since(request, seen_since)
+    badges, numbers = _initial_badges(list(reply.trackings), seen, counted_at)
     badges.unread_answers = await _unread_answers(calls)
     listener = hub.open(
         person.subject, numbers, person.person if badges.unread_answers is not None else ""
