@@ -56,6 +56,15 @@ def ancestors(span: Span, by_id: dict[str, Span]) -> list[Span]:
     return chain
 
 
+def is_confirmation(span: Span) -> bool:
+    """identity applying etracking's confirmation of its purge."""
+    return (
+        span.kind == "consumer"
+        and span.service == "identity"
+        and span.name.startswith("etracking.account.purged")
+    )
+
+
 @pytest.fixture
 def jaeger(infra: dict[str, str]) -> str:
     assert infra.get("GUICHET_OTLP_ENDPOINT") and infra.get("GUICHET_JAEGER_URL"), (
@@ -100,15 +109,19 @@ async def test_an_account_deletion_is_one_trace_from_the_gateway_to_the_consumer
             if response.status_code != 200:
                 return False
             found[:] = [span for trace in response.json()["data"] for span in spans_of(trace)]
-            # The last hop: identity applying etracking's confirmation of its purge.
-            return any(
-                span.kind == "consumer"
-                and span.service == "identity"
-                and span.name.startswith("etracking.account.purged")
-                for span in found
+            by_id = {span.span_id: span for span in found}
+            # The last hop: identity applying etracking's confirmation of its purge, with every
+            # span between them arrived (each process exports its spans in its own batches).
+            confirmations = [span for span in found if is_confirmation(span)]
+            return bool(confirmations) and all(
+                any(
+                    span.service == "etracking" and span.kind == "consumer"
+                    for span in ancestors(confirmation, by_id)
+                )
+                for confirmation in confirmations
             )
 
-        await wait_until(whole_trace, seconds=60, what=f"trace {trace_id} in Jaeger")
+        await wait_until(whole_trace, seconds=120, what=f"trace {trace_id} in Jaeger")
 
     by_id = {span.span_id: span for span in found}
     # The gateway's span continues the caller's; the service's continues the gateway's.
@@ -130,13 +143,7 @@ async def test_an_account_deletion_is_one_trace_from_the_gateway_to_the_consumer
     # ...and applied by etracking's purge consumer, whose own confirmation identity consumed.
     purge = [span for span in found if span.service == "etracking" and span.kind == "consumer"]
     assert purge and all(published[0] in ancestors(span, by_id) for span in purge), found
-    confirmations = [
-        span
-        for span in found
-        if span.service == "identity"
-        and span.kind == "consumer"
-        and span.name.startswith("etracking.account.purged")
-    ]
+    confirmations = [span for span in found if is_confirmation(span)]
     assert confirmations, found
     assert all(
         any(span in ancestors(confirmation, by_id) for span in purge)
