@@ -19,8 +19,10 @@ is counted from the person's next connection (a page load or the browser's recon
 Messages (F60): the same stream carries how many administrations' answers the person has not
 read yet ("My messages"). The count is the messaging service's when the stream opens
 (ListMyThreads, as the person); each messaging.message.answered.v1 of the person (its owner,
-`person:<national id>`) adds one. Reading a conversation lowers it at the next page load, when
-the stream opens again. Only in the person's own space: exchanges are private.
+`person:<national id>`) that happened after the counts were read adds one (a status change too:
+an event published late by a slow outbox relay is already in the counts). Reading a
+conversation lowers it at the next page load, when the stream opens again. Only in the
+person's own space: exchanges are private.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Refusing the tokens of deleted accounts everywhere: every process that verifies tokens follows
 identity's deletion events and feeds its verifier's `RevokedSubjects`.
 
-An ordered, ephemeral JetStream consumer replays the deletions of the last `window` (as long as an
+A follower (`guichet_kit.following`) replays the deletions of the last `window` (as long as an
 access token can live, with margin) so a process that starts after a deletion still refuses the
 token, then follows new ones as they are published.
 """
