@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import signal
 import socket
@@ -29,13 +28,13 @@ def free_port() -> int:
 _RUNNING: set[ServiceProcess] = set()
 
 
-# Linux's prctl(PR_SET_PDEATHSIG): the child gets SIGTERM when the test process dies, even killed
-# by a timeout before any teardown or atexit hook could run.
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# util-linux's setpriv sets prctl(PR_SET_PDEATHSIG) and execs the command: the child gets SIGTERM
+# when the test process dies, even killed by a timeout before any teardown or atexit hook could
+# run. Not a preexec_fn: Python code between fork and exec runs the at-fork handlers of the test
+# process's gRPC, which now and then killed the child before its exec (seen in CI: a child whose
+# only output was gRPC's "epoll_wait error: Bad file descriptor"). Without preexec_fn, subprocess
+# uses vfork and no handler runs.
+_DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"]
 
 
 @atexit.register
@@ -58,12 +57,11 @@ class ServiceProcess:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with self._log_path.open("ab") as log_file:  # the child keeps its own descriptor
             self._process = subprocess.Popen(  # noqa: S603 (the test names the command)
-                self._args,
+                # Started from the event loop's (main) thread: the signal follows that thread.
+                [*_DIE_WITH_PARENT, *self._args],
                 env=self._env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                # Started from the event loop's (main) thread: the signal follows that thread.
-                preexec_fn=_die_with_parent,
             )
         _RUNNING.add(self)
 
