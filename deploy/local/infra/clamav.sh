@@ -125,5 +125,7 @@ case "${1:-start}" in
     # stop_pid waits until clamd (which shuts down asynchronously) is gone, so the port is free for a restart
     stop) stop_pid clamav 20 ;;
     status) is_running clamav ;;
-    *) die "usage: $0 start|stop|status" ;;
+    check) clamav_ping && clamav_finds_eicar ;;
+    database) clamav_write_db >/dev/null; echo "$CLAMAV_DB" ;;   # for the clamav image
+    *) die "usage: $0 start|stop|status|check|database" ;;
 esac

@@ -15,7 +15,8 @@ for f in "$RUN"/*.pid; do
     stop_pid "$name" 20 && stopped=$((stopped + 1))
 done
 
-# 2. infrastructure, reverse order of start
+# 2. infrastructure, reverse order of start (the containers backend's first, when it ran)
+bash "$INFRA_DIR/containers.sh" stop
 bash "$INFRA_DIR/jaeger.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/minio.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/keycloak.sh" stop && stopped=$((stopped + 1))

@@ -119,5 +119,6 @@ case "${1:-start}" in
     stop) stop_pid jaeger 20 ;;
     status) is_running jaeger ;;
     installed) jaeger_installed ;;
-    *) die "usage: $0 build|start|stop|status|installed" ;;
+    binary) with_lock jaeger jaeger_build >&2; echo "$JAEGER_BIN" ;;   # for the jaeger image
+    *) die "usage: $0 build|start|stop|status|installed|binary" ;;
 esac

@@ -100,6 +100,11 @@ kc_start() {
         )
     fi
     wait_until keycloak "$KC_START_TIMEOUT" "$KC_LOG" kc_ready
+    kc_realm
+}
+
+# The realm "guichet" through the admin API, on whichever backend runs Keycloak.
+kc_realm() {
     KC_ADMIN_USERNAME=admin KC_ADMIN_PASSWORD="$(secret keycloak_admin_password)" \
         GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET="$(secret keycloak_identity_client_secret)" \
         GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET="$(secret keycloak_gateway_client_secret)" \
@@ -113,5 +118,7 @@ case "${1:-start}" in
     start) kc_start ;;
     stop) stop_pid keycloak 30 ;;
     status) is_running keycloak ;;
-    *) die "usage: $0 start|stop|status" ;;
+    realm) kc_realm ;;
+    dist) { kc_java; with_lock keycloak kc_install; with_lock keycloak kc_build; } >&2; echo "$KC_HOME" ;;   # for the keycloak image
+    *) die "usage: $0 start|stop|status|realm|dist" ;;
 esac

@@ -40,7 +40,8 @@ JAEGER_QUERY_GRPC_PORT=56685
 JAEGER_HEALTH_PORT=53133
 MINIO_KMS_KEY_NAME=guichet-dev-key                           # name of MinIO's development KMS key (SSE)
 
-INFRA_COMPONENTS=(postgres nats clamav minio keycloak smtp-sink sms-sink jaeger)
+PG_DATABASES=(etracking identity gateway procedures wallet messaging authentic_data keycloak)
+INFRA_COMPONENTS=(postgres nats clamav minio keycloak smtp-sink sms-sink jaeger podman-service)
 [[ "$PG_PORT" =~ ^[1-9][0-9]{3,4}$ ]] && (( PG_PORT <= 65535 )) \
     || { printf '==> ERROR: GUICHET_PG_PORT must be a port number from 1024 to 65535, not "%s"\n' "$PG_PORT" >&2; exit 1; }
 

@@ -76,5 +76,7 @@ case "${1:-start}" in
     stop) minio_stop ;;
     status) is_running minio ;;
     installed) minio_installed ;;
-    *) die "usage: $0 build|start|stop|status|installed" ;;
+    kms-key) minio_kms_key ;;
+    binary) with_lock minio minio_build >&2; echo "$MINIO_BIN" ;;   # for the minio image
+    *) die "usage: $0 build|start|stop|status|installed|kms-key|binary" ;;
 esac

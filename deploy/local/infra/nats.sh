@@ -53,5 +53,6 @@ case "${1:-start}" in
     start) nats_start ;;
     stop) stop_pid nats 15 ;;
     status) is_running nats ;;
-    *) die "usage: $0 start|stop|status" ;;
+    binary) with_lock nats nats_install >&2; echo "$NATS_BIN" ;;   # for the nats image
+    *) die "usage: $0 start|stop|status|binary" ;;
 esac

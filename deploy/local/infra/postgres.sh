@@ -5,7 +5,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_USER=guichet
-PG_DATABASES=(etracking identity gateway procedures wallet messaging authentic_data keycloak)
 
 # PostgreSQL refuses to run as root: as root, run it as the unprivileged "postgres" system user.
 PG_OSUSER="$(id -un)"

@@ -39,6 +39,12 @@ secret gateway_altcha_hmac_key >/dev/null
 secret gateway_session_key >/dev/null
 secret_key32 minio_kms_key >/dev/null
 
+BACKEND="${GUICHET_INFRA:-local}"
+[[ "$BACKEND" == local || "$BACKEND" == containers ]] || die "GUICHET_INFRA is local (the default) or containers, not \"$BACKEND\""
+if [[ "$BACKEND" == containers ]]; then
+    # the same servers as images run by testcontainers (containers.sh): same ports, same settings below
+    step containers bash "$INFRA_DIR/containers.sh" start
+else
 # MinIO's first build takes minutes: run it in the background while the rest starts.
 MINIO_BUILD_T=""
 if ! bash "$INFRA_DIR/minio.sh" installed; then
@@ -72,6 +78,7 @@ if [[ -n "$JAEGER_BUILD_PID" ]]; then
     JAEGER_BUILD_PID=""
 fi
 step jaeger bash "$INFRA_DIR/jaeger.sh" start
+fi
 
 # .data/infra.env: KEY=VALUE, no quotes, sourceable by bash and readable by simple parsers
 cat >"$DATA/infra.env.tmp" <<ENV
@@ -118,6 +125,13 @@ ENV
 chmod 600 "$DATA/infra.env.tmp"
 mv "$DATA/infra.env.tmp" "$DATA/infra.env"
 
+if [[ "$BACKEND" == containers ]]; then
+    echo
+    echo "OpenGuichet development infrastructure in containers (testcontainers; data in named volumes)"
+    echo "  settings: $DATA/infra.env   containers: label org.openguichet.checkout   stop: make down"
+    echo "==> infrastructure ready in $(( $(now) - T0 ))s"
+    exit 0
+fi
 row() { printf '  %-10s %-52s %-7s %s\n' "$@"; }
 echo
 echo "OpenGuichet development infrastructure (data: $DATA, tools: $TOOLS)"
