@@ -27,6 +27,8 @@ help:
 	@echo "make bench   run the benchmarks in bench/ (wrk, ghz; BENCH_PROFILE=1 adds py-spy)"
 	@echo "make k8s-check  build deploy/k8s's overlays, validate them offline, run checkov"
 	@echo "make image   the project's image (podman, FROM the base made here); make base-image, make test-image"
+	@echo "make infra-images  the infrastructure's images; GUICHET_INFRA=containers make infra|up|test runs them with testcontainers"
+	@echo "make test-containers  the kit's integration tests and a journey per service on the containers backend"
 	@echo "make test-cluster  a NATS cluster of 3 and an erasure-coded MinIO lose a node and a drive under 10,000 operations"
 
 $(UV):
@@ -95,6 +97,16 @@ image: web-deps
 
 test-image: image infra
 	@scripts/image_test.sh
+
+# The containers backend (issue 14): the infrastructure as images FROM the base (deploy/containers/
+# infra.Containerfile), run by testcontainers when GUICHET_INFRA=containers (make infra, make up, make test);
+# make test-containers runs the kit's integration tests and one journey per service on it.
+.PHONY: infra-images test-containers
+infra-images:
+	@scripts/infra_images.sh
+
+test-containers: venv web-deps
+	@scripts/test_containers.sh
 
 # The clustered data plane (issue 13 item 5): a 3-node NATS cluster (JetStream R3) and an
 # erasure-coded MinIO over 4 drives of its own, 10,000 operations through the services while a NATS

@@ -63,7 +63,7 @@ def name_of(server: str) -> str:
 
 
 def prepare(container: DockerContainer, server: str, published: dict[int, int]) -> DockerContainer:
-    """Name and label the container; publish its ports on the loopback only (development secrets)."""
+    """Name and label the container; publish its ports on the loopback only (dev secrets)."""
     container.with_name(name_of(server))
     container.with_kwargs(labels={LABEL: CHECKOUT, "org.openguichet.server": server})
     for inside, outside in published.items():
@@ -131,7 +131,7 @@ def keycloak(database_host: str) -> DockerContainer:
         KC_HTTPS_CERTIFICATE_KEY_FILE="/opt/keycloak/conf/tls/keycloak.key",
         KC_TRUSTSTORE_PATHS="/opt/keycloak/conf/tls/national-ca.crt",
     )
-    # copied in before the start (a mount would need the host's key readable by the container's user)
+    # copied in before the start (a mount needs the host's key readable by the container's user)
     for source, target in (
         (pki / "services" / "keycloak.crt", "keycloak.crt"),
         (pki / "services" / "keycloak.key", "keycloak.key"),
@@ -175,10 +175,12 @@ def sms_sink() -> DockerContainer:
 def jaeger() -> DockerContainer:
     container = DockerContainer(IMAGE.format("jaeger"))
     container.waiting_for(HttpWaitStrategy(16686, "/api/services"))
-    return prepare(container, "jaeger", {4317: port("JAEGER_OTLP_PORT"), 16686: port("JAEGER_QUERY_PORT")})
+    return prepare(
+        container, "jaeger", {4317: port("JAEGER_OTLP_PORT"), 16686: port("JAEGER_QUERY_PORT")}
+    )
 
 
-# ---- readiness of the servers testcontainers has no strategy for ------------------------------------
+# ---- readiness of the servers testcontainers has no strategy for ---------------------------
 
 
 def answers(port_number: int, hello: bytes, expect: Callable[[bytes], bool]) -> bool:
@@ -204,6 +206,12 @@ def wait_for(server: Any, check: Callable[[], bool], seconds: float = 120) -> No
         if time.monotonic() > deadline:
             sys.exit(f"containers.py: {what} did not answer within {seconds:.0f}s")
         time.sleep(0.3)
+
+
+def address(container: Any) -> str:
+    """The container's address on the containers' network (the default bridge)."""
+    container.reload()
+    return str(container.attrs["NetworkSettings"]["IPAddress"])
 
 
 def running(client: DockerClient) -> dict[str, Any]:
@@ -235,13 +243,16 @@ def start() -> None:
     launch("sms-sink", sms_sink)
     launch("minio", minio)
     launch("jaeger", jaeger)
-    # Keycloak reaches PostgreSQL at its address on the containers' network
-    up["postgres"].reload()
-    database_host = up["postgres"].attrs["NetworkSettings"]["IPAddress"]
+    # Keycloak reaches PostgreSQL and the SMTP sink at their addresses on the containers' network
+    database_host = address(up["postgres"])
+    (DATA / "run" / "smtp-sink.address").write_text(address(up["smtp-sink"]) + "\n")
     launch("keycloak", lambda: keycloak(database_host))
 
     smtp_banner = b"220"
-    wait_for(up["smtp-sink"], lambda: answers(port("SMTP_PORT"), b"", lambda r: r.startswith(smtp_banner)))
+    wait_for(
+        up["smtp-sink"],
+        lambda: answers(port("SMTP_PORT"), b"", lambda r: r.startswith(smtp_banner)),
+    )
     wait_for(
         up["clamav"],
         lambda: answers(port("CLAMAV_PORT"), b"zPING\0", lambda reply: reply.startswith(b"PONG")),

@@ -41,7 +41,10 @@ containers_start() {
         KC_HTTP_PORT KC_HTTPS_PORT KC_MGMT_PORT JAEGER_OTLP_PORT JAEGER_QUERY_PORT
     GUICHET_DATABASES="${PG_DATABASES[*]}" MINIO_KMS_SECRET_KEY="$(bash "$INFRA_DIR/minio.sh" kms-key)" \
         "$PY" "$INFRA_DIR/containers.py" start || die "containers: a server did not start"
-    bash "$INFRA_DIR/keycloak.sh" realm
+    # Keycloak sends its mail to the sink's container (its own 127.0.0.1 is not the host's)
+    GUICHET_KEYCLOAK_SMTP_HOST="$(cat "$RUN/smtp-sink.address")" GUICHET_KEYCLOAK_SMTP_PORT=1025 \
+        KC_REALM_STATE="$DATA/keycloak/realm-guichet.containers.sha256" \
+        bash "$INFRA_DIR/keycloak.sh" realm
     bash "$INFRA_DIR/clamav.sh" check || die "clamav: the development signature database is not loaded"
 }
 

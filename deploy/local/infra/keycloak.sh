@@ -103,13 +103,17 @@ kc_start() {
     kc_realm
 }
 
-# The realm "guichet" through the admin API, on whichever backend runs Keycloak.
+# The realm "guichet" through the admin API, on whichever backend runs Keycloak. Its mail goes to the
+# SMTP sink where Keycloak reaches it (GUICHET_KEYCLOAK_SMTP_HOST/PORT: the containers backend gives the
+# sink container's address).
 kc_realm() {
+    GUICHET_KEYCLOAK_SMTP_HOST="${GUICHET_KEYCLOAK_SMTP_HOST:-127.0.0.1}" \
+    GUICHET_KEYCLOAK_SMTP_PORT="${GUICHET_KEYCLOAK_SMTP_PORT:-$SMTP_PORT}" \
     KC_ADMIN_USERNAME=admin KC_ADMIN_PASSWORD="$(secret keycloak_admin_password)" \
         GUICHET_KEYCLOAK_IDENTITY_CLIENT_SECRET="$(secret keycloak_identity_client_secret)" \
         GUICHET_KEYCLOAK_GATEWAY_CLIENT_SECRET="$(secret keycloak_gateway_client_secret)" \
         "$PY" "$ROOT/deploy/keycloak/apply_realm.py" --url "http://127.0.0.1:$KC_HTTP_PORT" \
-        --realm-file "$KC_REALM_FILE" --profile-file "$KC_PROFILE_FILE" --state "$KC_STATE/realm-guichet.sha256" \
+        --realm-file "$KC_REALM_FILE" --profile-file "$KC_PROFILE_FILE" --state "${KC_REALM_STATE:-$KC_STATE/realm-guichet.sha256}" \
         || die "keycloak: applying the realm failed"
     wait_until keycloak 60 "$KC_LOG" kc_realm_ok
 }

@@ -8,6 +8,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 T0=$(now)
+BACKEND="${GUICHET_INFRA:-local}"
+[[ "$BACKEND" == local || "$BACKEND" == containers ]] || die "GUICHET_INFRA is local (the default) or containers, not \"$BACKEND\""
 declare -A SECS=()
 MINIO_BUILD_PID=""
 JAEGER_BUILD_PID=""
@@ -39,8 +41,6 @@ secret gateway_altcha_hmac_key >/dev/null
 secret gateway_session_key >/dev/null
 secret_key32 minio_kms_key >/dev/null
 
-BACKEND="${GUICHET_INFRA:-local}"
-[[ "$BACKEND" == local || "$BACKEND" == containers ]] || die "GUICHET_INFRA is local (the default) or containers, not \"$BACKEND\""
 if [[ "$BACKEND" == containers ]]; then
     # the same servers as images run by testcontainers (containers.sh): same ports, same settings below
     step containers bash "$INFRA_DIR/containers.sh" start
@@ -83,6 +83,7 @@ fi
 # .data/infra.env: KEY=VALUE, no quotes, sourceable by bash and readable by simple parsers
 cat >"$DATA/infra.env.tmp" <<ENV
 GUICHET_ENV=development
+GUICHET_INFRA=$BACKEND
 GUICHET_ROOT=$ROOT
 GUICHET_DATA_DIR=$DATA
 GUICHET_TOOLS_DIR=$TOOLS
