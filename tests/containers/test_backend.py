@@ -35,7 +35,7 @@ def published(infra: dict[str, str]) -> dict[str, dict[int, str]]:
         "these tests check the containers backend: run them through make test-containers"
     )
     listing = subprocess.run(
-        ["podman", "ps", "--format", "json", "--filter", f"label=org.openguichet.checkout={CHECKOUT}"],
+        ["podman", "ps", "--format=json", f"--filter=label=org.openguichet.checkout={CHECKOUT}"],
         env=PODMAN_ENV,
         capture_output=True,
         text=True,
