@@ -67,8 +67,13 @@ unit: venv
 web-deps:
 	@scripts/web_deps.sh
 
+# Every test on the local launcher's servers, then the representative part on the containers backend
+# (make test-containers, ~5 min; skipped when the whole suite just ran on it).
 test: infra web-deps
 	@scripts/test.sh
+ifneq ($(GUICHET_INFRA),containers)
+	@scripts/test_containers.sh
+endif
 
 up: migrate web-deps
 	@deploy/local/run.sh
@@ -105,7 +110,7 @@ test-image: image infra
 infra-images:
 	@scripts/infra_images.sh
 
-test-containers: venv web-deps
+test-containers: venv
 	@scripts/test_containers.sh
 
 # The clustered data plane (issue 13 item 5): a 3-node NATS cluster (JetStream R3) and an

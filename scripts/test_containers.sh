@@ -3,7 +3,7 @@
 # (GUICHET_INFRA=containers: the infrastructure images run by testcontainers, docs/OPERATIONS.md) —
 # the kit's integration tests and one journey per service through the gateway. The two backends
 # publish the same ports, so the local launcher's servers of this checkout are stopped first and the
-# containers removed at the end (`make infra` brings the local ones back).
+# containers removed at the end (`make infra` brings the local ones back). `make test` ends with it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

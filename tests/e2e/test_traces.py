@@ -111,14 +111,13 @@ async def test_an_account_deletion_is_one_trace_from_the_gateway_to_the_consumer
             found[:] = [span for trace in response.json()["data"] for span in spans_of(trace)]
             by_id = {span.span_id: span for span in found}
             # The last hop: identity applying etracking's confirmation of its purge, with every
-            # span between them arrived (each process exports its spans in its own batches).
+            # span between it and the caller arrived, the gateway's first one included (each
+            # process exports its spans in its own batches, the gateway's may come last).
             confirmations = [span for span in found if is_confirmation(span)]
             return bool(confirmations) and all(
-                any(
-                    span.service == "etracking" and span.kind == "consumer"
-                    for span in ancestors(confirmation, by_id)
-                )
-                for confirmation in confirmations
+                any(span.service == "etracking" and span.kind == "consumer" for span in chain)
+                and any(span.service == "gateway" and span.kind == "server" for span in chain)
+                for chain in (ancestors(confirmation, by_id) for confirmation in confirmations)
             )
 
         await wait_until(whole_trace, seconds=120, what=f"trace {trace_id} in Jaeger")
