@@ -37,7 +37,7 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / ".data"
 SECRETS = DATA / "secrets"
-# One checkout's containers and volumes, whichever directory it was cloned into.
+# One checkout's containers and volumes, wherever it was cloned (lib.sh's CHECKOUT_KEY).
 CHECKOUT = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
 LABEL = "org.openguichet.checkout"
 IMAGE = "localhost/openguichet/infra-{}:dev"

@@ -8,7 +8,6 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PODMAN_SOCKET="$RUN/podman.sock"
-CHECKOUT_KEY="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"   # as containers.py's CHECKOUT
 export CONTAINERS_CONF="$ROOT/deploy/containers/containers.conf"
 
 podman_service_up() { [[ -S "$PODMAN_SOCKET" ]] && curl -fsS -o /dev/null --max-time 3 --unix-socket "$PODMAN_SOCKET" http://d/_ping; }
@@ -30,6 +29,11 @@ engine() {
 }
 
 containers_start() {
+    local component
+    for component in "${INFRA_COMPONENTS[@]}"; do
+        [[ "$component" != podman-service ]] && is_running "$component" \
+            && die "containers: the local launcher's $component runs on the same ports: make down first"
+    done
     [[ -n "${DOCKER_HOST:-}" ]] || bash "$ROOT/scripts/infra_images.sh"
     engine
     # Ryuk's image cannot be pulled here (and the containers must outlive containers.py: make down
@@ -48,20 +52,26 @@ containers_start() {
     bash "$INFRA_DIR/clamav.sh" check || die "clamav: the development signature database is not loaded"
 }
 
+# Returns 1 when nothing of the containers backend was running.
 containers_stop() {
+    local any=1 ids
     if [[ -n "${DOCKER_HOST:-}" ]]; then
-        "$PY" "$INFRA_DIR/containers.py" stop
+        local out
+        out="$("$PY" "$INFRA_DIR/containers.py" stop)"
+        printf '%s\n' "$out"
+        [[ "$out" == *removed* ]] && any=0
     elif command -v podman >/dev/null; then
-        local ids
         ids="$(podman ps -aq --filter "label=org.openguichet.checkout=$CHECKOUT_KEY")"
         if [[ -n "$ids" ]]; then
             say "containers: removing $(wc -w <<<"$ids") containers"
             # shellcheck disable=SC2086
             podman rm -f -t 10 $ids >/dev/null
+            any=0
         fi
     fi
-    stop_pid podman-service 10 || true
+    stop_pid podman-service 10 && any=0
     rm -f "$PODMAN_SOCKET"
+    return $any
 }
 
 case "${1:-start}" in

@@ -16,7 +16,7 @@ for f in "$RUN"/*.pid; do
 done
 
 # 2. infrastructure, reverse order of start (the containers backend's first, when it ran)
-bash "$INFRA_DIR/containers.sh" stop
+bash "$INFRA_DIR/containers.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/jaeger.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/minio.sh" stop && stopped=$((stopped + 1))
 bash "$INFRA_DIR/keycloak.sh" stop && stopped=$((stopped + 1))

