@@ -12,7 +12,7 @@ export CONTAINERS_CONF="$ROOT/deploy/containers/containers.conf"
 
 podman_service_up() { [[ -S "$PODMAN_SOCKET" ]] && curl -fsS -o /dev/null --max-time 3 --unix-socket "$PODMAN_SOCKET" http://d/_ping; }
 
-# the engine testcontainers talks to: DOCKER_HOST as given, else podman's socket (started when down)
+# the engine testcontainers talks to: DOCKER_HOST as given, else podman's socket (started if not running)
 engine() {
     if [[ -n "${DOCKER_HOST:-}" ]]; then
         say "containers: using DOCKER_HOST=$DOCKER_HOST"
