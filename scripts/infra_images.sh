@@ -29,6 +29,7 @@ stage() {
     cp -r "$(bash "$INFRA/clamav.sh" database)" "$CONTEXT/clamav-db"
     mkdir -p "$CONTEXT/sinks" && cp "$ROOT"/deploy/local/sinks/*.py "$CONTEXT/sinks/"
     cp -r "$ROOT/deploy/containers/infra" "$CONTEXT/infra"
+    cp "$INFRA/postgres-settings.conf" "$CONTEXT/infra/"   # shared with the local launcher
 }
 
 # recipe SERVER: the hash of what goes into the server's image (its stage of the Containerfile is one
@@ -44,7 +45,7 @@ recipe() {
             keycloak) (cd "$CONTEXT/keycloak" && find . -type f -print0 | sort -z | xargs -0 stat -c '%n %s %Y') ;;
             clamav) sha256sum "$CONTEXT/clamav-db"/* "$CONTEXT/infra/clamd.conf" ;;
             sinks) sha256sum "$CONTEXT/sinks"/*.py ;;
-            postgres) sha256sum "$CONTEXT/infra/postgres-entrypoint.sh" ;;
+            postgres) sha256sum "$CONTEXT/infra/postgres-entrypoint.sh" "$CONTEXT/infra/postgres-settings.conf" ;;
         esac
     } | sha256sum | cut -c1-16
 }

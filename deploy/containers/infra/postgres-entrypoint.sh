@@ -2,7 +2,7 @@
 # PostgreSQL in the postgres image (deploy/containers/infra.Containerfile), with the interface of the
 # usual postgres image: at the first start, initdb with POSTGRES_USER / POSTGRES_PASSWORD and create
 # POSTGRES_DB (and every database named in GUICHET_DATABASES, space-separated); then run postgres in
-# the foreground with the settings of deploy/local/infra/postgres.sh, listening on the container's
+# the foreground with the settings of deploy/local/infra/postgres-settings.conf, listening on the container's
 # interfaces with password authentication.
 set -euo pipefail
 : "${POSTGRES_USER:=postgres}" "${POSTGRES_DB:=$POSTGRES_USER}" "${GUICHET_DATABASES:=}"
@@ -14,18 +14,14 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 \
         --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
-    cat >>"$PGDATA/postgresql.conf" <<CONF
+    {
+        cat <<CONF
 listen_addresses = '*'
 port = 5432
 unix_socket_directories = '/var/run/postgresql'
-max_connections = 300
-shared_buffers = 128MB
-synchronous_commit = off
-password_encryption = scram-sha-256
-log_min_messages = warning
-log_line_prefix = '%m [%p] %q%u@%d '
-timezone = 'UTC'
 CONF
+        cat /etc/guichet/postgres-settings.conf
+    } >>"$PGDATA/postgresql.conf"
     cat >"$PGDATA/pg_hba.conf" <<HBA
 local   all   all                  trust
 host    all   all   0.0.0.0/0      scram-sha-256

@@ -151,24 +151,23 @@ def clamav() -> DockerContainer:
     return prepare(DockerContainer(IMAGE.format("clamav")), "clamav", {3310: port("CLAMAV_PORT")})
 
 
-def smtp_sink() -> DockerContainer:
+def sink(script: str, inside: int, folder: str) -> DockerContainer:
+    """A development sink (deploy/local/sinks) writing what it receives into .data/<folder>."""
     container = DockerContainer(IMAGE.format("sinks")).with_command(
-        ["/opt/sinks/smtp_sink.py", "--host", "0.0.0.0", "--port", "1025", "--dir", "/mail"]  # noqa: S104
+        [f"/opt/sinks/{script}", "--host", "0.0.0.0", "--port", str(inside), "--dir", "/out"]  # noqa: S104
     )
-    (DATA / "mail").mkdir(exist_ok=True)
-    container.with_volume_mapping(str(DATA / "mail"), "/mail", mode="rw")
+    (DATA / folder).mkdir(exist_ok=True)
+    container.with_volume_mapping(str(DATA / folder), "/out", mode="rw")
     as_me(container)
-    return prepare(container, "smtp-sink", {1025: port("SMTP_PORT")})
+    return container
+
+
+def smtp_sink() -> DockerContainer:
+    return prepare(sink("smtp_sink.py", 1025, "mail"), "smtp-sink", {1025: port("SMTP_PORT")})
 
 
 def sms_sink() -> DockerContainer:
-    container = DockerContainer(IMAGE.format("sinks")).with_command(
-        ["/opt/sinks/sms_sink.py", "--host", "0.0.0.0", "--port", "8080", "--dir", "/sms"]  # noqa: S104
-    )
-    (DATA / "sms").mkdir(exist_ok=True)
-    container.with_volume_mapping(str(DATA / "sms"), "/sms", mode="rw")
-    as_me(container)
-    container.waiting_for(HttpWaitStrategy(8080, "/healthz"))
+    container = sink("sms_sink.py", 8080, "sms").waiting_for(HttpWaitStrategy(8080, "/healthz"))
     return prepare(container, "sms-sink", {8080: port("SMS_PORT")})
 
 

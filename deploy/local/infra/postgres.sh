@@ -107,19 +107,15 @@ pg_prepare_dirs() {
 
 pg_write_conf() {
     local sock; sock="$(pg_socket_dir)"
-    cat >"$PGDATA/openguichet.conf.tmp" <<EOF
+    {
+        cat <<EOF
 # Written by deploy/local/infra/postgres.sh at each start (development settings).
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$sock'
-max_connections = 300
-shared_buffers = 128MB
-synchronous_commit = off
-password_encryption = scram-sha-256
-log_min_messages = warning
-log_line_prefix = '%m [%p] %q%u@%d '
-timezone = 'UTC'
 EOF
+        cat "$INFRA_DIR/postgres-settings.conf"
+    } >"$PGDATA/openguichet.conf.tmp"
     mv "$PGDATA/openguichet.conf.tmp" "$PGDATA/openguichet.conf"
     (( EUID == 0 )) && chown "$PG_OSUSER:" "$PGDATA/openguichet.conf"
     grep -q "^include_if_exists = 'openguichet.conf'" "$PGDATA/postgresql.conf" \
